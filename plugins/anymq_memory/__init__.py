@@ -1,0 +1,1 @@
+"""The built-in in-memory event log backend (``memory://``), registered like any plugin."""

@@ -1,0 +1,470 @@
+"""The memory backend's drivers: a faithful event broker inside one process.
+
+It behaves like Kafka, not like a shortcut: messages get per-partition offsets and stay
+after they are consumed, groups share partitions and keep durable positions, unsettled
+messages are redelivered, and retention, replay and dead letters work. Everything runs on
+the caller's event loop; no task is created per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from anymq import partitioners
+from anymq.backend import (
+    BrokerDriver,
+    ConsumerDriver,
+    ConsumerOptions,
+    Outgoing,
+    ProducerDriver,
+    ProducerOptions,
+)
+from anymq.deadletter import dead_letter_headers
+from anymq.errors import ClosedError, ConfigError, TopicNotFound
+from anymq.features import Capabilities, Feature, NameRule
+from anymq.message import Receipt, Received
+from anymq.model import GroupInfo, PartitionLag, Position, Retention, TopicInfo
+from anymq.url import URL
+from anymq_memory.group import GroupState, PartitionState
+from anymq_memory.log import Partition, Space, Topic, now_ms, space
+
+CAPABILITIES = Capabilities(
+    backend="memory",
+    features=frozenset(
+        {
+            Feature.CONSUMER_GROUPS,
+            Feature.FAN_OUT,
+            Feature.BROADCAST,
+            Feature.DURABLE_GROUPS,
+            Feature.RETAINS_CONSUMED,
+            Feature.REPLAY,
+            Feature.SEEK_TIME,
+            Feature.PARTITIONS,
+            Feature.ROUND_ROBIN,
+            Feature.KEY_ORDERING,
+            Feature.DEAD_LETTER,
+            Feature.RETENTION_TIME,
+            Feature.RETENTION_BYTES,
+            Feature.RETENTION_MESSAGES,
+            Feature.NACK_DELAY,
+        }
+    ),
+    max_message_bytes=1_048_576,
+    max_batch=100_000,
+    max_partitions=1024,
+    topic_names=NameRule(r"[A-Za-z0-9._-]{1,249}", "1 to 249 characters from A-Z a-z 0-9 . _ -"),
+)
+
+_BROKER_OPTIONS = {"auto_create_topics", "connect_timeout"}
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).lower() in ("1", "true", "yes", "on")
+
+
+def _no_extra(options: Mapping[str, Any], what: str) -> None:
+    if options:
+        raise ConfigError(
+            f"unknown {what} option(s) for memory://: {', '.join(sorted(options))}; "
+            "the memory backend takes none"
+        )
+
+
+class MemoryBroker(BrokerDriver):
+    """``memory://`` (the process-wide default space) or ``memory://name``."""
+
+    name = "memory"
+    capabilities = CAPABILITIES
+
+    def __init__(self, url: URL, options: Mapping[str, Any]) -> None:
+        super().__init__(url, options)
+        unknown = set(options) - _BROKER_OPTIONS
+        if unknown:
+            raise ConfigError(
+                f"unknown option(s) for memory://: {', '.join(sorted(unknown))}; "
+                f"valid: {', '.join(sorted(_BROKER_OPTIONS))}"
+            )
+        self.auto_create = _flag(options.get("auto_create_topics", False))
+        self.space_name = url.host or "default"
+        self.space: Space = space(self.space_name)
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    def topic(self, name: str) -> Topic:
+        found = self.space.topics.get(name)
+        if found is None:
+            if not self.auto_create:
+                raise TopicNotFound(name, "memory", "or connect with ?auto_create_topics=true")
+            self._create(name, 1, Retention())
+            found = self.space.topics[name]
+        return found
+
+    def _create(self, name: str, partitions: int, retention: Retention) -> bool:
+        if name in self.space.topics:
+            return False
+        self.space.topics[name] = Topic(name, [Partition(i) for i in range(partitions)], retention)
+        return True
+
+    async def create_topic(
+        self, name: str, *, partitions: int, retention: Retention, options: Mapping[str, Any]
+    ) -> bool:
+        _no_extra(options, "topic")
+        return self._create(name, partitions, retention)
+
+    async def delete_topic(self, name: str) -> None:
+        topic = self.space.topics.pop(name, None)
+        if topic is None:
+            raise TopicNotFound(name, "memory")
+        topic.deleted = True
+        topic.wake()
+
+    async def describe_topic(self, name: str) -> TopicInfo:
+        topic = self.space.topics.get(name)
+        if topic is None:
+            raise TopicNotFound(name, "memory")
+        topic.enforce_retention()
+        return TopicInfo(
+            name=name,
+            partitions=len(topic.partitions),
+            retention=topic.retention,
+            details={
+                "space": self.space_name,
+                "offsets": [(p.base, p.end) for p in topic.partitions],
+                "messages": sum(len(p.records) for p in topic.partitions),
+                "bytes": sum(p.bytes for p in topic.partitions),
+                "groups": sorted(topic.groups),
+            },
+        )
+
+    async def list_topics(self) -> list[str]:
+        return list(self.space.topics)
+
+    async def describe_group(self, topic: str, group: str) -> GroupInfo:
+        found = self.space.topics.get(topic)
+        if found is None:
+            raise TopicNotFound(topic, "memory")
+        found.enforce_retention()
+        state = found.groups.get(group)
+        lags: list[PartitionLag] = []
+        for p in found.partitions:
+            if state is None:
+                lags.append(PartitionLag(p.index, None, p.end, 0))
+                continue
+            part = state.parts[p.index]
+            part.skip_to(p.base)
+            lags.append(PartitionLag(p.index, part.committed, p.end, p.end - part.committed))
+        return GroupInfo(
+            topic=topic,
+            group=group,
+            partitions=tuple(lags),
+            members=len(state.members) if state else 0,
+            in_flight=sum(len(p.inflight) for p in state.parts) if state else 0,
+        )
+
+    def producer(self, options: ProducerOptions) -> ProducerDriver:
+        _no_extra(options.extra, "producer")
+        return MemoryProducer(self, options)
+
+    def consumer(self, options: ConsumerOptions) -> ConsumerDriver:
+        _no_extra(options.extra, "consumer")
+        return MemoryConsumer(self, options)
+
+
+class MemoryProducer(ProducerDriver):
+    """Appends to partitions; a send is confirmed as soon as it is in the log."""
+
+    def __init__(self, broker: MemoryBroker, options: ProducerOptions) -> None:
+        self.broker = broker
+        self.pick = partitioners.make(options.partitioner)
+        self.closed = False
+
+    def _append(self, topic: Topic, message: Outgoing, ts: int) -> Receipt:
+        partitions = topic.partitions
+        index = message.partition
+        if index is None:
+            index = self.pick(message.key, len(partitions)) if len(partitions) > 1 else 0
+        elif index >= len(partitions):
+            raise ConfigError(
+                f"partition {index} does not exist: topic {topic.name!r} has "
+                f"{len(partitions)} partition(s)"
+            )
+        part = partitions[index]
+        offset = part.base + len(part.records)
+        part.records.append((offset, ts, message.key, message.value, message.headers, message.size))
+        part.bytes += message.size
+        return Receipt(topic.name, index, offset)
+
+    def _topic(self, name: str) -> Topic:
+        if self.closed:
+            raise ClosedError("producer is closed")
+        return self.broker.topic(name)
+
+    async def send(self, topic: str, message: Outgoing) -> Receipt:
+        found = self._topic(topic)
+        receipt = self._append(found, message, now_ms())
+        if not found.retention.is_default:
+            found.enforce_retention()
+        if found.waiters:
+            found.wake()
+        return receipt
+
+    async def send_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[Receipt]:
+        found = self._topic(topic)
+        for m in messages:  # check partitions first: a batch is all or nothing
+            if m.partition is not None and m.partition >= len(found.partitions):
+                raise ConfigError(
+                    f"partition {m.partition} does not exist: topic {topic!r} has "
+                    f"{len(found.partitions)} partition(s); nothing was sent"
+                )
+        ts = now_ms()
+        receipts = [self._append(found, m, ts) for m in messages]
+        found.enforce_retention()
+        found.wake()
+        return receipts
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class MemoryConsumer(ConsumerDriver):
+    """A member of a group (or a private cursor without one) reading the log."""
+
+    def __init__(self, broker: MemoryBroker, options: ConsumerOptions) -> None:
+        self.broker = broker
+        self.options = options
+        self.state: GroupState | None = None
+        self.found: Topic | None = None
+        self.closed = False
+        self.rotate = 0
+        self._delayed: dict[asyncio.TimerHandle, tuple[PartitionState, int]] = {}
+
+    def _start_offsets(self, topic: Topic, position: Position) -> list[int]:
+        topic.enforce_retention()
+        out = []
+        for p in topic.partitions:
+            if position.kind == "earliest":
+                out.append(p.base)
+            elif position.kind == "offset" and (
+                position.partition is None or position.partition == p.index
+            ):
+                out.append(min(max(position.offset or 0, p.base), p.end))
+            elif position.kind == "timestamp":
+                out.append(p.offset_for_time(position.timestamp_ms or 0))
+            else:
+                out.append(p.end)
+        return out
+
+    async def start(self) -> None:
+        opts = self.options
+        topic = self.broker.topic(opts.topic)
+        self.found = topic
+        if opts.dead_letter_topic is not None:
+            self.broker._create(opts.dead_letter_topic, len(topic.partitions), Retention())
+        if opts.group is None:
+            state = GroupState(topic, None, self._start_offsets(topic, opts.start))
+        else:
+            state = topic.groups.get(opts.group)  # type: ignore[assignment]
+            if state is None:
+                state = GroupState(topic, opts.group, self._start_offsets(topic, opts.start))
+                topic.groups[opts.group] = state
+        self.state = state
+        state.join(self)
+
+    def _live(self) -> tuple[Topic, GroupState]:
+        if self.closed or self.state is None or self.found is None:
+            raise ClosedError("consumer is closed")
+        if self.found.deleted:
+            raise TopicNotFound(self.found.name, "memory", "it was deleted while consuming")
+        return self.found, self.state
+
+    def _collect(self, limit: int) -> list[Received]:
+        topic, state = self._live()
+        topic.enforce_retention()
+        assigned = state.assigned(self)
+        if not assigned:
+            return []
+        out: list[Received] = []
+        name = topic.name
+        n = len(assigned)
+        self.rotate = (self.rotate + 1) % n
+        for i in range(n):
+            index = assigned[(self.rotate + i) % n]
+            part = topic.partitions[index]
+            pstate = state.parts[index]
+            if pstate.fetch < part.base or pstate.committed < part.base:
+                pstate.skip_to(part.base)
+            redeliver = pstate.redeliver
+            while redeliver and len(out) < limit:
+                offset = redeliver.popleft()
+                if offset in pstate.acked or offset < pstate.committed:
+                    continue
+                record = part.get(offset)
+                if record is not None:
+                    out.append(self._deliver(name, index, pstate, record))
+            fetch = pstate.fetch
+            end = part.base + len(part.records)
+            if fetch < end and len(out) < limit:
+                stop = min(end, fetch + limit - len(out))
+                records = part.records
+                base = part.base
+                for off in range(fetch, stop):
+                    out.append(self._deliver(name, index, pstate, records[off - base]))
+                pstate.fetch = stop
+            if len(out) >= limit:
+                break
+        return out
+
+    def _deliver(self, topic: str, index: int, pstate: PartitionState, record: Any) -> Received:
+        offset = record[0]
+        counts = pstate.counts
+        count = counts.get(offset, 0) + 1
+        counts[offset] = count
+        pstate.inflight[offset] = self
+        headers = record[4]
+        return Received(
+            record[3],
+            record[2],
+            dict(headers) if headers else {},
+            topic,
+            index,
+            offset,
+            record[1],
+            count,
+            None,
+            None,
+            self,
+        )
+
+    async def receive(self, max_messages: int, timeout: float | None) -> list[Received]:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            if self.closed:
+                return []
+            out = self._collect(max_messages)
+            if out:
+                return out
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                return []
+            topic = self.found
+            assert topic is not None
+            fut: asyncio.Future[None] = loop.create_future()
+            topic.waiters.append(fut)
+            try:
+                await asyncio.wait_for(fut, remaining)
+            except TimeoutError:
+                return []
+            finally:
+                if not fut.done():
+                    fut.cancel()
+                with contextlib.suppress(ValueError):
+                    topic.waiters.remove(fut)
+
+    def _part(self, message: Received) -> PartitionState | None:
+        if self.state is None:
+            return None
+        pstate = self.state.parts[message.partition or 0]
+        if pstate.inflight.get(message.offset or 0) is not self:
+            return None
+        return pstate
+
+    async def ack(self, message: Received) -> None:
+        if self.closed:
+            raise ClosedError(
+                "consumer closed before this ack; the message went back to the group and "
+                "will be redelivered"
+            )
+        pstate = self._part(message)
+        if pstate is not None:
+            pstate.ack(message.offset or 0)
+
+    async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
+        if self.closed:
+            raise ClosedError("consumer closed before this nack; the message will be redelivered")
+        pstate = self._part(message)
+        if pstate is None:
+            return
+        offset = message.offset or 0
+        limit = self.options.max_deliveries
+        if not requeue or (limit is not None and message.delivery_count >= limit):
+            if self.options.dead_letter_topic is not None:
+                self._dead_letter(message, requeue)
+            pstate.ack(offset)
+            return
+        del pstate.inflight[offset]
+        if delay:
+            loop = asyncio.get_running_loop()
+            handle = loop.call_later(delay, self._requeue_later, pstate, offset)
+            self._delayed[handle] = (pstate, offset)
+            return
+        self._requeue(pstate, offset)
+
+    def _requeue_later(self, pstate: PartitionState, offset: int) -> None:
+        for handle, entry in list(self._delayed.items()):
+            if entry == (pstate, offset):
+                del self._delayed[handle]
+        self._requeue(pstate, offset)
+
+    def _requeue(self, pstate: PartitionState, offset: int) -> None:
+        pstate.redeliver.appendleft(offset)
+        if self.found is not None:
+            self.found.wake()
+
+    def _dead_letter(self, message: Received, requeue: bool) -> None:
+        target = self.broker.space.topics.get(self.options.dead_letter_topic or "")
+        if target is None:
+            return
+        reason = (
+            f"delivery limit of {self.options.max_deliveries} reached"
+            if requeue
+            else "rejected without requeue"
+        )
+        headers = dead_letter_headers(
+            message.headers,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            timestamp_ms=message.timestamp_ms,
+            group=self.options.group,
+            delivery_count=message.delivery_count,
+            reason=reason,
+        )
+        index = (message.partition or 0) % len(target.partitions)
+        part = target.partitions[index]
+        size = len(message.body) + len(message.key or b"") + sum(
+            len(k) + len(v) for k, v in headers.items()
+        )
+        part.records.append((part.end, now_ms(), message.key, message.body, headers, size))
+        part.bytes += size
+        target.wake()
+
+    async def seek(self, position: Position) -> None:
+        topic, state = self._live()
+        offsets = self._start_offsets(topic, position)
+        for index in state.assigned(self):
+            if position.partition is None or position.partition == index:
+                state.parts[index].reset(offsets[index])
+        topic.wake()
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        delayed, self._delayed = self._delayed, {}
+        for handle, (pstate, offset) in delayed.items():  # due later: give back now
+            handle.cancel()
+            pstate.redeliver.appendleft(offset)
+        if self.state is not None:
+            self.state.leave(self)
+        if self.found is not None:
+            self.found.wake()

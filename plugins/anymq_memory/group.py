@@ -1,0 +1,112 @@
+"""Consumer-group state of the memory backend: positions, assignment, in-flight, redelivery.
+
+A group owns, per partition, the committed position (everything before it is acked), the
+fetch position (everything before it was delivered at least once), the offsets delivered
+but not settled, acks beyond the committed position, and offsets waiting for redelivery.
+Partitions are assigned to members round robin, so one partition is read by one member at a
+time and per-key order holds; a member's unsettled messages go back to the group when it
+leaves, which is what makes failover lose nothing.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from anymq_memory.log import Topic
+
+if TYPE_CHECKING:
+    from anymq_memory.driver import MemoryConsumer
+
+
+class PartitionState:
+    """One partition's view from one group."""
+
+    __slots__ = ("acked", "committed", "counts", "fetch", "inflight", "redeliver")
+
+    def __init__(self, start: int) -> None:
+        self.committed = start
+        self.fetch = start
+        self.inflight: dict[int, MemoryConsumer] = {}
+        self.acked: set[int] = set()
+        self.redeliver: deque[int] = deque()
+        self.counts: dict[int, int] = {}
+
+    def reset(self, offset: int) -> None:
+        """Seek: start over at ``offset``, forgetting acks and pending redeliveries."""
+        self.committed = offset
+        self.fetch = offset
+        self.inflight.clear()
+        self.acked.clear()
+        self.redeliver.clear()
+        self.counts.clear()
+
+    def ack(self, offset: int) -> None:
+        self.inflight.pop(offset, None)
+        if offset < self.committed:
+            return
+        if offset == self.committed:
+            committed = offset + 1
+            acked = self.acked
+            while committed in acked:
+                acked.discard(committed)
+                committed += 1
+            counts = self.counts
+            if counts:
+                for done in range(offset, committed):
+                    counts.pop(done, None)
+            self.committed = committed
+        else:
+            self.acked.add(offset)
+
+    def skip_to(self, base: int) -> None:
+        """Retention removed everything before ``base``: those offsets are gone for good."""
+        if self.committed < base:
+            self.committed = base
+            self.acked = {o for o in self.acked if o >= base}
+        if self.fetch < base:
+            self.fetch = base
+        if self.redeliver and self.redeliver[0] < base:
+            self.redeliver = deque(o for o in self.redeliver if o >= base)
+
+
+class GroupState:
+    """A consumer group (or a broadcast consumer's private cursor) on one topic."""
+
+    def __init__(self, topic: Topic, name: str | None, starts: list[int]) -> None:
+        self.topic = topic
+        self.name = name
+        self.parts = [PartitionState(s) for s in starts]
+        self.members: list[MemoryConsumer] = []
+        self.assignment: dict[MemoryConsumer, list[int]] = {}
+
+    def join(self, member: MemoryConsumer) -> None:
+        self.members.append(member)
+        self._rebalance()
+
+    def leave(self, member: MemoryConsumer) -> None:
+        """The member is gone: its unsettled messages go back to the group."""
+        if member in self.members:
+            self.members.remove(member)
+        for part in self.parts:
+            returned = [off for off, owner in part.inflight.items() if owner is member]
+            for off in returned:
+                del part.inflight[off]
+            part.redeliver.extendleft(sorted(returned, reverse=True))
+        self._rebalance()
+
+    def _rebalance(self) -> None:
+        count = len(self.parts)
+        members = self.members
+        self.assignment = {m: [] for m in members}
+        if members:
+            for p in range(count):
+                self.assignment[members[p % len(members)]].append(p)
+        self.topic.wake()
+
+    def assigned(self, member: MemoryConsumer) -> list[int]:
+        return self.assignment.get(member, [])
+
+    def lag(self, partition: int) -> int:
+        end = self.topic.partitions[partition].end
+        return max(0, end - self.parts[partition].committed)

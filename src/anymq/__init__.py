@@ -1,0 +1,62 @@
+"""anymq: one async API for Kafka, RabbitMQ, SQS and an in-memory log.
+
+    async with anymq.connect("memory://") as broker:
+        await broker.create_topic("orders", partitions=3)
+        async with broker.producer() as producer:
+            await producer.send("orders", b"body", key=b"user-1")
+"""
+
+from anymq.client import Broker, Consumer, Producer, connect
+from anymq.errors import (
+    AnyMQError,
+    BrokerUnavailable,
+    ClosedError,
+    ConfigError,
+    InvalidTopicName,
+    MessageTooLarge,
+    PublishError,
+    SerializationError,
+    TopicNotFound,
+    UnknownBackend,
+    UnsupportedFeature,
+)
+from anymq.features import Capabilities, Feature, NameRule
+from anymq.message import Message, Receipt, Received
+from anymq.model import GroupInfo, PartitionLag, Position, Retention, TopicInfo
+from anymq.serializers import JsonSerializer, Serializer, StrSerializer
+from anymq.url import URL
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "URL",
+    "AnyMQError",
+    "Broker",
+    "BrokerUnavailable",
+    "Capabilities",
+    "ClosedError",
+    "ConfigError",
+    "Consumer",
+    "Feature",
+    "GroupInfo",
+    "InvalidTopicName",
+    "JsonSerializer",
+    "Message",
+    "MessageTooLarge",
+    "NameRule",
+    "PartitionLag",
+    "Position",
+    "Producer",
+    "PublishError",
+    "Receipt",
+    "Received",
+    "Retention",
+    "SerializationError",
+    "Serializer",
+    "StrSerializer",
+    "TopicInfo",
+    "TopicNotFound",
+    "UnknownBackend",
+    "UnsupportedFeature",
+    "connect",
+]

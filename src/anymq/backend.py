@@ -1,0 +1,182 @@
+"""The small interface a backend implements; the public API in ``anymq.client`` wraps it.
+
+Validation, serialization, size limits and capability checks happen once in the public
+layer, so a driver only moves prepared bytes. A backend provides three classes:
+
+- :class:`BrokerDriver`: connection, topics, groups; makes producers and consumers.
+- :class:`ProducerDriver`: sends prepared messages and returns receipts.
+- :class:`ConsumerDriver`: a live subscription that hands out :class:`~anymq.Received`
+  messages and settles them.
+
+Every ``close()`` must be idempotent and every backend exception mapped onto
+``anymq.errors`` with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from anymq.features import Capabilities
+from anymq.message import Receipt, Received
+from anymq.model import GroupInfo, Position, Retention, TopicInfo
+from anymq.url import URL
+
+Partitioner = Literal["hash", "round_robin"]
+
+
+class Outgoing:
+    """A message ready for the wire: bytes only, already validated against the limits."""
+
+    __slots__ = ("value", "key", "headers", "partition", "routing_key", "delay", "size")
+
+    def __init__(
+        self,
+        value: bytes,
+        key: bytes | None = None,
+        headers: dict[str, bytes] | None = None,
+        partition: int | None = None,
+        routing_key: str | None = None,
+        delay: float | None = None,
+        size: int = 0,
+    ) -> None:
+        self.value = value
+        self.key = key
+        self.headers = headers
+        self.partition = partition
+        self.routing_key = routing_key
+        self.delay = delay
+        self.size = size
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerOptions:
+    """Producer settings common to all backends; ``extra`` holds backend-specific ones."""
+
+    partitioner: Partitioner = "hash"
+    batch_size: int | None = None
+    """Bytes per batch where the client batches (Kafka batch.size)."""
+    linger: float | None = None
+    """Seconds to wait for a batch to fill (Kafka linger.ms / 1000)."""
+    compression: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerOptions:
+    """Consumer settings common to all backends; ``extra`` holds backend-specific ones."""
+
+    topic: str
+    group: str | None = None
+    start: Position = field(default_factory=Position.latest)
+    max_deliveries: int | None = None
+    dead_letter_topic: str | None = None
+    prefetch: int = 100
+    binding: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class BrokerDriver(ABC):
+    """A connection to one broker (or cluster)."""
+
+    #: Short backend name used in errors, e.g. "kafka".
+    name: str = "backend"
+    capabilities: Capabilities
+
+    def __init__(self, url: URL, options: Mapping[str, Any]) -> None:
+        self.url = url
+        self.options = dict(options)
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Connect; raise BrokerUnavailable after a bounded timeout."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Disconnect; idempotent."""
+
+    @abstractmethod
+    async def create_topic(
+        self, name: str, *, partitions: int, retention: Retention, options: Mapping[str, Any]
+    ) -> bool:
+        """Create a topic; return False if it already existed (idempotent)."""
+
+    @abstractmethod
+    async def delete_topic(self, name: str) -> None:
+        """Delete a topic and what the backend created for it; TopicNotFound if missing."""
+
+    @abstractmethod
+    async def describe_topic(self, name: str) -> TopicInfo:
+        """Partitions and retention of a topic; TopicNotFound if missing."""
+
+    @abstractmethod
+    async def list_topics(self) -> list[str]:
+        """Names of the topics on the broker (without internal ones)."""
+
+    @abstractmethod
+    async def describe_group(self, topic: str, group: str) -> GroupInfo:
+        """A group's position and backlog on a topic."""
+
+    @abstractmethod
+    def producer(self, options: ProducerOptions) -> ProducerDriver:
+        """A producer; not started yet."""
+
+    @abstractmethod
+    def consumer(self, options: ConsumerOptions) -> ConsumerDriver:
+        """A consumer; not started yet."""
+
+    def dead_letter_topic(self, topic: str, group: str | None) -> str:
+        """Where dead letters of ``topic`` go by default (Spring Kafka's naming)."""
+        return f"{topic}.DLT"
+
+
+class ProducerDriver(ABC):
+    """Sends prepared messages."""
+
+    async def start(self) -> None:
+        """Open what sending needs (connections, channels)."""
+
+    @abstractmethod
+    async def send(self, topic: str, message: Outgoing) -> Receipt:
+        """Send one message and return once the broker has it."""
+
+    async def send_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[Receipt]:
+        """Send many; the default sends one by one. Backends override with a real batch path."""
+        return [await self.send(topic, m) for m in messages]
+
+    async def flush(self) -> None:
+        """Wait until everything sent so far is confirmed."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Flush and disconnect; idempotent."""
+
+
+class ConsumerDriver(ABC):
+    """A live subscription."""
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Subscribe; return only once a message sent after this returns will be received."""
+
+    @abstractmethod
+    async def receive(self, max_messages: int, timeout: float | None) -> list[Received]:
+        """Up to max_messages; waits up to timeout seconds (None: until one arrives)."""
+
+    @abstractmethod
+    async def ack(self, message: Received) -> None:
+        """The group is done with this message."""
+
+    @abstractmethod
+    async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
+        """Redeliver (requeue) or drop / dead-letter the message."""
+
+    async def seek(self, position: Position) -> None:
+        """Move the position; backends with Feature.REPLAY override this."""
+        raise NotImplementedError
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Leave the group; unsettled messages go back to it. Idempotent."""

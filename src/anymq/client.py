@@ -1,0 +1,552 @@
+"""The public Broker, Producer and Consumer: one API whatever the URL.
+
+These classes own everything that must mean the same on every backend: argument checks,
+serialization, size limits and capability checks happen here, before a driver is asked to
+send anything, so bad input never reaches a broker and nothing is half-sent.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+from anymq import plugins
+from anymq.backend import (
+    BrokerDriver,
+    ConsumerDriver,
+    ConsumerOptions,
+    Outgoing,
+    ProducerDriver,
+    ProducerOptions,
+)
+from anymq.errors import ClosedError, ConfigError, MessageTooLarge, SerializationError
+from anymq.features import Capabilities, Feature
+from anymq.message import Headers, Message, Receipt, Received
+from anymq.model import GroupInfo, Position, Retention, TopicInfo
+from anymq.serializers import Serializer, not_bytes, resolve
+from anymq.url import URL
+
+ENV_URL = "ANYMQ_URL"
+
+
+def connect(url: str | URL | None = None, **options: Any) -> Broker:
+    """A broker for ``url`` (or ``$ANYMQ_URL``); use it as ``async with connect(...) as b``.
+
+    Keyword options override the URL's query options. Nothing connects until the broker
+    is entered (or ``await broker.start()``), so this never blocks.
+    """
+    if url is None:
+        url = os.environ.get(ENV_URL)
+        if not url:
+            raise ConfigError(
+                f"no broker URL: pass one, e.g. anymq.connect('memory://'), or set {ENV_URL}"
+            )
+    parsed = URL.parse(url)
+    driver_cls = plugins.load_driver(parsed.scheme)
+    merged: dict[str, Any] = dict(parsed.query)
+    merged.update(options)
+    return Broker(parsed, driver_cls(parsed, merged))
+
+
+class _Lifecycle:
+    """``async with`` support and idempotent close for every client."""
+
+    _started = False
+    _closed = False
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError(f"{self!r} is closed")
+        if not self._started:
+            raise ClosedError(f"{self!r} is not started; use it with 'async with'")
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class Broker(_Lifecycle):
+    """A connection to a broker: topics, groups, and a factory for producers and consumers."""
+
+    def __init__(self, url: URL, driver: BrokerDriver) -> None:
+        self.url = url
+        self.driver = driver
+        self._children: list[_Lifecycle] = []
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this backend guarantees and its limits."""
+        return self.driver.capabilities
+
+    @property
+    def backend(self) -> str:
+        return self.driver.name
+
+    def require(self, *features: Feature) -> None:
+        """Fail now with UnsupportedFeature if the backend lacks a guarantee you rely on."""
+        self.capabilities.require(*features)
+
+    async def start(self) -> None:
+        if self._closed:
+            raise ClosedError(f"{self!r} is closed; connect again")
+        if not self._started:
+            await self.driver.start()
+            self._started = True
+
+    async def close(self) -> None:
+        """Close every producer and consumer made here, then the connection. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        children, self._children = self._children, []
+        try:
+            for child in reversed(children):
+                await child.close()
+        finally:
+            if self._started:
+                await self.driver.close()
+
+    def _check_topic(self, name: str) -> str:
+        return self.capabilities.topic_names.check(name)
+
+    async def create_topic(
+        self,
+        name: str,
+        *,
+        partitions: int = 1,
+        retention: Retention | None = None,
+        **options: Any,
+    ) -> bool:
+        """Create a topic; returns False if it already existed. Idempotent."""
+        self._check_open()
+        self._check_topic(name)
+        caps = self.capabilities
+        if not isinstance(partitions, int) or partitions < 1:
+            raise ConfigError(f"partitions must be an int >= 1, got {partitions!r}")
+        if partitions > 1:
+            caps.require(Feature.PARTITIONS, detail=f"cannot create {partitions} partitions")
+            if partitions > caps.max_partitions:
+                raise ConfigError(
+                    f"partitions={partitions} is over the {caps.backend} limit of "
+                    f"{caps.max_partitions}"
+                )
+        retention = retention or Retention()
+        if retention.time is not None:
+            caps.require(Feature.RETENTION_TIME, detail="Retention(time=...)")
+        if retention.bytes is not None:
+            caps.require(Feature.RETENTION_BYTES, detail="Retention(bytes=...)")
+        if retention.messages is not None:
+            caps.require(Feature.RETENTION_MESSAGES, detail="Retention(messages=...)")
+        return await self.driver.create_topic(
+            name, partitions=partitions, retention=retention, options=options
+        )
+
+    async def delete_topic(self, name: str) -> None:
+        """Delete a topic; TopicNotFound if it does not exist."""
+        self._check_open()
+        self._check_topic(name)
+        await self.driver.delete_topic(name)
+
+    async def describe_topic(self, name: str) -> TopicInfo:
+        """Partitions, retention and backend details of a topic."""
+        self._check_open()
+        self._check_topic(name)
+        return await self.driver.describe_topic(name)
+
+    async def list_topics(self) -> list[str]:
+        """Topic names, sorted."""
+        self._check_open()
+        return sorted(await self.driver.list_topics())
+
+    async def describe_group(self, topic: str, group: str) -> GroupInfo:
+        """A group's per-partition position and backlog on ``topic``."""
+        self._check_open()
+        self._check_topic(topic)
+        self.capabilities.topic_names.check(group, "group")
+        return await self.driver.describe_group(topic, group)
+
+    def producer(
+        self,
+        *,
+        serializer: str | Serializer | None = None,
+        partitioner: str = "hash",
+        batch_size: int | None = None,
+        linger: float | None = None,
+        compression: str | None = None,
+        **options: Any,
+    ) -> Producer:
+        """A producer; ``async with broker.producer() as p: await p.send(...)``."""
+        self._check_open()
+        if partitioner not in ("hash", "round_robin"):
+            raise ConfigError(f"partitioner must be 'hash' or 'round_robin', got {partitioner!r}")
+        if partitioner == "round_robin":
+            self.capabilities.require(Feature.ROUND_ROBIN, detail="partitioner='round_robin'")
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+            raise ConfigError(f"batch_size must be a positive int (bytes), got {batch_size!r}")
+        if linger is not None and (not isinstance(linger, (int, float)) or linger < 0):
+            raise ConfigError(f"linger must be seconds >= 0, got {linger!r}")
+        opts = ProducerOptions(
+            partitioner=partitioner,  # type: ignore[arg-type]
+            batch_size=batch_size,
+            linger=linger,
+            compression=compression,
+            extra=options,
+        )
+        producer = Producer(self, self.driver.producer(opts), resolve(serializer))
+        self._children.append(producer)
+        return producer
+
+    def consumer(
+        self,
+        topic: str,
+        group: str | None = None,
+        *,
+        start: str | Position = "latest",
+        max_deliveries: int | None = None,
+        dead_letter_topic: str | None = None,
+        prefetch: int = 100,
+        binding: str | None = None,
+        serializer: str | Serializer | None = None,
+        **options: Any,
+    ) -> Consumer:
+        """A consumer of ``topic``; in ``group`` members share work, without one each gets all.
+
+        ``start`` applies where the group has no position yet (and always without a group).
+        The subscription is live once ``async with`` has entered.
+        """
+        self._check_open()
+        caps = self.capabilities
+        self._check_topic(topic)
+        if group is None:
+            caps.require(Feature.BROADCAST, detail="consumers without a group")
+        else:
+            caps.topic_names.check(group, "group")
+            caps.require(Feature.CONSUMER_GROUPS, detail=f"group={group!r}")
+        position = Position.parse(start)
+        if position.kind == "earliest":
+            caps.require(Feature.RETAINS_CONSUMED, detail="start='earliest' (reading history)")
+        elif position.kind == "offset":
+            caps.require(Feature.REPLAY, detail="start at an offset")
+        elif position.kind == "timestamp":
+            caps.require(Feature.SEEK_TIME, detail="start at a timestamp")
+        if max_deliveries is not None:
+            if not isinstance(max_deliveries, int) or max_deliveries < 1:
+                raise ConfigError(f"max_deliveries must be an int >= 1, got {max_deliveries!r}")
+            caps.require(Feature.DEAD_LETTER, detail="max_deliveries")
+        if dead_letter_topic is not None:
+            caps.require(Feature.DEAD_LETTER, detail="dead_letter_topic")
+            self._check_topic(dead_letter_topic)
+        if binding is not None:
+            caps.require(Feature.ROUTING_KEYS, detail=f"binding={binding!r}")
+        if not isinstance(prefetch, int) or prefetch < 1:
+            raise ConfigError(f"prefetch must be an int >= 1, got {prefetch!r}")
+        if max_deliveries is not None and dead_letter_topic is None:
+            dead_letter_topic = self.driver.dead_letter_topic(topic, group)
+        opts = ConsumerOptions(
+            topic=topic,
+            group=group,
+            start=position,
+            max_deliveries=max_deliveries,
+            dead_letter_topic=dead_letter_topic,
+            prefetch=prefetch,
+            binding=binding,
+            extra=options,
+        )
+        consumer = Consumer(self, self.driver.consumer(opts), opts, resolve(serializer))
+        self._children.append(consumer)
+        return consumer
+
+    def _forget(self, child: _Lifecycle) -> None:
+        try:
+            self._children.remove(child)
+        except ValueError:
+            pass
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open" if self._started else "new"
+        return f"<anymq.Broker {self.url.render()} {state}>"
+
+
+class Producer(_Lifecycle):
+    """Sends messages to topics; each send returns once the broker has the message."""
+
+    def __init__(self, broker: Broker, driver: ProducerDriver, serializer: Serializer | None):
+        self.broker = broker
+        self.driver = driver
+        self.serializer = serializer
+        caps = broker.capabilities
+        self._caps = caps
+        self._limit = caps.max_message_bytes
+        self._checked_topics: set[str] = set()
+        self._partitions = Feature.PARTITIONS in caps.features
+
+    async def start(self) -> None:
+        if self._closed:
+            raise ClosedError(f"{self!r} is closed")
+        if not self._started:
+            self.broker._check_open()
+            await self.driver.start()
+            self._started = True
+
+    async def close(self) -> None:
+        """Flush what is pending and close. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.broker._forget(self)
+        if self._started:
+            await self.driver.close()
+
+    def _topic(self, topic: str) -> None:
+        if topic not in self._checked_topics:
+            self._caps.topic_names.check(topic)
+            self._checked_topics.add(topic)
+
+    def _prepare(
+        self,
+        value: Any,
+        key: bytes | str | None,
+        headers: Headers | None,
+        partition: int | None,
+        routing_key: str | None,
+        delay: float | None,
+    ) -> Outgoing:
+        if self.serializer is not None:
+            value = self.serializer.dumps(value)
+        elif type(value) is not bytes:
+            if isinstance(value, (bytearray, memoryview)):
+                value = bytes(value)
+            else:
+                raise not_bytes(value)
+        size = len(value)
+        if key is not None:
+            if type(key) is str:
+                key = key.encode("utf-8")
+            elif type(key) is not bytes:
+                raise SerializationError(
+                    f"message key must be bytes or str, got {type(key).__name__}"
+                )
+            size += len(key)
+        encoded: dict[str, bytes] | None = None
+        if headers:
+            encoded = _encode_headers(headers, self._caps)
+            for name, hv in encoded.items():
+                size += len(name) + len(hv)
+        if size > self._limit:
+            raise MessageTooLarge(size, self._limit, self._caps.backend)
+        if partition is not None:
+            if not self._partitions:
+                self._caps.require(Feature.PARTITIONS, detail="sending to a chosen partition")
+            if not isinstance(partition, int) or partition < 0:
+                raise ConfigError(f"partition must be an int >= 0, got {partition!r}")
+        if routing_key is not None:
+            self._caps.require(Feature.ROUTING_KEYS, detail="routing_key")
+            if not isinstance(routing_key, str):
+                raise ConfigError(f"routing_key must be a str, got {routing_key!r}")
+        if delay is not None:
+            self._caps.require(Feature.DELAYED_DELIVERY, detail="delay")
+            if not isinstance(delay, (int, float)) or delay < 0:
+                raise ConfigError(f"delay must be seconds >= 0, got {delay!r}")
+        return Outgoing(value, key, encoded, partition, routing_key, delay, size)  # type: ignore[arg-type]
+
+    async def send(
+        self,
+        topic: str,
+        value: Any,
+        *,
+        key: bytes | str | None = None,
+        headers: Headers | None = None,
+        partition: int | None = None,
+        routing_key: str | None = None,
+        delay: float | None = None,
+    ) -> Receipt:
+        """Send one message; returns its receipt once the broker has it."""
+        if not self._started or self._closed:
+            self._check_open()
+        if topic not in self._checked_topics:
+            self._topic(topic)
+        out = self._prepare(value, key, headers, partition, routing_key, delay)
+        return await self.driver.send(topic, out)
+
+    async def send_batch(self, topic: str, messages: Iterable[Message | bytes]) -> list[Receipt]:
+        """Send many messages; all are checked first, so a bad one means none are sent."""
+        self._check_open()
+        self._topic(topic)
+        prepared: list[Outgoing] = []
+        for index, item in enumerate(messages):
+            if not isinstance(item, Message):
+                item = Message(item)
+            try:
+                prepared.append(
+                    self._prepare(
+                        item.value, item.key, item.headers, item.partition, item.routing_key, item.delay
+                    )
+                )
+            except (SerializationError, MessageTooLarge, ConfigError) as exc:
+                exc.args = (f"message {index} of the batch: {exc}; nothing was sent",)
+                raise
+        receipts: list[Receipt] = []
+        step = self._caps.max_batch
+        for i in range(0, len(prepared), step):
+            receipts.extend(await self.driver.send_batch(topic, prepared[i : i + step]))
+        return receipts
+
+    async def flush(self) -> None:
+        """Wait until everything sent so far is confirmed by the broker."""
+        self._check_open()
+        await self.driver.flush()
+
+    def __repr__(self) -> str:
+        return f"<anymq.Producer {self.broker.url.render()}>"
+
+
+def _encode_headers(headers: Headers, caps: Capabilities) -> dict[str, bytes]:
+    if not isinstance(headers, Mapping):
+        raise ConfigError(f"headers must be a mapping of str to str/bytes, got {headers!r}")
+    if caps.max_headers is not None and len(headers) > caps.max_headers:
+        raise ConfigError(
+            f"{len(headers)} headers is over the {caps.backend} limit of {caps.max_headers}"
+        )
+    out: dict[str, bytes] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"header names must be non-empty str, got {name!r}")
+        if isinstance(value, str):
+            out[name] = value.encode("utf-8")
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            out[name] = bytes(value)
+        else:
+            raise SerializationError(
+                f"header {name!r} must be str or bytes, got {type(value).__name__}"
+            )
+    return out
+
+
+class Consumer(_Lifecycle):
+    """A live subscription: ``async for msg in consumer`` or ``await consumer.receive()``."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        driver: ConsumerDriver,
+        options: ConsumerOptions,
+        serializer: Serializer | None,
+    ) -> None:
+        self.broker = broker
+        self.driver = driver
+        self.options = options
+        self.serializer = serializer
+        self._buffer: deque[Received] = deque()
+
+    @property
+    def topic(self) -> str:
+        return self.options.topic
+
+    @property
+    def group(self) -> str | None:
+        return self.options.group
+
+    @property
+    def dead_letter_topic(self) -> str | None:
+        """Where messages go after max_deliveries attempts (None without max_deliveries)."""
+        return self.options.dead_letter_topic
+
+    async def start(self) -> None:
+        """Subscribe; returns once messages sent from now on will reach this consumer."""
+        if self._closed:
+            raise ClosedError(f"{self!r} is closed")
+        if not self._started:
+            self.broker._check_open()
+            await self.driver.start()
+            self._started = True
+
+    async def close(self) -> None:
+        """Leave; unsettled messages go back to the group for redelivery. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._buffer.clear()
+        self.broker._forget(self)
+        if self._started:
+            await self.driver.close()
+
+    def _decode(self, batch: list[Received]) -> list[Received]:
+        serializer = self.serializer
+        if serializer is not None:
+            for msg in batch:
+                try:
+                    msg.value = serializer.loads(msg.body)
+                except Exception as exc:
+                    error = SerializationError(
+                        f"cannot decode message {msg!r}: {exc}; nack it or fix the producer"
+                    )
+                    error.message = msg  # type: ignore[attr-defined]
+                    raise error from exc
+        return batch
+
+    def __aiter__(self) -> AsyncIterator[Received]:
+        return self
+
+    async def __anext__(self) -> Received:
+        buffer = self._buffer
+        if buffer:
+            return buffer.popleft()
+        if self._closed:
+            raise StopAsyncIteration
+        self._check_open()
+        while not buffer:
+            batch = await self.driver.receive(self.options.prefetch, None)
+            if self._closed:
+                raise StopAsyncIteration
+            buffer.extend(self._decode(batch) if self.serializer else batch)
+        return buffer.popleft()
+
+    async def receive(self, max_messages: int = 100, timeout: float | None = 1.0) -> list[Received]:
+        """Up to ``max_messages``, waiting at most ``timeout`` seconds for the first one."""
+        self._check_open()
+        if not isinstance(max_messages, int) or max_messages < 1:
+            raise ConfigError(f"max_messages must be an int >= 1, got {max_messages!r}")
+        if timeout is not None and timeout < 0:
+            raise ConfigError(f"timeout must be seconds >= 0 or None, got {timeout!r}")
+        out: list[Received] = []
+        buffer = self._buffer
+        while buffer and len(out) < max_messages:
+            out.append(buffer.popleft())
+        if len(out) < max_messages:
+            wait = 0 if out else timeout
+            batch = await self.driver.receive(max_messages - len(out), wait)
+            out.extend(self._decode(batch) if self.serializer else batch)
+        return out
+
+    async def seek(self, position: Position | str) -> None:
+        """Move this consumer (and its group) to ``position``: replay or skip ahead."""
+        self._check_open()
+        position = Position.parse(position)
+        caps = self.broker.capabilities
+        if position.kind == "timestamp":
+            caps.require(Feature.SEEK_TIME, detail="seek to a timestamp")
+        else:
+            caps.require(Feature.REPLAY, detail=f"seek to {position.kind}")
+        self._buffer.clear()
+        await self.driver.seek(position)
+
+    def __repr__(self) -> str:
+        group = self.options.group or "(no group)"
+        return f"<anymq.Consumer {self.options.topic} {group} {self.broker.url.render()}>"

@@ -1,0 +1,45 @@
+"""The hooks a plugin can implement. Every hook is documented in docs/plugins.md (a test checks).
+
+Plugins are found through the ``anymq`` entry-point group; the built-in backends are
+registered exactly that way, so a third-party backend is a first-class citizen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from anymq.serializers import Serializer
+
+hookspec = pluggy.HookspecMarker("anymq")
+hookimpl = pluggy.HookimplMarker("anymq")
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSpec:
+    """A backend a plugin offers, described without importing its client library.
+
+    ``driver`` is ``"module:ClassName"`` of a :class:`anymq.backend.BrokerDriver`; it is
+    imported only when a URL with one of ``schemes`` is opened, so a missing optional
+    dependency turns into an install hint naming ``extra``.
+    """
+
+    name: str
+    schemes: tuple[str, ...]
+    driver: str
+    extra: str | None = None
+    description: str = ""
+
+
+@hookspec
+def anymq_backends() -> list[BackendSpec]:  # type: ignore[empty-body]
+    """Return the backends this plugin provides."""
+
+
+@hookspec
+def anymq_serializers() -> dict[str, Callable[[], Serializer]]:  # type: ignore[empty-body]
+    """Return serializer factories by name, usable as ``serializer="name"``."""

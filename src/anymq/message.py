@@ -1,0 +1,136 @@
+"""Messages going out (Message), confirmations (Receipt) and messages coming in (Received).
+
+A message is headers plus a body: ``value`` is the body (bytes unless a serializer is set),
+``key`` picks the partition and the order domain, ``headers`` carry metadata. Received
+messages are acknowledged through the consumer that delivered them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from anymq.errors import ClosedError
+
+if TYPE_CHECKING:
+    from anymq.backend import ConsumerDriver
+
+HeaderValue = str | bytes
+Headers = Mapping[str, HeaderValue]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message to send; ``value`` must be bytes unless the producer has a serializer."""
+
+    value: Any
+    key: bytes | str | None = None
+    headers: Headers | None = None
+    partition: int | None = None
+    """Send to this partition instead of asking the partitioner."""
+    routing_key: str | None = None
+    """Routing key for brokers that route by key (RabbitMQ); needs Feature.ROUTING_KEYS."""
+    delay: float | None = None
+    """Seconds before the message becomes visible; needs Feature.DELAYED_DELIVERY."""
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The broker has the message: where it was stored."""
+
+    topic: str
+    partition: int | None = None
+    offset: int | None = None
+    message_id: str | None = None
+
+
+class Received:
+    """A message delivered to a consumer; settle it with ``ack()`` or ``nack()``.
+
+    ``delivery_count`` is 1 on the first delivery and grows with each redelivery. Settling
+    twice is a no-op, so ``finally: await msg.ack()`` patterns are safe.
+    """
+
+    __slots__ = (
+        "value",
+        "body",
+        "key",
+        "headers",
+        "topic",
+        "partition",
+        "offset",
+        "timestamp_ms",
+        "delivery_count",
+        "message_id",
+        "handle",
+        "_driver",
+        "_settled",
+    )
+
+    def __init__(
+        self,
+        body: bytes,
+        key: bytes | None,
+        headers: dict[str, bytes],
+        topic: str,
+        partition: int | None,
+        offset: int | None,
+        timestamp_ms: int | None,
+        delivery_count: int,
+        message_id: str | None = None,
+        handle: Any = None,
+        driver: ConsumerDriver | None = None,
+    ) -> None:
+        self.value: Any = body
+        self.body = body
+        self.key = key
+        self.headers = headers
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.timestamp_ms = timestamp_ms
+        self.delivery_count = delivery_count
+        self.message_id = message_id
+        self.handle = handle
+        """Backend data needed to settle the message (delivery tag, receipt handle, ...)."""
+        self._driver = driver
+        self._settled = False
+
+    @property
+    def timestamp(self) -> datetime | None:
+        """When the broker (or producer) stamped the message, in UTC."""
+        if self.timestamp_ms is None:
+            return None
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=timezone.utc)
+
+    @property
+    def settled(self) -> bool:
+        """True once ack() or nack() has been called."""
+        return self._settled
+
+    async def ack(self) -> None:
+        """Processing succeeded: the message will not be delivered to this group again."""
+        if self._settled:
+            return
+        driver = self._driver
+        if driver is None:
+            raise ClosedError("this message was not delivered by a consumer; nothing to ack")
+        self._settled = True
+        await driver.ack(self)
+
+    async def nack(self, *, requeue: bool = True, delay: float | None = None) -> None:
+        """Processing failed: redeliver (``requeue=True``) or drop / dead-letter it."""
+        if self._settled:
+            return
+        driver = self._driver
+        if driver is None:
+            raise ClosedError("this message was not delivered by a consumer; nothing to nack")
+        self._settled = True
+        await driver.nack(self, requeue=requeue, delay=delay)
+
+    def __repr__(self) -> str:
+        where = f"{self.topic}[{self.partition}]@{self.offset}"
+        size = len(self.body)
+        return f"<Received {where} key={self.key!r} {size}B delivery={self.delivery_count}>"
