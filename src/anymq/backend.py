@@ -157,6 +157,9 @@ class ProducerDriver(ABC):
 class ConsumerDriver(ABC):
     """A live subscription."""
 
+    #: Set by the public Consumer, so settling a message can check what is declared.
+    capabilities: Capabilities
+
     @abstractmethod
     async def start(self) -> None:
         """Subscribe; return only once a message sent after this returns will be received."""

@@ -451,6 +451,7 @@ class Consumer(_Lifecycle):
     ) -> None:
         self.broker = broker
         self.driver = driver
+        driver.capabilities = broker.capabilities
         self.options = options
         self.serializer = serializer
         self._buffer: deque[Received] = deque()

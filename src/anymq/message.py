@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from anymq.errors import ClosedError
+from anymq.errors import ClosedError, ConfigError
+from anymq.features import Feature
 
 if TYPE_CHECKING:
     from anymq.backend import ConsumerDriver
@@ -127,6 +128,10 @@ class Received:
         driver = self._driver
         if driver is None:
             raise ClosedError("this message was not delivered by a consumer; nothing to nack")
+        if delay is not None:
+            if not isinstance(delay, (int, float)) or delay < 0:
+                raise ConfigError(f"nack delay must be seconds >= 0, got {delay!r}")
+            driver.capabilities.require(Feature.NACK_DELAY, detail="nack(delay=...)")
         self._settled = True
         await driver.nack(self, requeue=requeue, delay=delay)
 

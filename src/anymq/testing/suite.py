@@ -1,0 +1,60 @@
+"""The contract suite as one class a backend adopts (fsspec-style fixtures class).
+
+    from anymq.testing import ContractSuite
+
+    class TestMyBackend(ContractSuite):
+        @pytest.fixture
+        def anymq_url(self) -> str:
+            return "mybroker://127.0.0.1:1234"
+
+Class attributes tune waiting to the broker (never what is asserted).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+
+from anymq.testing.context import TestContext
+from anymq.testing.suite_basic import BasicContract
+from anymq.testing.suite_delivery import DeliveryContract
+from anymq.testing.suite_groups import GroupContract
+from anymq.testing.suite_log import LogContract
+from anymq.testing.suite_order import OrderContract
+
+
+class ContractSuite(BasicContract, GroupContract, DeliveryContract, OrderContract, LogContract):
+    """Every semantic of the anymq model, one test each; capabilities decide what is proven."""
+
+    pytestmark: ClassVar[list[pytest.MarkDecorator]] = [pytest.mark.anymq]
+
+    #: Seconds with no message that count as "nothing more is coming".
+    quiet_period: ClassVar[float] = 0.3
+    #: Seconds a message may take to arrive before a test fails.
+    delivery_timeout: ClassVar[float] = 30.0
+    #: Prefix and suffix of the topic names the suite creates (suffix e.g. ".fifo").
+    topic_prefix: ClassVar[str] = "anymq-contract"
+    topic_suffix: ClassVar[str] = ""
+    #: Retention used by the retention tests, and how long trimming may take.
+    retention_seconds: ClassVar[float] = 1.0
+    retention_bytes: ClassVar[int] = 4096
+    retention_timeout: ClassVar[float] = 60.0
+
+    @pytest.fixture
+    def ctx(self, anymq_url: str, request: pytest.FixtureRequest) -> TestContext:
+        settings: dict[str, Any] = {
+            "quiet_period": self.quiet_period,
+            "delivery_timeout": self.delivery_timeout,
+            "topic_prefix": self.topic_prefix,
+            "topic_suffix": self.topic_suffix,
+            "retention_seconds": self.retention_seconds,
+            "retention_bytes": self.retention_bytes,
+            "retention_timeout": self.retention_timeout,
+        }
+        node = request.node
+
+        def record(key: str, value: object) -> None:
+            node.user_properties.append((key, value))
+
+        return TestContext(anymq_url, test_name=node.name, settings=settings, record=record)

@@ -1,0 +1,18 @@
+"""The contract suite on the built-in in-memory log."""
+
+from __future__ import annotations
+
+import pytest
+
+from anymq.testing import ContractSuite
+
+
+class TestMemoryContract(ContractSuite):
+    quiet_period = 0.05
+    delivery_timeout = 5.0
+    retention_seconds = 0.3
+    retention_timeout = 5.0
+
+    @pytest.fixture
+    def anymq_url(self) -> str:
+        return "memory://contract"
