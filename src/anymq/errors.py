@@ -30,11 +30,16 @@ class ConfigError(AnyMQError, ValueError):
 class UnknownBackend(ConfigError):
     """No backend is installed for a URL scheme."""
 
-    def __init__(self, scheme: str, installed: list[str], hint: str | None = None) -> None:
+    def __init__(
+        self, scheme: str, installed: list[str], hint: str | None = None, *, loadable: bool = False
+    ) -> None:
         self.scheme = scheme
         self.installed = installed
         known = ", ".join(f"{s}://" for s in installed) or "none"
-        message = f"no anymq backend for scheme {scheme!r}; installed: {known}"
+        if loadable:
+            message = f"the anymq backend for {scheme}:// is missing a dependency"
+        else:
+            message = f"no anymq backend for scheme {scheme!r}; installed: {known}"
         if hint:
             message += f". {hint}"
         super().__init__(message)

@@ -94,7 +94,8 @@ def load_driver(scheme: str) -> type[BrokerDriver]:
         raise UnknownBackend(
             scheme,
             sorted(table),
-            f"The {spec.name} backend is registered but cannot load ({exc}); {extra}",
+            f"{exc}; {extra}",
+            loadable=True,
         ) from exc
     driver: Any = getattr(module, attr, None)
     if driver is None:

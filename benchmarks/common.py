@@ -1,0 +1,64 @@
+"""Shared benchmark helpers: time a workload, compare anymq to the raw client, show ratios.
+
+Benchmarks run the anymq path and the raw client path on the same broker in the same run,
+alternating rounds, and report ratios (anymq / raw) rather than absolute times, which
+depend on the machine.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.table import Table
+
+
+@dataclass
+class Result:
+    name: str
+    rates: list[float] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return statistics.median(self.rates) if self.rates else 0.0
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies_ms:
+            return 0.0
+        data = sorted(self.latencies_ms)
+        return data[min(len(data) - 1, int(q / 100 * len(data)))]
+
+
+async def timed(count: int, work: Callable[[], Awaitable[None]]) -> float:
+    """Messages per second for ``work``, which handles ``count`` messages."""
+    started = time.perf_counter()
+    await work()
+    return count / (time.perf_counter() - started)
+
+
+def ratio_table(title: str, pairs: list[tuple[str, Result, Result]], console: Console | None = None) -> list[dict[str, float | str]]:
+    """Print anymq vs raw as a rich table; return the rows for JSON output."""
+    table = Table(title=title)
+    for column in ("workload", "anymq msg/s", "raw msg/s", "ratio anymq/raw", "p50 ratio", "p99 ratio"):
+        table.add_column(column, justify="right" if column != "workload" else "left")
+    rows: list[dict[str, float | str]] = []
+    for workload, ours, raw in pairs:
+        ratio = ours.rate / raw.rate if raw.rate else 0.0
+        p50 = ours.percentile(50) / raw.percentile(50) if raw.percentile(50) else 0.0
+        p99 = ours.percentile(99) / raw.percentile(99) if raw.percentile(99) else 0.0
+        table.add_row(
+            workload,
+            f"{ours.rate:,.0f}",
+            f"{raw.rate:,.0f}",
+            f"{ratio:.2f}",
+            f"{p50:.2f}" if p50 else "-",
+            f"{p99:.2f}" if p99 else "-",
+        )
+        rows.append({"workload": workload, "anymq": ours.rate, "raw": raw.rate, "ratio": ratio,
+                     "p50_ratio": p50, "p99_ratio": p99})
+    (console or Console()).print(table)
+    return rows

@@ -1,0 +1,1 @@
+"""The kafka backend of anymq (Apache Kafka through aiokafka: partitions, groups, replay)."""

@@ -1,0 +1,1 @@
+"""The rabbitmq backend of anymq (RabbitMQ through aio-pika: exchanges, queues, streams)."""

@@ -1,0 +1,1 @@
+"""The sqs backend of anymq (Amazon SQS (+SNS fan-out) through aiobotocore)."""
