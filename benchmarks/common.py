@@ -40,10 +40,19 @@ async def timed(count: int, work: Callable[[], Awaitable[None]]) -> float:
     return count / (time.perf_counter() - started)
 
 
-def ratio_table(title: str, pairs: list[tuple[str, Result, Result]], console: Console | None = None) -> list[dict[str, float | str]]:
+def ratio_table(
+    title: str, pairs: list[tuple[str, Result, Result]], console: Console | None = None
+) -> list[dict[str, float | str]]:
     """Print anymq vs raw as a rich table; return the rows for JSON output."""
     table = Table(title=title)
-    for column in ("workload", "anymq msg/s", "raw msg/s", "ratio anymq/raw", "p50 ratio", "p99 ratio"):
+    for column in (
+        "workload",
+        "anymq msg/s",
+        "raw msg/s",
+        "ratio anymq/raw",
+        "p50 ratio",
+        "p99 ratio",
+    ):
         table.add_column(column, justify="right" if column != "workload" else "left")
     rows: list[dict[str, float | str]] = []
     for workload, ours, raw in pairs:
@@ -58,7 +67,15 @@ def ratio_table(title: str, pairs: list[tuple[str, Result, Result]], console: Co
             f"{p50:.2f}" if p50 else "-",
             f"{p99:.2f}" if p99 else "-",
         )
-        rows.append({"workload": workload, "anymq": ours.rate, "raw": raw.rate, "ratio": ratio,
-                     "p50_ratio": p50, "p99_ratio": p99})
+        rows.append(
+            {
+                "workload": workload,
+                "anymq": ours.rate,
+                "raw": raw.rate,
+                "ratio": ratio,
+                "p50_ratio": p50,
+                "p99_ratio": p99,
+            }
+        )
     (console or Console()).print(table)
     return rows

@@ -27,13 +27,23 @@ class BrokerKind:
 
 
 KINDS = {
-    "kafka": BrokerKind("kafka", "ANYMQ_KAFKA_URL", "kafka://127.0.0.1:9092", "kafka.sh",
-                        "apache/kafka:3.9.1"),
-    "rabbitmq": BrokerKind("rabbitmq", "ANYMQ_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/",
-                           "rabbitmq.sh", "rabbitmq:3-management"),
-    "sqs": BrokerKind("sqs", "ANYMQ_SQS_URL",
-                      "sqs://127.0.0.1:4566?endpoint_url=http://127.0.0.1:4566&region=us-east-1",
-                      "sqs.sh", "localstack/localstack:3"),
+    "kafka": BrokerKind(
+        "kafka", "ANYMQ_KAFKA_URL", "kafka://127.0.0.1:9092", "kafka.sh", "apache/kafka:3.9.1"
+    ),
+    "rabbitmq": BrokerKind(
+        "rabbitmq",
+        "ANYMQ_RABBITMQ_URL",
+        "amqp://guest:guest@127.0.0.1:5672/",
+        "rabbitmq.sh",
+        "rabbitmq:3-management",
+    ),
+    "sqs": BrokerKind(
+        "sqs",
+        "ANYMQ_SQS_URL",
+        "sqs://127.0.0.1:4566?endpoint_url=http://127.0.0.1:4566&region=us-east-1",
+        "sqs.sh",
+        "localstack/localstack:3",
+    ),
 }
 
 

@@ -441,8 +441,10 @@ class MemoryConsumer(ConsumerDriver):
         )
         index = (message.partition or 0) % len(target.partitions)
         part = target.partitions[index]
-        size = len(message.body) + len(message.key or b"") + sum(
-            len(k) + len(v) for k, v in headers.items()
+        size = (
+            len(message.body)
+            + len(message.key or b"")
+            + sum(len(k) + len(v) for k, v in headers.items())
         )
         part.records.append((part.end, now_ms(), message.key, message.body, headers, size))
         part.bytes += size

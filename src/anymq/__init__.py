@@ -1,9 +1,9 @@
 """anymq: one async API for Kafka, RabbitMQ, SQS and an in-memory log.
 
-    async with anymq.connect("memory://") as broker:
-        await broker.create_topic("orders", partitions=3)
-        async with broker.producer() as producer:
-            await producer.send("orders", b"body", key=b"user-1")
+async with anymq.connect("memory://") as broker:
+    await broker.create_topic("orders", partitions=3)
+    async with broker.producer() as producer:
+        await producer.send("orders", b"body", key=b"user-1")
 """
 
 from anymq.client import Broker, Consumer, Producer, connect

@@ -30,7 +30,7 @@ Partitioner = Literal["hash", "round_robin"]
 class Outgoing:
     """A message ready for the wire: bytes only, already validated against the limits."""
 
-    __slots__ = ("value", "key", "headers", "partition", "routing_key", "delay", "size")
+    __slots__ = ("delay", "headers", "key", "partition", "routing_key", "size", "value")
 
     def __init__(
         self,

@@ -7,6 +7,7 @@ send anything, so bad input never reaches a broker and nothing is half-sent.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -274,10 +275,8 @@ class Broker(_Lifecycle):
         return consumer
 
     def _forget(self, child: _Lifecycle) -> None:
-        try:
+        with contextlib.suppress(ValueError):
             self._children.remove(child)
-        except ValueError:
-            pass
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open" if self._started else "new"
@@ -364,7 +363,7 @@ class Producer(_Lifecycle):
             self._caps.require(Feature.DELAYED_DELIVERY, detail="delay")
             if not isinstance(delay, (int, float)) or delay < 0:
                 raise ConfigError(f"delay must be seconds >= 0, got {delay!r}")
-        return Outgoing(value, key, encoded, partition, routing_key, delay, size)  # type: ignore[arg-type]
+        return Outgoing(value, key, encoded, partition, routing_key, delay, size)
 
     async def send(
         self,
@@ -396,7 +395,12 @@ class Producer(_Lifecycle):
             try:
                 prepared.append(
                     self._prepare(
-                        item.value, item.key, item.headers, item.partition, item.routing_key, item.delay
+                        item.value,
+                        item.key,
+                        item.headers,
+                        item.partition,
+                        item.routing_key,
+                        item.delay,
                     )
                 )
             except (SerializationError, MessageTooLarge, ConfigError) as exc:

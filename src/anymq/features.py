@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from anymq.errors import InvalidTopicName, UnsupportedFeature
 
 
-class Feature(str, Enum):
+class Feature(StrEnum):
     """One guarantee or ability a backend may declare."""
 
     CONSUMER_GROUPS = "consumer_groups"
@@ -43,7 +43,7 @@ class Feature(str, Enum):
     RETENTION_TIME = "retention_time"
     """Messages older than Retention.time are removed."""
     RETENTION_BYTES = "retention_bytes"
-    """The oldest messages are removed once a topic (or partition) holds more than Retention.bytes."""
+    """The oldest messages are removed once a partition or queue holds over Retention.bytes."""
     RETENTION_MESSAGES = "retention_messages"
     """The oldest messages are removed once there are more than Retention.messages."""
     DELAYED_DELIVERY = "delayed_delivery"

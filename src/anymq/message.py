@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from anymq.errors import ClosedError, ConfigError
@@ -55,19 +55,19 @@ class Received:
     """
 
     __slots__ = (
-        "value",
-        "body",
-        "key",
-        "headers",
-        "topic",
-        "partition",
-        "offset",
-        "timestamp_ms",
-        "delivery_count",
-        "message_id",
-        "handle",
         "_driver",
         "_settled",
+        "body",
+        "delivery_count",
+        "handle",
+        "headers",
+        "key",
+        "message_id",
+        "offset",
+        "partition",
+        "timestamp_ms",
+        "topic",
+        "value",
     )
 
     def __init__(
@@ -104,7 +104,7 @@ class Received:
         """When the broker (or producer) stamped the message, in UTC."""
         if self.timestamp_ms is None:
             return None
-        return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=timezone.utc)
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC)
 
     @property
     def settled(self) -> bool:

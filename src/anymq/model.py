@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from anymq.errors import ConfigError
@@ -69,7 +69,7 @@ class Position:
         if not isinstance(when, datetime):
             raise ConfigError(f"Position.at_time needs a datetime, got {when!r}")
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
+            when = when.replace(tzinfo=UTC)
         return cls("timestamp", timestamp=when)
 
     # Short aliases matching the documented API: Position.offset(5), Position.timestamp(dt).
@@ -78,11 +78,11 @@ class Position:
         """Accept a Position or the strings 'earliest' / 'latest'."""
         if isinstance(value, Position):
             return value
-        if value in ("earliest", "latest"):
-            return cls(value)
-        raise ConfigError(
-            f"start must be 'earliest', 'latest' or an anymq.Position, got {value!r}"
-        )
+        if value == "earliest":
+            return cls("earliest")
+        if value == "latest":
+            return cls("latest")
+        raise ConfigError(f"start must be 'earliest', 'latest' or an anymq.Position, got {value!r}")
 
     @property
     def timestamp_ms(self) -> int | None:

@@ -32,7 +32,9 @@ class JsonSerializer:
         try:
             return self._encoder.encode(value).encode("utf-8")
         except (TypeError, ValueError) as exc:
-            raise SerializationError(f"cannot encode {type(value).__name__} as JSON: {exc}") from exc
+            raise SerializationError(
+                f"cannot encode {type(value).__name__} as JSON: {exc}"
+            ) from exc
 
     def loads(self, data: bytes) -> Any:
         try:

@@ -100,7 +100,10 @@ class URL:
             out += "/" + quote(self.path, safe="/")
         if self.query:
             out += "?" + urlencode(
-                {k: (_MASK if _secret_key(k) and hide_password else v) for k, v in self.query.items()}
+                {
+                    k: (_MASK if _secret_key(k) and hide_password else v)
+                    for k, v in self.query.items()
+                }
             )
         return out
 

@@ -121,7 +121,9 @@ class TestContext:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
-            batch = await consumer.receive(max_messages=count - len(out), timeout=min(remaining, 1.0))
+            batch = await consumer.receive(
+                max_messages=count - len(out), timeout=min(remaining, 1.0)
+            )
             for msg in batch:
                 if ack:
                     await msg.ack()

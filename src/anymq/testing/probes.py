@@ -7,7 +7,7 @@ asserts the backend refuses loudly at the call that needs the feature.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -34,12 +34,10 @@ PROBES: dict[Feature, Probe] = {
     Feature.FAN_OUT: lambda ctx, b, t: _open(b.consumer(t, ctx.group("second"))),
     Feature.BROADCAST: lambda ctx, b, t: _open(b.consumer(t)),
     Feature.DURABLE_GROUPS: lambda ctx, b, t: _open(b.consumer(t, ctx.group())),
-    Feature.RETAINS_CONSUMED: lambda ctx, b, t: _open(
-        b.consumer(t, ctx.group(), start="earliest")
-    ),
+    Feature.RETAINS_CONSUMED: lambda ctx, b, t: _open(b.consumer(t, ctx.group(), start="earliest")),
     Feature.REPLAY: lambda ctx, b, t: _seek(ctx, b, t, anymq.Position.earliest()),
     Feature.SEEK_TIME: lambda ctx, b, t: _seek(
-        ctx, b, t, anymq.Position.at_time(datetime.now(timezone.utc))
+        ctx, b, t, anymq.Position.at_time(datetime.now(UTC))
     ),
     Feature.PARTITIONS: lambda ctx, b, t: b.create_topic(ctx.name("parts"), partitions=3),
     Feature.ROUND_ROBIN: lambda ctx, b, t: _open_producer(b, partitioner="round_robin"),

@@ -23,7 +23,8 @@ class DeliveryContract:
                 assert first.delivery_count == 1
                 await first.nack()
                 [again] = await ctx.collect(consumer, 1, ack=False)
-                assert again.value == b"retry-me" and again.key == b"k"
+                assert again.value == b"retry-me"
+                assert again.key == b"k"
                 assert again.headers == {"h": b"v"}
                 assert again.delivery_count == 2, f"delivery_count {again.delivery_count}"
                 await again.ack()
@@ -76,7 +77,8 @@ class DeliveryContract:
                 lambda: _backlog_is(broker, topic, group, 7), "describe_group shows a backlog of 7"
             )
             info = await broker.describe_group(topic, group)
-            assert info.topic == topic and info.group == group
+            assert info.topic == topic
+            assert info.group == group
 
     @requires(Feature.DEAD_LETTER)
     async def test_dead_letter_after_max_deliveries(self, ctx: TestContext) -> None:
@@ -87,28 +89,28 @@ class DeliveryContract:
             dlt = consumer.dead_letter_topic
             assert dlt, "a consumer with max_deliveries names its dead-letter topic"
             ctx._topics.append(dlt)
-            async with consumer:
-                async with broker.consumer(dlt, ctx.group("dlq")) as dead:
-                    async with broker.producer() as producer:
-                        await producer.send(topic, b"poison", key=b"pk", headers={"h": "v"})
-                        await producer.send(topic, b"fine")
-                    counts = []
-                    while True:
-                        got = await ctx.collect(consumer, 1, ack=False)
-                        assert got, "message not redelivered before reaching the limit"
-                        msg = got[0]
-                        if msg.value == b"fine":
-                            await msg.ack()
-                            continue
-                        counts.append(msg.delivery_count)
-                        await msg.nack()
-                        if msg.delivery_count >= 2:
-                            break
-                    [letter] = await ctx.collect(dead, 1)
-                    rest = [m.value for m in await ctx.quiet_receive(consumer)]
-                    assert b"poison" not in rest, "poison came back after the dead letter"
+            async with consumer, broker.consumer(dlt, ctx.group("dlq")) as dead:
+                async with broker.producer() as producer:
+                    await producer.send(topic, b"poison", key=b"pk", headers={"h": "v"})
+                    await producer.send(topic, b"fine")
+                counts = []
+                while True:
+                    got = await ctx.collect(consumer, 1, ack=False)
+                    assert got, "message not redelivered before reaching the limit"
+                    msg = got[0]
+                    if msg.value == b"fine":
+                        await msg.ack()
+                        continue
+                    counts.append(msg.delivery_count)
+                    await msg.nack()
+                    if msg.delivery_count >= 2:
+                        break
+                [letter] = await ctx.collect(dead, 1)
+                rest = [m.value for m in await ctx.quiet_receive(consumer)]
+                assert b"poison" not in rest, "poison came back after the dead letter"
         assert counts == [1, 2], f"delivery counts {counts}"
-        assert letter.value == b"poison" and letter.key == b"pk"
+        assert letter.value == b"poison"
+        assert letter.key == b"pk"
         assert letter.headers.get("h") == b"v", "dead letter lost its headers"
         ctx.observe("dead_letter.headers", sorted(letter.headers))
 
@@ -154,18 +156,6 @@ class DeliveryContract:
                     await producer.send(topic, b"also", routing_key="order.us.created")
                 got = await ctx.collect(consumer, 2) + await ctx.quiet_receive(consumer)
         assert sorted(m.value for m in got) == [b"also", b"yes"]
-
-    async def test_exactly_once_is_declared_honestly(self, ctx: TestContext) -> None:
-        async with ctx.broker() as broker:
-            if ctx.has(Feature.EXACTLY_ONCE):
-                broker.require(Feature.EXACTLY_ONCE)
-            else:
-                try:
-                    broker.require(Feature.EXACTLY_ONCE)
-                except anymq.UnsupportedFeature as exc:
-                    assert exc.backend == ctx.backend
-                else:
-                    raise AssertionError("require() accepted an undeclared feature")
 
 
 async def _backlog_is(broker: anymq.Broker, topic: str, group: str, expected: int) -> bool:

@@ -62,9 +62,11 @@ class LogContract:
                     for i in range(5):
                         await producer.send(topic, b"new%d" % i)
                 new = await ctx.collect(consumer, 5)
-                assert len(old) == 5 and len(new) == 5
+                assert len(old) == 5
+                assert len(new) == 5
                 when = new[0].timestamp
-                assert when is not None and old[-1].timestamp is not None
+                assert when is not None
+                assert old[-1].timestamp is not None
                 assert old[-1].timestamp < when
                 await consumer.seek(anymq.Position.at_time(when))
                 replay = await ctx.collect(consumer, 5) + await ctx.quiet_receive(consumer)
@@ -78,14 +80,18 @@ class LogContract:
     @requires(Feature.RETENTION_BYTES)
     async def test_retention_by_size(self, ctx: TestContext) -> None:
         limit = ctx.settings["retention_bytes"]
-        await _retention_case(ctx, anymq.Retention(bytes=limit), old=max(8, 4 * limit // 1000), size=1000)
+        await _retention_case(
+            ctx, anymq.Retention(bytes=limit), old=max(8, 4 * limit // 1000), size=1000
+        )
 
     @requires(Feature.RETENTION_MESSAGES)
     async def test_retention_by_count(self, ctx: TestContext) -> None:
         await _retention_case(ctx, anymq.Retention(messages=3), old=10, size=10)
 
 
-async def _retention_case(ctx: TestContext, retention: anymq.Retention, *, old: int, size: int) -> None:
+async def _retention_case(
+    ctx: TestContext, retention: anymq.Retention, *, old: int, size: int
+) -> None:
     """Old messages go once retention says so; the newest stay readable by a durable group."""
     async with ctx.broker() as broker:
         topic = await ctx.topic(broker, retention=retention)
@@ -107,7 +113,8 @@ async def _retention_case(ctx: TestContext, retention: anymq.Retention, *, old: 
                 return (await broker.describe_group(topic, group)).backlog < old
 
             took = await ctx.eventually(
-                trimmed, f"retention {retention} removed old messages",
+                trimmed,
+                f"retention {retention} removed old messages",
                 timeout=ctx.settings["retention_timeout"],
             )
             await producer.send(topic, b"newest")
@@ -117,5 +124,6 @@ async def _retention_case(ctx: TestContext, retention: anymq.Retention, *, old: 
             if not got or got[-1].value != b"newest":
                 got += await ctx.collect(consumer, 1)
     values = [m.value for m in got]
-    assert values and values[-1] == b"newest", "the newest message was not kept"
+    assert values, "the newest message was not kept"
+    assert values[-1] == b"newest", "the newest message was not kept"
     assert b"old0000" + pad not in values, "the oldest message survived retention"

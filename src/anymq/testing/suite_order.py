@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter, defaultdict
 
 from anymq.client import Consumer
@@ -44,7 +45,7 @@ class OrderContract:
             for consumer in consumers:
                 await consumer.close()
         violations = sum(
-            1 for order in seen.values() for a, b in zip(order, order[1:], strict=False) if b < a
+            1 for order in seen.values() for a, b in itertools.pairwise(order) if b < a
         )
         ctx.observe("key_order.violations", violations)
         assert len(seen) == keys
@@ -86,4 +87,5 @@ class OrderContract:
         counts = [spread[p] for p in range(partitions)]
         ctx.observe("round_robin.per_partition", counts)
         mean = count / partitions
-        assert min(counts) >= 0.9 * mean and max(counts) <= 1.1 * mean, f"uneven: {counts}"
+        assert min(counts) >= 0.9 * mean, f"uneven: {counts}"
+        assert max(counts) <= 1.1 * mean, f"uneven: {counts}"
