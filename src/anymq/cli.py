@@ -1,0 +1,189 @@
+"""The ``anymq`` command: backends, topics, produce, consume, demo (and compare).
+
+Every command takes ``--url`` (default ``$ANYMQ_URL``); errors are printed as one clear
+line with exit code 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import timedelta
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+import anymq
+from anymq import plugins
+from anymq.errors import AnyMQError
+
+console = Console()
+err_console = Console(stderr=True)
+
+Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def _url(args: argparse.Namespace) -> str:
+    url: str | None = args.url or os.environ.get("ANYMQ_URL")
+    if not url:
+        raise anymq.ConfigError("no broker URL: pass --url (e.g. --url memory://) or set ANYMQ_URL")
+    return url
+
+
+async def cmd_backends(args: argparse.Namespace) -> int:
+    table = Table(title="installed anymq backends")
+    for column in ("scheme", "backend", "loads", "features", "install"):
+        table.add_column(column)
+    for scheme, spec in sorted(plugins.backends().items()):
+        try:
+            driver = plugins.load_driver(scheme)
+            caps = driver.capabilities
+            features = ", ".join(sorted(f.value for f in caps.features))
+            loads = "[green]yes[/]"
+        except AnyMQError as exc:
+            features = str(exc)
+            loads = "[red]no[/]"
+        extra = f"pip install 'anymq[{spec.extra}]'" if spec.extra else "built in"
+        table.add_row(f"{scheme}://", spec.name, loads, escape(features), escape(extra))
+    console.print(table)
+    return 0
+
+
+async def cmd_topics(args: argparse.Namespace) -> int:
+    async with anymq.connect(_url(args)) as broker:
+        if args.action == "list":
+            for name in await broker.list_topics():
+                console.print(name)
+        elif args.action == "create":
+            retention = anymq.Retention(
+                time=timedelta(seconds=args.retention_seconds) if args.retention_seconds else None,
+                bytes=args.retention_bytes,
+            )
+            created = await broker.create_topic(
+                args.name, partitions=args.partitions, retention=retention
+            )
+            console.print(f"{args.name}: {'created' if created else 'already exists'}")
+        elif args.action == "describe":
+            info = await broker.describe_topic(args.name)
+            console.print(info)
+        elif args.action == "delete":
+            await broker.delete_topic(args.name)
+            console.print(f"{args.name}: deleted")
+    return 0
+
+
+def _headers(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise anymq.ConfigError(f"--header takes NAME=VALUE, got {pair!r}")
+        out[name] = value
+    return out
+
+
+async def cmd_produce(args: argparse.Namespace) -> int:
+    values = args.values or [line.rstrip("\n") for line in sys.stdin]
+    headers = _headers(args.header)
+    async with anymq.connect(_url(args)) as broker, broker.producer() as producer:
+        for value in values:
+            receipt = await producer.send(
+                args.topic, value.encode(), key=args.key, headers=headers or None
+            )
+            console.print(f"sent to {receipt.topic}[{receipt.partition}]@{receipt.offset}")
+    return 0
+
+
+async def cmd_consume(args: argparse.Namespace) -> int:
+    received = 0
+    async with (
+        anymq.connect(_url(args)) as broker,
+        broker.consumer(args.topic, args.group, start=args.start) as consumer,
+    ):
+        while args.count is None or received < args.count:
+            batch = await consumer.receive(
+                max_messages=min(100, (args.count or 100) - received), timeout=args.timeout
+            )
+            if not batch:
+                break
+            for msg in batch:
+                where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
+                text = escape(msg.body.decode(errors="replace"))
+                console.print(f"{where} key={escape(repr(msg.key))} {text}")
+                if not args.no_ack:
+                    await msg.ack()
+                received += 1
+    err_console.print(f"{received} message(s)")
+    return 0
+
+
+async def cmd_demo(args: argparse.Namespace) -> int:
+    from anymq.demo import run_demo
+
+    return await run_demo(args.url or "memory://demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="anymq", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"anymq {anymq.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--url", help="broker URL (default: $ANYMQ_URL)")
+        p.set_defaults(handler=handler)
+        return p
+
+    command("backends", cmd_backends, "list installed backends and their capabilities")
+    topics = command("topics", cmd_topics, "list, create, describe or delete topics")
+    topics.add_argument("action", choices=["list", "create", "describe", "delete"])
+    topics.add_argument("name", nargs="?")
+    topics.add_argument("--partitions", type=int, default=1)
+    topics.add_argument("--retention-seconds", type=float)
+    topics.add_argument("--retention-bytes", type=int)
+    produce = command("produce", cmd_produce, "send messages (arguments or stdin lines)")
+    produce.add_argument("topic")
+    produce.add_argument("values", nargs="*")
+    produce.add_argument("--key")
+    produce.add_argument("--header", action="append", default=[], metavar="NAME=VALUE")
+    consume = command("consume", cmd_consume, "receive and print messages")
+    consume.add_argument("topic")
+    consume.add_argument("--group")
+    consume.add_argument("--start", default="latest", choices=["latest", "earliest"])
+    consume.add_argument("--count", type=int)
+    consume.add_argument("--timeout", type=float, default=5.0)
+    consume.add_argument("--no-ack", action="store_true")
+    command("demo", cmd_demo, "walk through the semantics on memory:// (or --url)")
+    try:
+        compare: Any = importlib.import_module("anymq.compare.cli")
+    except ImportError:
+        compare = None
+    if compare is not None:
+        compare.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``anymq`` command."""
+    args = build_parser().parse_args(argv)
+    if args.command == "topics" and args.action != "list" and not args.name:
+        err_console.print(f"[red]error:[/] topics {args.action} needs a topic name")
+        return 2
+    try:
+        result: int = asyncio.run(args.handler(args))
+    except AnyMQError as exc:
+        err_console.print(f"[red]error:[/] {escape(str(exc))}")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
