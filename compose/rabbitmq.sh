@@ -2,9 +2,11 @@
 # Bring up a real RabbitMQ node natively (no Docker) for anymq's tests and CI.
 #
 #   compose/rabbitmq.sh start     install Debian's rabbitmq-server if missing, start, wait until AMQP answers
+#                                 (no-op if up; if a broker it did not start answers on the port: warn, use it)
 #   compose/rabbitmq.sh stop      stop the node this script started (no-op if not running)
 #   compose/rabbitmq.sh restart   stop + start, prints the time taken (used by fault tests)
-#   compose/rabbitmq.sh status    exit 0 if our node is up and answering AMQP, 1 otherwise
+#   compose/rabbitmq.sh status    exit 0 if our node is up and answering AMQP, 1 if nothing listens,
+#                                 2 if the port is held by a process this script did not start
 #   compose/rabbitmq.sh ctl ARGS  run rabbitmqctl against our node (e.g. `ctl list_queues name messages`)
 #   compose/rabbitmq.sh logs      print the tail of the node's log
 #
@@ -16,7 +18,8 @@
 #
 # Environment overrides (all optional):
 #   ANYMQ_RABBITMQ_DIR      state directory          (default <repo>/.cache/rabbitmq)
-#   ANYMQ_RABBITMQ_PORT     AMQP port                (default 5672; mgmt = port+10000, dist = port+20000)
+#   ANYMQ_RABBITMQ_PORT     AMQP port                (default 5672; mgmt = port+10000, dist = port+20000,
+#                           node anymq-PORT@localhost when not 5672; use with its own ANYMQ_RABBITMQ_DIR)
 #   ANYMQ_RABBITMQ_PLUGINS  comma-separated plugins  (default none; e.g. rabbitmq_management,
 #                           which adds ~1 s to boot and ~5 s to every stop)
 #   ANYMQ_RABBITMQ_TIMEOUT  seconds to wait for boot (default 60)
@@ -27,9 +30,11 @@ RMQ_DIR="${ANYMQ_RABBITMQ_DIR:-$REPO_ROOT/.cache/rabbitmq}"
 RMQ_PORT="${ANYMQ_RABBITMQ_PORT:-5672}"
 RMQ_MGMT_PORT=$((RMQ_PORT + 10000))
 RMQ_DIST_PORT=$((RMQ_PORT + 20000))
+RMQ_STREAM_PORT=$((RMQ_PORT - 120))   # 5552 for 5672
 RMQ_PLUGINS="${ANYMQ_RABBITMQ_PLUGINS:-}"
 RMQ_TIMEOUT="${ANYMQ_RABBITMQ_TIMEOUT:-60}"
 RMQ_NODE="anymq@localhost"
+[ "$RMQ_PORT" = 5672 ] || RMQ_NODE="anymq-$RMQ_PORT@localhost"   # a second node needs its own name
 RMQ_SBIN=/usr/lib/rabbitmq/bin          # the package's real scripts (not the /usr/sbin su-wrappers)
 RMQ_PIDFILE="$RMQ_DIR/rabbitmq.pid"
 RMQ_LOGDIR="$RMQ_DIR/log"
@@ -138,6 +143,8 @@ listeners.tcp.default = 127.0.0.1:$RMQ_PORT
 loopback_users.guest = true
 management.tcp.ip = 127.0.0.1
 management.tcp.port = $RMQ_MGMT_PORT
+# only used if the rabbitmq_stream plugin is enabled (stream protocol; AMQP stream queues don't need it)
+stream.listeners.tcp.1 = 127.0.0.1:$RMQ_STREAM_PORT
 log.file.level = info
 log.console = false
 # CI disks can be small; the default 50MB limit is fine, stay explicit
@@ -163,9 +170,13 @@ cmd_start() {
         return 0
     fi
     if port_open "$RMQ_PORT"; then
-        die "127.0.0.1:$RMQ_PORT is already taken by a process this script did not start
-       (another checkout's node, or the system service: 'service rabbitmq-server stop').
-       Free the port or set ANYMQ_RABBITMQ_PORT."
+        if amqp_ping; then
+            log "WARNING: an AMQP broker this script did not start (another checkout's node, or the"
+            log "  system service) already answers on 127.0.0.1:$RMQ_PORT: using it; stop/restart won't touch it"
+            return 0
+        fi
+        die "127.0.0.1:$RMQ_PORT is taken by a process this script did not start and that does not
+       speak AMQP. Free the port or set ANYMQ_RABBITMQ_PORT."
     fi
     write_config
     rm -f "$RMQ_PIDFILE"
@@ -194,7 +205,7 @@ wait_ready() {
         if [ "$(date +%s)" -ge "$deadline" ]; then
             log_tail
             [ -s "$RMQ_LOGDIR/startup.out" ] && { log "---- startup.out ----"; cat "$RMQ_LOGDIR/startup.out" >&2; }
-            die "node $RMQ_NODE did not answer AMQP on 127.0.0.1:$RMQ_PORT within ${RMQ_TIMEOUT}s (logs in $RMQ_LOGDIR)"
+            die "node $RMQ_NODE did not answer AMQP on 127.0.0.1:$RMQ_PORT within ${RMQ_TIMEOUT}s (logs in $RMQ_LOGDIR; the node may still be booting: 'compose/rabbitmq.sh stop' ends it)"
         fi
         sleep 0.5
     done
@@ -238,15 +249,18 @@ cmd_status() {
         return 1
     fi
     if port_open "$RMQ_PORT"; then
-        echo "not running (but 127.0.0.1:$RMQ_PORT is held by a process this script did not start)"
-    else
-        echo "not running"
+        echo "not ours: 127.0.0.1:$RMQ_PORT is held by a process this script did not start"
+        return 2
     fi
+    echo "not running"
     return 1
 }
 
 cmd_restart() {
     local t0; t0="$(now)"
+    if ! our_pid >/dev/null && port_open "$RMQ_PORT"; then
+        die "127.0.0.1:$RMQ_PORT is held by a broker this script did not start: not restarting it"
+    fi
     cmd_stop
     cmd_start
     log "restart took $(elapsed "$t0") s"

@@ -67,5 +67,6 @@ def test_topics_produce_consume_in_one_process(capsys: object) -> None:
         == 0
     )
     out = capsys.readouterr().out  # type: ignore[attr-defined]
-    assert "key=b'k' a" in out and "key=b'k' b" in out
+    assert "key=b'k' a" in out
+    assert "key=b'k' b" in out
     assert main(["topics", "delete", "cli-t", "--url", "memory://cli"]) == 0

@@ -16,7 +16,8 @@ def test_parse_full_url() -> None:
     assert url.username == "user"
     assert url.password == "p@ss"
     assert url.hosts == (("rabbit.local", 5672),)
-    assert url.host == "rabbit.local" and url.port == 5672
+    assert url.host == "rabbit.local"
+    assert url.port == 5672
     assert url.path == "vhost"
     assert dict(url.query) == {"prefetch": "10", "mode": "stream"}
 
