@@ -52,7 +52,9 @@ class PartitionState:
                 acked.discard(committed)
                 committed += 1
             counts = self.counts
-            if counts:
+            if committed == offset + 1:
+                counts.pop(offset, None)
+            else:
                 for done in range(offset, committed):
                     counts.pop(done, None)
             self.committed = committed

@@ -90,6 +90,11 @@ class Topic:
     groups: dict[str, GroupState] = field(default_factory=dict)
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
     deleted: bool = False
+    trims: bool = False
+    """True when retention is set, so appends know whether to trim."""
+
+    def __post_init__(self) -> None:
+        self.trims = not self.retention.is_default
 
     def wake(self) -> None:
         """Wake every consumer waiting on this topic (new data, redelivery, rebalance)."""
@@ -105,7 +110,7 @@ class Topic:
                 loop.call_soon_threadsafe(_resolve, fut)
 
     def enforce_retention(self) -> None:
-        if self.retention.is_default:
+        if not self.trims:
             return
         now = now_ms()
         for partition in self.partitions:

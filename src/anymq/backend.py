@@ -172,6 +172,11 @@ class ConsumerDriver(ABC):
     async def ack(self, message: Received) -> None:
         """The group is done with this message."""
 
+    async def ack_many(self, messages: Sequence[Received]) -> None:
+        """Ack several; backends with a batch call (SQS DeleteMessageBatch) override this."""
+        for message in messages:
+            await self.ack(message)
+
     @abstractmethod
     async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
         """Redeliver (requeue) or drop / dead-letter the message."""

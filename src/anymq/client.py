@@ -327,6 +327,18 @@ class Producer(_Lifecycle):
         routing_key: str | None,
         delay: float | None,
     ) -> Outgoing:
+        if (
+            type(value) is bytes
+            and headers is None
+            and key is None
+            and partition is None
+            and routing_key is None
+            and delay is None
+            and self.serializer is None
+        ):
+            if len(value) > self._limit:
+                raise MessageTooLarge(len(value), self._limit, self._caps.backend)
+            return Outgoing(value, None, None, None, None, None, len(value))
         if self.serializer is not None:
             value = self.serializer.dumps(value)
         elif type(value) is not bytes:
@@ -381,6 +393,19 @@ class Producer(_Lifecycle):
             self._check_open()
         if topic not in self._checked_topics:
             self._topic(topic)
+        if (
+            type(value) is bytes
+            and self.serializer is None
+            and headers is None
+            and partition is None
+            and routing_key is None
+            and delay is None
+            and (key is None or type(key) is bytes)
+        ):  # the common case, kept cheap: no per-message work beyond the size check
+            size = len(value) + (len(key) if key is not None else 0)
+            if size > self._limit:
+                raise MessageTooLarge(size, self._limit, self._caps.backend)
+            return await self.driver.send(topic, Outgoing(value, key, None, None, None, None, size))
         out = self._prepare(value, key, headers, partition, routing_key, delay)
         return await self.driver.send(topic, out)
 
@@ -539,6 +564,16 @@ class Consumer(_Lifecycle):
             batch = await self.driver.receive(max_messages - len(out), wait)
             out.extend(self._decode(batch) if self.serializer else batch)
         return out
+
+    async def ack_many(self, messages: Iterable[Received]) -> None:
+        """Ack a batch in one go (one request where the broker allows it)."""
+        pending = [m for m in messages if not m.settled]
+        for msg in pending:
+            if msg._driver is not self.driver:
+                raise ConfigError(f"{msg!r} was not delivered by this consumer")
+            msg._settled = True
+        if pending:
+            await self.driver.ack_many(pending)
 
     async def seek(self, position: Position | str) -> None:
         """Move this consumer (and its group) to ``position``: replay or skip ahead."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from anymq.errors import ClosedError, ConfigError
 from anymq.features import Feature
@@ -37,9 +37,8 @@ class Message:
     """Seconds before the message becomes visible; needs Feature.DELAYED_DELIVERY."""
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """The broker has the message: where it was stored."""
+class Receipt(NamedTuple):
+    """The broker has the message: where it was stored (a NamedTuple: cheap per send)."""
 
     topic: str
     partition: int | None = None
