@@ -109,19 +109,14 @@ async def main(argv: list[str]) -> int:
     )
     table.add_row("anymq send_batch + receive + ack_many", f"{rates['batch'] / rates['queue']:.2f}")
     Console().print(table)
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "count": args.count,
-                "rates": rates,
-                "ratios": {k: v / rates["queue"] for k, v in rates.items()},
-            },
-            indent=2,
-        )
-    )
+    ratios = {name: rate / rates["queue"] for name, rate in rates.items()}
+    _write(Path(args.json), {"count": args.count, "rates": rates, "ratios": ratios})
     return 0
+
+
+def _write(path: Path, data: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
 
 
 if __name__ == "__main__":

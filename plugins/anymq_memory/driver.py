@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from time import time_ns
 from collections.abc import Mapping, Sequence
+from time import time_ns
 from typing import Any
 
 from anymq import partitioners
