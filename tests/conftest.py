@@ -20,3 +20,13 @@ def rabbitmq_url() -> str:
 @pytest.fixture(scope="session")
 def sqs_url() -> str:
     return broker_url("sqs")
+
+
+_BROKER_MARKS = ("kafka", "rabbitmq", "sqs")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that need no real broker are marked ``memory`` (``-m memory`` runs just those)."""
+    for item in items:
+        if not any(item.get_closest_marker(mark) for mark in _BROKER_MARKS):
+            item.add_marker(pytest.mark.memory)
