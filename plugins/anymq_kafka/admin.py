@@ -1,0 +1,322 @@
+"""Topic and group administration over AIOKafkaAdminClient, plus bounded metadata checks.
+
+One admin client per broker connection; a group-less consumer is started lazily for
+offset look-ups (log start / end offsets), which the admin client does not offer.
+Known topics and their partition counts are cached, so a producer checks a topic once and
+a missing topic fails in seconds instead of after aiokafka's metadata wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
+from aiokafka import errors as kerr
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+from aiokafka.admin.config_resource import (  # type: ignore[import-untyped]
+    ConfigResource,
+    ConfigResourceType,
+)
+from aiokafka.protocol.metadata import MetadataRequest  # type: ignore[import-untyped]
+
+from anymq.errors import ConfigError, TopicNotFound
+from anymq.model import GroupInfo, PartitionLag, Retention, TopicInfo
+from anymq_kafka.errors import mapped, unavailable
+from anymq_kafka.options import Settings
+from anymq_kafka.tracker import decode_done
+
+#: Kafka >= 4.0 refuses segment.bytes below 1 MiB (KIP-1030); older brokers accept it too.
+MIN_SEGMENT_BYTES = 1 << 20
+DEFAULT_SEGMENT_MS = 7 * 24 * 3600 * 1000
+#: DescribeConfigs config_source values that mean "set on this topic".
+_TOPIC_SOURCES = {1}  # DYNAMIC_TOPIC_CONFIG
+_UNKNOWN_TOPIC = 3
+_RETRIABLE_METADATA = {5, 6}  # LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER
+
+
+def topic_configs(retention: Retention) -> dict[str, str]:
+    """Kafka topic configs for a Retention, with segments small enough to delete promptly.
+
+    Kafka deletes whole segments only, so a short retention gets a short ``segment.ms``
+    and a small ``retention.bytes`` gets the smallest ``segment.bytes`` every Kafka version
+    accepts (1 MiB) plus a time-based roll so small topics still form closed segments.
+    """
+    configs: dict[str, str] = {}
+    if retention.time is not None:
+        ms = max(1, int(retention.time / timedelta(milliseconds=1)))
+        configs["retention.ms"] = str(ms)
+        if ms < DEFAULT_SEGMENT_MS:
+            configs["segment.ms"] = str(max(100, ms // 2))
+    if retention.bytes is not None:
+        configs["retention.bytes"] = str(retention.bytes)
+        configs["segment.bytes"] = str(max(MIN_SEGMENT_BYTES, retention.bytes // 4))
+        if retention.bytes < 4 * MIN_SEGMENT_BYTES:
+            roll = int(configs.get("segment.ms", "1000"))
+            configs["segment.ms"] = str(min(roll, 1000))
+    return configs
+
+
+class KafkaAdmin:
+    """Admin calls of one broker connection, mapped onto anymq's model and errors."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client: Any = None
+        self._offsets: Any = None
+        self._offsets_lock = asyncio.Lock()
+        self.partitions: dict[str, int] = {}
+        """Topics known to exist, with their partition counts."""
+
+    async def start(self) -> None:
+        s = self.settings
+        kwargs = s.client_kwargs()
+        self.client = AIOKafkaAdminClient(**kwargs)
+        try:
+            await asyncio.wait_for(self.client.start(), s.connect_timeout)
+        except (kerr.KafkaError, OSError, TimeoutError) as exc:
+            await self._close_quietly()
+            raise unavailable(s.hosts, exc, s.connect_timeout) from exc
+
+    async def _close_quietly(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+    async def close(self) -> None:
+        offsets, self._offsets = self._offsets, None
+        if offsets is not None:
+            await offsets.stop()
+        await self._close_quietly()
+
+    # -- metadata ---------------------------------------------------------------------
+    async def _metadata(self, topics: list[str] | None) -> dict[str, Any]:
+        """MetadataResponse as a dict, never creating topics, bounded by metadata_timeout."""
+        request = MetadataRequest(topics, allow_auto_topic_creation=False)
+        client = self.client._client
+        try:
+            async with asyncio.timeout(self.settings.metadata_timeout):
+                node = client.get_random_node()
+                if node is None:
+                    await client.force_metadata_update()
+                    node = client.get_random_node()
+                response = await client.send(node, request)
+        except TimeoutError as exc:
+            raise unavailable(self.settings.hosts, exc, self.settings.metadata_timeout) from exc
+        except kerr.KafkaError as exc:
+            raise mapped(exc, topic=None, hosts=self.settings.hosts) from exc
+        result: dict[str, Any] = response.to_object()
+        return result
+
+    async def topic_metadata(self, name: str) -> dict[str, Any]:
+        """One topic's metadata; TopicNotFound if the broker does not know it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.metadata_timeout
+        while True:
+            [topic] = (await self._metadata([name]))["topics"]
+            code = topic["error_code"]
+            if code == _UNKNOWN_TOPIC:
+                self.partitions.pop(name, None)
+                raise TopicNotFound(name, "kafka")
+            leaders_ok = all(p["leader"] >= 0 for p in topic["partitions"])
+            if code == 0 and topic["partitions"] and leaders_ok:
+                self.partitions[name] = len(topic["partitions"])
+                found: dict[str, Any] = topic
+                return found
+            if code not in (0, *_RETRIABLE_METADATA) or loop.time() > deadline:
+                if code == 0:
+                    partial: dict[str, Any] = topic
+                    return partial
+                raise mapped(kerr.for_code(code)(), topic=name, hosts=self.settings.hosts)
+            await asyncio.sleep(0.05)
+
+    async def require(self, name: str) -> int:
+        """The partition count of an existing topic (cached); TopicNotFound if missing."""
+        known = self.partitions.get(name)
+        if known is not None:
+            return known
+        return len((await self.topic_metadata(name))["partitions"])
+
+    # -- topics -----------------------------------------------------------------------
+    async def create_topic(
+        self, name: str, partitions: int, retention: Retention, options: Mapping[str, Any]
+    ) -> bool:
+        from anymq_kafka.options import TOPIC, convert
+
+        opts = convert(options, TOPIC, "create_topic")
+        configs = topic_configs(retention)
+        configs.update(opts.get("configs", {}))
+        rf = opts.get("replication_factor", self.settings.replication_factor)
+        topic = NewTopic(name, partitions, max(rf, 1), topic_configs=configs)
+        topic.replication_factor = rf  # -1: the broker's default.replication.factor
+        try:
+            response = await self.client.create_topics([topic])
+        except kerr.KafkaError as exc:
+            raise mapped(exc, topic=name, hosts=self.settings.hosts) from exc
+        for _topic, code, message, *_ in response.topic_errors:
+            if code == 36:  # TOPIC_ALREADY_EXISTS
+                return False
+            if code:
+                error = kerr.for_code(code)
+                raise ConfigError(
+                    f"Kafka refused to create topic {name!r}: {error.__name__}: {message}"
+                )
+        await self._wait_ready(name)
+        return True
+
+    async def _wait_ready(self, name: str) -> None:
+        """Wait until every partition of a new topic has a leader (bounded)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(10.0, self.settings.metadata_timeout)
+        while True:
+            try:
+                await self.topic_metadata(name)
+                return
+            except TopicNotFound:
+                if loop.time() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+
+    async def delete_topic(self, name: str) -> None:
+        try:
+            response = await self.client.delete_topics([name])
+        except kerr.KafkaError as exc:
+            raise mapped(exc, topic=name, hosts=self.settings.hosts) from exc
+        self.partitions.pop(name, None)
+        for _topic, code, *_ in response.topic_error_codes:
+            if code == _UNKNOWN_TOPIC:
+                raise TopicNotFound(name, "kafka")
+            if code:
+                raise mapped(kerr.for_code(code)(), topic=name, hosts=self.settings.hosts)
+
+    async def list_topics(self) -> list[str]:
+        topics = (await self._metadata(None))["topics"]
+        return [
+            t["topic"]
+            for t in topics
+            if t["error_code"] == 0 and not t["is_internal"] and not t["topic"].startswith("__")
+        ]
+
+    async def describe_topic(self, name: str) -> TopicInfo:
+        meta = await self.topic_metadata(name)
+        configs = await self._topic_configs(name)
+        parts = sorted(meta["partitions"], key=lambda p: p["partition"])
+
+        def override(key: str) -> int | None:
+            value, source = configs.get(key, ("-1", 0))
+            if source not in _TOPIC_SOURCES or value is None or int(value) < 0:
+                return None
+            return int(value)
+
+        ms = override("retention.ms")
+        retention = Retention(
+            time=timedelta(milliseconds=ms) if ms else None, bytes=override("retention.bytes")
+        )
+        return TopicInfo(
+            name=name,
+            partitions=len(parts),
+            retention=retention,
+            details={
+                "replication_factor": len(parts[0]["replicas"]) if parts else 0,
+                "leaders": [p["leader"] for p in parts],
+                "replicas": [list(p["replicas"]) for p in parts],
+                "isr": [list(p["isr"]) for p in parts],
+                "configs": {k: v for k, (v, _src) in configs.items()},
+            },
+        )
+
+    async def _topic_configs(self, name: str) -> dict[str, tuple[str | None, int]]:
+        wanted = {
+            "retention.ms": None,
+            "retention.bytes": None,
+            "segment.ms": None,
+            "segment.bytes": None,
+            "max.message.bytes": None,
+            "min.insync.replicas": None,
+            "cleanup.policy": None,
+        }
+        try:
+            [response] = await self.client.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, name, wanted)]
+            )
+        except kerr.KafkaError as exc:
+            raise mapped(exc, topic=name, hosts=self.settings.hosts) from exc
+        out: dict[str, tuple[str | None, int]] = {}
+        for resource in response.to_object()["resources"]:
+            if resource["error_code"] == _UNKNOWN_TOPIC:
+                raise TopicNotFound(name, "kafka")
+            for entry in resource["config_entries"]:
+                source = entry.get("config_source")
+                if source is None:  # v0: is_default instead of a source
+                    source = 5 if entry.get("is_default") else 1
+                out[entry["config_names"]] = (entry["config_value"], source)
+        return out
+
+    # -- offsets and groups -----------------------------------------------------------
+    async def offsets_client(self) -> Any:
+        """A started group-less consumer used only for ListOffsets requests."""
+        async with self._offsets_lock:
+            if self._offsets is None:
+                consumer = AIOKafkaConsumer(
+                    **self.settings.client_kwargs(), enable_auto_commit=False
+                )
+                try:
+                    await asyncio.wait_for(consumer.start(), self.settings.connect_timeout)
+                except (kerr.KafkaError, OSError, TimeoutError) as exc:
+                    await consumer.stop()
+                    raise unavailable(self.settings.hosts, exc) from exc
+                self._offsets = consumer
+            return self._offsets
+
+    async def log_bounds(self, tps: list[Any]) -> tuple[dict[Any, int], dict[Any, int]]:
+        """(log start offsets, end offsets) of the partitions."""
+        consumer = await self.offsets_client()
+        try:
+            async with asyncio.timeout(self.settings.request_timeout_ms / 1000):
+                start = await consumer.beginning_offsets(tps)
+                end = await consumer.end_offsets(tps)
+        except (kerr.KafkaError, TimeoutError) as exc:
+            raise mapped(
+                exc, topic=tps[0].topic if tps else None, hosts=self.settings.hosts
+            ) from exc
+        return start, end
+
+    async def describe_group(self, topic: str, group: str) -> GroupInfo:
+        count = (await self.topic_metadata(topic))["partitions"]
+        tps = [TopicPartition(topic, p) for p in range(len(count))]
+        try:
+            committed = await self.client.list_consumer_group_offsets(group, partitions=tps)
+            described = await self.client.describe_consumer_groups([group])
+        except kerr.KafkaError as exc:
+            raise mapped(exc, topic=topic, hosts=self.settings.hosts) from exc
+        start, end = await self.log_bounds(tps)
+        lags: list[PartitionLag] = []
+        for tp in tps:
+            meta = committed.get(tp)
+            position = meta.offset if meta is not None and meta.offset >= 0 else None
+            if position is None:
+                lags.append(PartitionLag(tp.partition, None, end[tp], 0))
+                continue
+            first = max(position, start[tp])
+            done = sum(1 for o in decode_done(meta.metadata, position) if first <= o < end[tp])
+            waiting = max(0, end[tp] - first - done)
+            lags.append(PartitionLag(tp.partition, position, end[tp], waiting))
+        return GroupInfo(
+            topic=topic,
+            group=group,
+            partitions=tuple(lags),
+            members=_member_count(described),
+            in_flight=None,
+        )
+
+
+def _member_count(responses: list[Any]) -> int | None:
+    for response in responses:
+        for group in response.to_object().get("groups", []):
+            if group.get("error_code", 0) == 0:
+                return len(group.get("members", []))
+    return None

@@ -1,0 +1,536 @@
+"""The Kafka consumer driver: a group member (or a group-less reader) with anymq's acks.
+
+Kafka has no per-message ack, so this driver keeps it client-side:
+
+- a :class:`~anymq_kafka.tracker.Track` per assigned partition commits only the contiguous
+  acked prefix, with later acks in the commit metadata, in the background every
+  ``commit_interval_ms`` and always on revoke, seek and close;
+- nack(requeue=True) hands the record back through a local redelivery queue with
+  ``delivery_count + 1`` (the partition's commit frontier waits for it);
+- after ``max_deliveries`` the record is produced to the dead-letter topic with Spring
+  Kafka's headers and then acked;
+- a rebalance commits what is done, then forgets the revoked partitions' in-flight work,
+  which the new owner reads again from the committed offset (at-least-once).
+
+``start()`` returns once the group join finished and every assigned partition has a
+resolved position; a new group commits its starting positions at that moment, so it is
+durable from then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from aiokafka import (  # type: ignore[import-untyped]
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    TopicPartition,
+)
+from aiokafka import errors as kerr
+
+from anymq.backend import ConsumerDriver, ConsumerOptions
+from anymq.deadletter import dead_letter_headers
+from anymq.errors import AnyMQError, BrokerUnavailable, ClosedError, PublishError
+from anymq.message import Received
+from anymq.model import Position
+from anymq_kafka.errors import mapped, unavailable
+from anymq_kafka.options import CONSUMER, convert
+from anymq_kafka.tracker import Track, decode_done
+
+if TYPE_CHECKING:
+    from anymq_kafka.driver import KafkaBroker
+
+log = logging.getLogger("anymq.kafka")
+
+#: How long one getmany() waits before receive() looks at redeliveries and timers again.
+_POLL_SLICE = 0.1
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Forwards aiokafka's rebalance callbacks to the driver."""
+
+    def __init__(self, owner: KafkaConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[Any]) -> None:
+        await self.owner._on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[Any]) -> None:
+        await self.owner._on_assigned(assigned)
+
+
+class KafkaConsumer(ConsumerDriver):
+    """A live subscription to one topic, in a consumer group or on all partitions."""
+
+    def __init__(self, broker: KafkaBroker, options: ConsumerOptions) -> None:
+        self.broker = broker
+        self.options = options
+        settings = {**broker.settings.consumer, **convert(options.extra, CONSUMER, "consumer")}
+        self.settings = settings
+        self.topic = options.topic
+        self.group = options.group
+        self.commit_interval = settings.get("commit_interval_ms", 200) / 1000
+        self.join_timeout = settings.get("join_timeout", 60.0)
+        self.client: Any = None
+        self.dead_letters: Any = None
+        self.tracks: dict[int, Track] = {}
+        self.counts: dict[int, dict[int, int]] = {}
+        """Delivery counts above 1 (or of messages handed back by a rebalance), per partition."""
+        self.redeliver: deque[tuple[Track, Any]] = deque()
+        self.timers: dict[asyncio.TimerHandle, tuple[Track, Any]] = {}
+        self.closed = False
+        self._joined = asyncio.Event()
+        self._join_error: BaseException | None = None
+        self._commit_wanted = asyncio.Event()
+        self._commit_lock = asyncio.Lock()
+        self._committer: asyncio.Task[None] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def _client_kwargs(self) -> dict[str, Any]:
+        s = self.settings
+        kwargs: dict[str, Any] = self.broker.settings.client_kwargs()
+        kwargs.update(
+            group_id=self.group,
+            enable_auto_commit=False,
+            # Used only when a committed offset is out of range (retention deleted it):
+            # continue with the oldest message still kept. New groups start explicitly.
+            auto_offset_reset="earliest",
+            session_timeout_ms=s.get("session_timeout_ms", 10_000),
+            heartbeat_interval_ms=s.get("heartbeat_interval_ms", 500),
+            max_poll_interval_ms=s.get("max_poll_interval_ms", 300_000),
+            rebalance_timeout_ms=s.get("rebalance_timeout_ms", 30_000),
+            fetch_max_wait_ms=s.get("fetch_max_wait_ms", 100),
+            isolation_level=s.get("isolation_level", "read_uncommitted"),
+        )
+        if "max_partition_fetch_bytes" in s:
+            kwargs["max_partition_fetch_bytes"] = s["max_partition_fetch_bytes"]
+        if self.group is None:
+            del kwargs["session_timeout_ms"], kwargs["heartbeat_interval_ms"]
+            del kwargs["rebalance_timeout_ms"], kwargs["max_poll_interval_ms"]
+        return kwargs
+
+    async def start(self) -> None:
+        broker = self.broker
+        hosts = broker.settings.hosts
+        partitions = await broker.admin.require(self.topic)
+        if self.options.dead_letter_topic is not None:
+            await self._start_dead_letters(partitions)
+        client = AIOKafkaConsumer(**self._client_kwargs())
+        self.client = client
+        try:
+            await asyncio.wait_for(client.start(), broker.settings.connect_timeout)
+        except (kerr.KafkaError, OSError, TimeoutError) as exc:
+            await self._stop_clients()
+            raise unavailable(hosts, exc, broker.settings.connect_timeout) from exc
+        try:
+            if self.group is None:
+                await self._assign_all(partitions)
+            else:
+                client.subscribe([self.topic], listener=_Listener(self))
+                await self._wait_joined()
+                self._committer = asyncio.get_running_loop().create_task(self._commit_loop())
+        except BaseException:
+            await self._stop_clients()
+            raise
+
+    async def _wait_joined(self) -> None:
+        try:
+            async with asyncio.timeout(self.join_timeout):
+                while not self._joined.is_set():
+                    # getmany(0) surfaces coordinator errors (authorization, ...) early.
+                    self.client._coordinator.check_errors()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._joined.wait(), 0.5)
+        except TimeoutError as exc:
+            raise BrokerUnavailable(
+                f"consumer group {self.group!r} did not finish joining within "
+                f"{self.join_timeout:g}s on {self.broker.settings.hosts}"
+            ) from exc
+        except kerr.KafkaError as exc:
+            raise mapped(exc, topic=self.topic, hosts=self.broker.settings.hosts) from exc
+        if self._join_error is not None:
+            error = self._join_error
+            raise mapped(error, topic=self.topic, hosts=self.broker.settings.hosts) from error
+
+    async def _start_dead_letters(self, partitions: int) -> None:
+        name = self.options.dead_letter_topic
+        assert name is not None
+        admin = self.broker.admin
+        if name not in admin.partitions:
+            from anymq.model import Retention
+
+            await admin.create_topic(name, partitions, Retention(), {})
+            await admin.require(name)
+        settings = self.broker.settings
+        producer = AIOKafkaProducer(**settings.client_kwargs(), acks="all", enable_idempotence=True)
+        try:
+            await asyncio.wait_for(producer.start(), settings.connect_timeout)
+        except (kerr.KafkaError, OSError, TimeoutError) as exc:
+            await producer.stop()
+            raise unavailable(settings.hosts, exc, settings.connect_timeout) from exc
+        self.dead_letters = producer
+
+    async def _assign_all(self, partitions: int) -> None:
+        """No group: read every partition from the start position, nothing is committed."""
+        tps = [TopicPartition(self.topic, p) for p in range(partitions)]
+        self.client.assign(tps)
+        starts = await self._positions(tps, self.options.start)
+        for tp in tps:
+            self.client.seek(tp, starts[tp])
+            self.tracks[tp.partition] = Track(tp, starts[tp])
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for handle in self.timers:  # due later: the group redelivers them now
+            handle.cancel()
+        self.timers.clear()
+        self.redeliver.clear()
+        committer, self._committer = self._committer, None
+        if committer is not None:
+            committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await committer
+        if self.group is not None and self.client is not None:
+            try:
+                async with asyncio.timeout(self.broker.settings.request_timeout_ms / 1000):
+                    await self._commit(list(self.tracks.values()))
+            except (kerr.KafkaError, TimeoutError, AnyMQError) as exc:
+                log.warning("final commit of %s/%s failed: %s", self.topic, self.group, exc)
+        for track in self.tracks.values():
+            track.live = False
+        self.tracks.clear()
+        await self._stop_clients()
+
+    async def _stop_clients(self) -> None:
+        client, self.client = self.client, None
+        producer, self.dead_letters = self.dead_letters, None
+        if client is not None:
+            await client.stop()  # sends LeaveGroup: the others take over at once
+        if producer is not None:
+            await producer.stop()
+
+    # -- rebalance --------------------------------------------------------------------
+    async def _on_revoked(self, revoked: set[Any]) -> None:
+        """Commit what is done, then forget in-flight work of the revoked partitions."""
+        tracks = [self.tracks[tp.partition] for tp in revoked if tp.partition in self.tracks]
+        if tracks and not self.closed:
+            try:
+                await self._commit(tracks)
+            except (kerr.KafkaError, AnyMQError) as exc:
+                log.warning("commit on revoke of %s/%s failed: %s", self.topic, self.group, exc)
+        for track in tracks:
+            self._retire(track)
+            del self.tracks[track.tp.partition]
+
+    def _retire(self, track: Track) -> None:
+        """The track's unsettled messages will be delivered again: remember they were seen."""
+        track.live = False
+        unsettled = track.unsettled()
+        if unsettled:
+            counts = self.counts.setdefault(track.tp.partition, {})
+            for offset in unsettled:
+                counts.setdefault(offset, 1)
+
+    async def _on_assigned(self, assigned: set[Any]) -> None:
+        """Resolve every assigned partition's position; a new group commits its start."""
+        try:
+            tps = sorted(assigned)
+            kept = {tp.partition for tp in tps}
+            for partition in [p for p in self.counts if p not in kept]:
+                del self.counts[partition]
+            committed = await self.client._coordinator.fetch_committed_offsets(tps)
+            fresh = [tp for tp in tps if tp not in committed or committed[tp].offset < 0]
+            starts = await self._positions(fresh, self.options.start) if fresh else {}
+            for tp in tps:
+                old = self.tracks.pop(tp.partition, None)
+                if old is not None:
+                    self._retire(old)
+                if tp in starts:
+                    track = Track(tp, starts[tp])
+                else:
+                    meta = committed[tp]
+                    track = Track(tp, meta.offset, decode_done(meta.metadata, meta.offset))
+                self.tracks[tp.partition] = track
+                self.client.seek(tp, track.next)
+            if starts:
+                await self.client.commit({tp: (offset, "") for tp, offset in starts.items()})
+        except Exception as exc:
+            log.exception("assignment of %s/%s failed", self.topic, self.group)
+            if not self._joined.is_set():
+                self._join_error = exc
+        self._joined.set()
+
+    async def _positions(self, tps: list[Any], position: Position) -> dict[Any, int]:
+        """Concrete offsets for ``position`` on each partition (clamped to the log)."""
+        client = self.client
+        if position.kind == "earliest":
+            result: dict[Any, int] = await client.beginning_offsets(tps)
+            return result
+        end: dict[Any, int] = await client.end_offsets(tps)
+        if position.kind == "latest":
+            return end
+        if position.kind == "timestamp":
+            found = await client.offsets_for_times({tp: position.timestamp_ms or 0 for tp in tps})
+            return {tp: (found[tp].offset if found.get(tp) else end[tp]) for tp in tps}
+        begin: dict[Any, int] = await client.beginning_offsets(tps)
+        out = {}
+        for tp in tps:
+            if position.partition is None or position.partition == tp.partition:
+                out[tp] = min(max(position.offset or 0, begin[tp]), end[tp])
+            else:
+                out[tp] = end[tp]
+        return out
+
+    # -- commits ----------------------------------------------------------------------
+    async def _commit(self, tracks: list[Track]) -> None:
+        """Commit the frontier (and done offsets above it) of the dirty tracks."""
+        async with self._commit_lock:
+            offsets = {}
+            for track in tracks:
+                if track.dirty and track.live:
+                    track.dirty = False
+                    offsets[track.tp] = track.commit_point()
+            if not offsets:
+                return
+            try:
+                await self.client.commit(offsets)
+            except (kerr.IllegalStateError, kerr.CommitFailedError):
+                # The partitions moved on (rebalance): their new owner starts from the last
+                # successful commit, which is at-least-once. Nothing to retry here.
+                log.info(
+                    "commit of %s/%s skipped: partitions were reassigned", self.topic, self.group
+                )
+            except BaseException:
+                for track in tracks:
+                    if track.tp in offsets and track.live:
+                        track.dirty = True
+                raise
+
+    async def _commit_loop(self) -> None:
+        """Commit acks in batches: at most one OffsetCommit per commit interval."""
+        while not self.closed:
+            await self._commit_wanted.wait()
+            await asyncio.sleep(self.commit_interval)
+            self._commit_wanted.clear()
+            try:
+                await self._commit(list(self.tracks.values()))
+            except (kerr.KafkaError, AnyMQError) as exc:
+                log.warning("background commit of %s/%s failed: %s", self.topic, self.group, exc)
+                await asyncio.sleep(1.0)
+                self._commit_wanted.set()
+
+    # -- receiving --------------------------------------------------------------------
+    def _take(self, records: dict[Any, list[Any]], out: list[Received]) -> None:
+        tracks = self.tracks
+        topic = self.topic
+        for tp, batch in records.items():
+            partition = tp.partition
+            track = tracks.get(partition)
+            if track is None:  # assignment callback failed: start from what was fetched
+                track = tracks[partition] = Track(tp, batch[0].offset)
+            counts = self.counts.get(partition)
+            for rec in batch:
+                offset = rec.offset
+                if not track.fetched(offset):
+                    continue
+                count = 1
+                if counts and offset in counts:
+                    count = counts[offset] + 1
+                    counts[offset] = count
+                headers = rec.headers
+                out.append(
+                    Received(
+                        rec.value if rec.value is not None else b"",
+                        rec.key,
+                        {k: v if v is not None else b"" for k, v in headers} if headers else {},
+                        topic,
+                        partition,
+                        offset,
+                        rec.timestamp,
+                        count,
+                        None,
+                        track,
+                        self,
+                    )
+                )
+
+    def _take_redeliveries(self, out: list[Received], limit: int) -> None:
+        redeliver = self.redeliver
+        while redeliver and len(out) < limit:
+            track, msg = redeliver.popleft()
+            if not track.live:
+                continue
+            counts = self.counts.setdefault(track.tp.partition, {})
+            count = counts.get(msg.offset, msg.delivery_count) + 1
+            counts[msg.offset] = count
+            out.append(
+                Received(
+                    msg.body,
+                    msg.key,
+                    dict(msg.headers),
+                    msg.topic,
+                    msg.partition,
+                    msg.offset,
+                    msg.timestamp_ms,
+                    count,
+                    None,
+                    track,
+                    self,
+                )
+            )
+
+    async def receive(self, max_messages: int, timeout: float | None) -> list[Received]:
+        if self.closed or self.client is None:
+            if self.closed:
+                return []
+            raise ClosedError("consumer is not started")
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        out: list[Received] = []
+        while True:
+            if self.redeliver:
+                self._take_redeliveries(out, max_messages)
+                if len(out) >= max_messages:
+                    return out
+            if out:
+                wait = 0.0
+            else:
+                wait = _POLL_SLICE if deadline is None else min(_POLL_SLICE, deadline - loop.time())
+            try:
+                records = await self.client.getmany(
+                    timeout_ms=max(0, int(wait * 1000)), max_records=max_messages - len(out)
+                )
+            except (kerr.ConsumerStoppedError, AttributeError):
+                return out
+            except kerr.KafkaError as exc:
+                if self.closed:
+                    return out
+                raise mapped(exc, topic=self.topic, hosts=self.broker.settings.hosts) from exc
+            if records:
+                self._take(records, out)
+            if out or self.closed:
+                return out
+            if deadline is not None and loop.time() >= deadline:
+                return out
+
+    # -- settling ---------------------------------------------------------------------
+    async def ack(self, message: Received) -> None:
+        track: Track = message.handle
+        if self.closed:
+            raise ClosedError(
+                "consumer closed before this ack; the message went back to the group and "
+                "will be redelivered"
+            )
+        if not track.live:
+            return  # the partition moved on; its new owner reads the message again
+        offset: int = message.offset  # type: ignore[assignment]
+        track.ack(offset)
+        counts = self.counts.get(track.tp.partition)
+        if counts:
+            counts.pop(offset, None)
+        if not self._commit_wanted.is_set():
+            self._commit_wanted.set()
+
+    async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
+        track: Track = message.handle
+        if self.closed:
+            raise ClosedError("consumer closed before this nack; the message will be redelivered")
+        if not track.live:
+            return
+        limit = self.options.max_deliveries
+        if not requeue or (limit is not None and message.delivery_count >= limit):
+            if self.options.dead_letter_topic is not None:
+                await self._dead_letter(message, requeue)
+            await self.ack(message)
+            return
+        counts = self.counts.setdefault(track.tp.partition, {})
+        counts[message.offset or 0] = message.delivery_count
+        if delay:
+            loop = asyncio.get_running_loop()
+            entry = (track, message)
+            handle: asyncio.TimerHandle | None = None
+
+            def due() -> None:
+                if handle is not None:
+                    self.timers.pop(handle, None)
+                if track.live and not self.closed:
+                    self.redeliver.appendleft(entry)
+
+            handle = loop.call_later(delay, due)
+            self.timers[handle] = entry
+            return
+        self.redeliver.appendleft((track, message))
+
+    async def _dead_letter(self, message: Received, requeue: bool) -> None:
+        target = self.options.dead_letter_topic
+        assert target is not None
+        assert self.dead_letters is not None
+        reason = (
+            f"delivery limit of {self.options.max_deliveries} reached"
+            if requeue
+            else "rejected without requeue"
+        )
+        headers = dead_letter_headers(
+            message.headers,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            timestamp_ms=message.timestamp_ms,
+            group=self.group,
+            delivery_count=message.delivery_count,
+            reason=reason,
+        )
+        partitions = await self.broker.admin.require(target)
+        try:
+            await self.dead_letters.send_and_wait(
+                target,
+                message.body,
+                key=message.key,
+                partition=(message.partition or 0) % partitions,
+                headers=list(headers.items()),
+            )
+        except kerr.KafkaError as exc:
+            error = mapped(exc, topic=target, hosts=self.broker.settings.hosts)
+            if not isinstance(error, PublishError):
+                raise error from exc
+            raise PublishError(
+                f"could not dead-letter {message!r} to {target!r}; it stays unacked: {exc}"
+            ) from exc
+
+    # -- replay -----------------------------------------------------------------------
+    async def seek(self, position: Position) -> None:
+        if self.closed or self.client is None:
+            raise ClosedError("consumer is closed")
+        tps = [
+            track.tp
+            for track in self.tracks.values()
+            if position.partition is None or position.partition == track.tp.partition
+        ]
+        if not tps:
+            return
+        try:
+            targets = await self._positions(tps, position)
+        except kerr.KafkaError as exc:
+            raise mapped(exc, topic=self.topic, hosts=self.broker.settings.hosts) from exc
+        async with self._commit_lock:
+            for tp in tps:
+                old = self.tracks.get(tp.partition)
+                if old is not None:
+                    old.live = False
+                self.counts.pop(tp.partition, None)
+                self.tracks[tp.partition] = Track(tp, targets[tp])
+                self.client.seek(tp, targets[tp])
+            if self.group is not None:
+                try:
+                    await self.client.commit({tp: (targets[tp], "") for tp in tps})
+                except (kerr.IllegalStateError, kerr.CommitFailedError) as exc:
+                    log.info("seek commit of %s/%s skipped: %s", self.topic, self.group, exc)
+                except kerr.KafkaError as exc:
+                    raise mapped(exc, topic=self.topic, hosts=self.broker.settings.hosts) from exc

@@ -1,0 +1,176 @@
+"""The Kafka producer driver: acks=all and idempotence by default, Java-compatible keys.
+
+aiokafka's DefaultPartitioner already places keys like the Java client (murmur2); the
+round-robin option ignores keys and cycles through partitions. ``send`` returns after the
+broker acknowledged the record; ``send_batch`` enqueues every record first and then awaits
+the acknowledgements, so batches fill and the network is kept busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+from aiokafka import errors as kerr
+
+from anymq.backend import Outgoing, ProducerDriver, ProducerOptions
+from anymq.errors import AnyMQError, ClosedError, ConfigError, TopicNotFound
+from anymq.message import Receipt
+from anymq_kafka.errors import mapped, unavailable
+from anymq_kafka.options import PRODUCER, convert
+
+if TYPE_CHECKING:
+    from anymq_kafka.driver import KafkaBroker
+
+COMPRESSION = {"none": None, "gzip": "gzip", "snappy": "snappy", "lz4": "lz4", "zstd": "zstd"}
+
+
+class RoundRobin:
+    """aiokafka partitioner that spreads messages evenly over all partitions, keys ignored."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count(random.randrange(1 << 16))
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        return all_partitions[next(self._counter) % len(all_partitions)]
+
+
+def producer_kwargs(broker: KafkaBroker, options: ProducerOptions) -> dict[str, Any]:
+    """aiokafka producer arguments from the broker's defaults and this producer's options."""
+    extra = convert(options.extra, PRODUCER, "producer")
+    settings = {**broker.settings.producer, **extra}
+    kwargs: dict[str, Any] = broker.settings.client_kwargs()
+    kwargs["acks"] = settings.get("acks", "all")
+    kwargs["enable_idempotence"] = settings.get("enable_idempotence", kwargs["acks"] == "all")
+    if kwargs["enable_idempotence"] and kwargs["acks"] != "all":
+        raise ConfigError("enable_idempotence=true needs acks=all (Kafka's rule)")
+    if "max_request_size" in settings:
+        kwargs["max_request_size"] = settings["max_request_size"]
+    if options.partitioner == "round_robin":
+        kwargs["partitioner"] = RoundRobin()
+    if options.batch_size is not None:
+        kwargs["max_batch_size"] = options.batch_size
+    if options.linger is not None:
+        kwargs["linger_ms"] = int(options.linger * 1000)
+    if options.compression is not None:
+        name = str(options.compression).lower()
+        if name not in COMPRESSION:
+            raise ConfigError(
+                f"compression must be one of {', '.join(COMPRESSION)}, got {options.compression!r}"
+            )
+        kwargs["compression_type"] = COMPRESSION[name]
+    return kwargs
+
+
+class KafkaProducer(ProducerDriver):
+    """One AIOKafkaProducer; topics are checked once against metadata, then cached."""
+
+    def __init__(self, broker: KafkaBroker, options: ProducerOptions) -> None:
+        self.broker = broker
+        self.kwargs = producer_kwargs(broker, options)
+        self.limit = broker.capabilities.max_message_bytes
+        self.client: Any = None
+        self.closed = False
+
+    async def start(self) -> None:
+        settings = self.broker.settings
+        client = AIOKafkaProducer(**self.kwargs)
+        try:
+            await asyncio.wait_for(client.start(), settings.connect_timeout)
+        except (kerr.KafkaError, OSError, TimeoutError) as exc:
+            await client.stop()
+            raise unavailable(settings.hosts, exc, settings.connect_timeout) from exc
+        except ValueError as exc:  # e.g. a compression codec whose library is missing
+            await client.stop()
+            raise ConfigError(f"cannot start the Kafka producer: {exc}") from exc
+        self.client = client
+
+    async def _partitions(self, topic: str) -> int:
+        if self.closed or self.client is None:
+            raise ClosedError("producer is closed")
+        known = self.broker.admin.partitions.get(topic)
+        if known is None:
+            known = await self.broker.admin.require(topic)
+        return known
+
+    def _error(self, exc: BaseException, topic: str, size: int) -> AnyMQError:
+        if isinstance(exc, kerr.KafkaTimeoutError) and topic not in self.broker.admin.partitions:
+            return TopicNotFound(topic, "kafka")
+        if isinstance(exc, kerr.UnknownTopicOrPartitionError):
+            self.broker.admin.partitions.pop(topic, None)
+        return mapped(
+            exc, topic=topic, hosts=self.broker.settings.hosts, size=size, limit=self.limit
+        )
+
+    async def send(self, topic: str, message: Outgoing) -> Receipt:
+        partitions = self.broker.admin.partitions.get(topic) or await self._partitions(topic)
+        if message.partition is not None and message.partition >= partitions:
+            raise _no_partition(topic, message.partition, partitions)
+        headers = message.headers
+        try:
+            future = await self.client.send(
+                topic,
+                message.value,
+                key=message.key,
+                partition=message.partition,
+                headers=list(headers.items()) if headers else None,
+            )
+            meta = await future
+        except (kerr.KafkaError, AssertionError) as exc:
+            raise self._error(exc, topic, message.size) from exc
+        return Receipt(topic, meta.partition, meta.offset)
+
+    async def send_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[Receipt]:
+        partitions = await self._partitions(topic)
+        for m in messages:  # all or nothing: check before the first record is queued
+            if m.partition is not None and m.partition >= partitions:
+                raise _no_partition(topic, m.partition, partitions)
+        send = self.client.send
+        futures = []
+        size = 0
+        try:
+            for m in messages:
+                size = m.size
+                headers = m.headers
+                futures.append(
+                    await send(
+                        topic,
+                        m.value,
+                        key=m.key,
+                        partition=m.partition,
+                        headers=list(headers.items()) if headers else None,
+                    )
+                )
+            receipts = []
+            for future in futures:
+                meta = await future
+                receipts.append(Receipt(topic, meta.partition, meta.offset))
+        except (kerr.KafkaError, AssertionError) as exc:
+            for future in futures:  # retrieve every outcome: no "exception never retrieved"
+                if future.done() and not future.cancelled():
+                    future.exception()
+            raise self._error(exc, topic, size) from exc
+        return receipts
+
+    async def flush(self) -> None:
+        if self.client is not None:
+            await self.client.flush()
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        client, self.client = self.client, None
+        if client is not None:
+            await client.stop()
+
+
+def _no_partition(topic: str, partition: int, partitions: int) -> ConfigError:
+    return ConfigError(
+        f"partition {partition} does not exist: topic {topic!r} has {partitions} partition(s); "
+        "nothing was sent"
+    )

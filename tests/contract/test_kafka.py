@@ -1,0 +1,24 @@
+"""The contract suite on a real Apache Kafka broker (see tests/brokers.py for where it runs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from anymq.testing import ContractSuite
+
+pytestmark = pytest.mark.kafka
+
+
+class TestKafkaContract(ContractSuite):
+    # Waiting knobs only: a real broker needs longer quiet periods than memory://, group
+    # joins and rebalances take a few heartbeats, and retention runs on the broker's
+    # log.retention.check.interval.ms (1 s on compose/kafka.sh's test broker).
+    quiet_period = 0.5
+    delivery_timeout = 30.0
+    retention_seconds = 1.0
+    retention_bytes = 4096
+    retention_timeout = 60.0
+
+    @pytest.fixture
+    def anymq_url(self, kafka_url: str) -> str:
+        return kafka_url
