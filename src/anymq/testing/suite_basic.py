@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -221,9 +222,13 @@ class BasicContract:
         assert secret not in str(shown)
         assert secret not in repr(shown)
         broker = anymq.connect(ctx.url)
-        if url.password:
+        if url.password and url.password != url.username:
             assert url.password not in repr(broker)
             assert url.password not in str(broker.url)
+        # A password that cannot collide with the user name (guest:guest) must not show either.
+        probe = anymq.connect(replace(url, password=secret).render(hide_password=False))
+        assert secret not in repr(probe)
+        assert secret not in str(probe.url)
 
 
 async def _missing(broker: anymq.Broker, name: str) -> bool:
