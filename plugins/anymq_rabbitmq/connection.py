@@ -1,0 +1,168 @@
+"""One robust AMQP connection per broker, plain channels for admin work, error mapping.
+
+Data channels (producers, consumers) are aio-pika robust channels, restored after a
+connection loss. Admin work (declares, passive checks, the registry) runs on short-lived
+plain aiormq channels: RabbitMQ closes a channel on every 404/405/406, and a plain channel
+can simply be dropped and replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import aio_pika
+import aiormq
+import aiormq.exceptions as amqp_errors
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
+
+from anymq.errors import BrokerUnavailable, ClosedError, ConfigError
+from anymq.url import URL
+from anymq_rabbitmq.options import BrokerSettings
+
+#: Errors that mean the connection (not one channel) is gone or unreachable.
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    amqp_errors.AMQPConnectionError,
+    amqp_errors.ChannelInvalidStateError,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+)
+
+
+_START_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, ssl.SSLError)
+
+
+def amqp_url(url: URL, settings: BrokerSettings) -> str:
+    """The URL aio-pika gets: credentials and vhost from the anymq URL, our own query."""
+    if url.scheme not in ("amqp", "amqps"):
+        raise ConfigError(f"the rabbitmq backend serves amqp:// and amqps://, not {url.scheme}://")
+    if len(url.hosts) > 1:
+        raise ConfigError("the rabbitmq backend connects to one host; put a load balancer in front")
+    host = url.host or "localhost"
+    port = url.port or (5671 if url.scheme == "amqps" else 5672)
+    user = quote(url.username or "guest", safe="")
+    password = quote(url.password if url.password is not None else "guest", safe="")
+    vhost = quote(url.path or "/", safe="")
+    query: dict[str, str] = {
+        "heartbeat": str(settings.heartbeat),
+        "reconnect_interval": str(settings.reconnect_interval),
+    }
+    if settings.name:
+        query["name"] = settings.name
+    query.update(settings.ssl)
+    return f"{url.scheme}://{user}:{password}@{host}:{port}/{vhost}?{urlencode(query)}"
+
+
+def where(url: URL) -> str:
+    host = url.host or "localhost"
+    port = url.port or (5671 if url.scheme == "amqps" else 5672)
+    return f"{host}:{port}"
+
+
+class Amqp:
+    """The broker's connection: opens channels and maps connection failures."""
+
+    def __init__(self, url: URL, settings: BrokerSettings) -> None:
+        self.url = url
+        self.settings = settings
+        self._target = amqp_url(url, settings)
+        self.conn: AbstractRobustConnection | None = None
+        self.closed = False
+
+    async def start(self) -> None:
+        timeout = self.settings.connect_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                self.conn = await aio_pika.connect_robust(self._target, timeout=timeout)
+        except _START_ERRORS as exc:
+            raise BrokerUnavailable(
+                f"cannot reach RabbitMQ at {where(self.url)} within {timeout:g}s "
+                f"({type(exc).__name__}: {_safe(exc, self.url)}); is the server running? "
+                "Start one with compose/rabbitmq.sh start",
+                host=self.url.host,
+                port=self.url.port,
+            ) from exc
+        except amqp_errors.ProbableAuthenticationError as exc:  # pragma: no cover - defensive
+            raise BrokerUnavailable(
+                f"RabbitMQ at {where(self.url)} refused the credentials of user "
+                f"{self.url.username or 'guest'!r}",
+                host=self.url.host,
+                port=self.url.port,
+            ) from exc
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                await self.conn.close()
+
+    def _live(self) -> AbstractRobustConnection:
+        if self.closed or self.conn is None:
+            raise ClosedError("the RabbitMQ connection is closed")
+        return self.conn
+
+    async def robust_channel(self, *, confirms: bool) -> AbstractRobustChannel:
+        """A channel restored after reconnects (for producers and consumers)."""
+        conn = self._live()
+        channel = conn.channel(publisher_confirms=confirms)
+        await self._bounded(channel.initialize(), "open a channel")
+        return channel
+
+    async def raw_channel(self, *, confirms: bool = False) -> aiormq.abc.AbstractChannel:
+        """A plain aiormq channel on the current connection; dropped after use."""
+        conn = self._live()
+
+        async def open_() -> aiormq.abc.AbstractChannel:
+            await conn.ready()
+            transport = conn.transport
+            if transport is None:
+                raise amqp_errors.AMQPConnectionError("not connected")
+            return await transport.connection.channel(publisher_confirms=confirms)
+
+        channel: aiormq.abc.AbstractChannel = await self._bounded(open_(), "open a channel")
+        return channel
+
+    @contextlib.asynccontextmanager
+    async def admin(self) -> AsyncIterator[aiormq.abc.AbstractChannel]:
+        """A plain channel for one admin step; closed afterwards, even after a 404."""
+        channel = await self.raw_channel()
+        try:
+            yield channel
+        finally:
+            if not channel.is_closed:
+                with contextlib.suppress(Exception):
+                    await channel.close()
+
+    async def _bounded(self, awaitable: Any, what: str) -> Any:
+        timeout = self.settings.publish_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                return await awaitable
+        except TimeoutError as exc:
+            raise BrokerUnavailable(
+                f"RabbitMQ at {where(self.url)} did not let us {what} within {timeout:g}s",
+                host=self.url.host,
+                port=self.url.port,
+            ) from exc
+
+    def unavailable(self, exc: BaseException, what: str) -> BrokerUnavailable:
+        return BrokerUnavailable(
+            f"lost RabbitMQ at {where(self.url)} while trying to {what}: "
+            f"{type(exc).__name__}: {_safe(exc, self.url)}",
+            host=self.url.host,
+            port=self.url.port,
+        )
+
+
+def _safe(exc: BaseException, url: URL) -> str:
+    text = str(exc)
+    if url.password:
+        text = text.replace(url.password, "***").replace(quote(url.password, safe=""), "***")
+    return text

@@ -1,0 +1,200 @@
+"""Consuming a queue: a group's durable queue, or a private exclusive one without a group.
+
+Deliveries arrive through ``basic.consume`` on the consumer's own robust channel (its
+``basic.qos`` is the prefetch) and wait in a deque until ``receive`` takes them; no task or
+future is created per message by anymq (aiormq itself runs one task per delivery). Closing
+the channel hands every unacked message back to the queue at once, which is what makes
+close-without-ack and failover prompt. After a reconnect the channel is restored by
+aio-pika and ``basic.consume`` is issued again; messages delivered on the lost channel are
+dropped from the buffer, because RabbitMQ requeued them and will deliver them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import aiormq
+import aiormq.exceptions as amqp_errors
+from aio_pika.abc import AbstractRobustChannel
+from aiormq.abc import DeliveredMessage
+from pamqp import commands as spec
+
+from anymq.backend import ConsumerDriver, ConsumerOptions
+from anymq.errors import ClosedError, TopicNotFound
+from anymq.message import Received
+from anymq_rabbitmq import headers as hdr
+
+if TYPE_CHECKING:
+    from anymq_rabbitmq.driver import RabbitBroker
+
+
+class QueueConsumer(ConsumerDriver):
+    """A subscription on one queue; the broker driver declares the queue before start."""
+
+    def __init__(self, broker: RabbitBroker, options: ConsumerOptions) -> None:
+        self.broker = broker
+        self.options = options
+        self.topic = options.topic
+        self.queue: str | None = None
+        self.quorum = False
+        """True when x-delivery-count can be trusted (quorum group queue)."""
+        self.exclusive = bool(options.extra.get("exclusive", False))
+        self.channel: AbstractRobustChannel | None = None
+        self.tag: str | None = None
+        self._underlay: aiormq.abc.AbstractChannel | None = None
+        self._ready: deque[DeliveredMessage] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._cancelled = False
+        self.closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        plan = await self.broker.prepare_queue(self.options)
+        self.queue = plan.name
+        self.quorum = plan.quorum
+        channel = await self.broker.amqp.robust_channel(confirms=False)
+        self.channel = channel
+        await channel.set_qos(prefetch_count=self.options.prefetch)
+        if plan.name is None:
+            # A private queue, declared on the robust channel so a reconnect re-creates it.
+            queue = await channel.declare_queue(
+                None, exclusive=True, auto_delete=True, arguments=plan.arguments
+            )
+            await queue.bind(self.topic, plan.key, arguments=plan.bind_arguments)
+            self.queue = queue.name
+        channel.reopen_callbacks.add(self._on_reopen)
+        await self._consume()
+
+    async def _consume(self) -> None:
+        assert self.channel is not None
+        assert self.queue is not None
+        underlay = await self.channel.get_underlay_channel()
+        underlay.on_consumer_cancel_callbacks.add(self._on_cancel)
+        try:
+            ok = await underlay.basic_consume(
+                self.queue, self._on_message, exclusive=self.exclusive, consumer_tag=self.tag
+            )
+        except amqp_errors.ChannelNotFoundEntity as exc:
+            raise TopicNotFound(self.topic, "rabbitmq", f"queue {self.queue!r} is gone") from exc
+        self.tag = ok.consumer_tag
+        self._underlay = underlay
+
+    async def _on_reopen(self, _channel: Any) -> None:
+        if self.closed:
+            return
+        stale = self._underlay
+        self._ready = deque(m for m in self._ready if m.channel is not stale)
+        with contextlib.suppress(Exception):
+            await self._consume()
+
+    async def _on_message(self, message: DeliveredMessage) -> None:
+        self._ready.append(message)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _on_cancel(self, frame: spec.Basic.Cancel) -> None:
+        if frame.consumer_tag == self.tag:
+            self._cancelled = True  # RabbitMQ cancels consumers of deleted queues
+            waiter = self._waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._ready.clear()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if self.channel is not None:
+            with contextlib.suppress(Exception):
+                await self.channel.close()  # unacked messages go back to the queue now
+
+    # -- receiving ---------------------------------------------------------------------
+    async def receive(self, max_messages: int, timeout: float | None) -> list[Received]:
+        ready = self._ready
+        if not ready:
+            if self.closed:
+                return []
+            if self._cancelled:
+                raise TopicNotFound(self.topic, "rabbitmq", "it was deleted while consuming")
+            if timeout is not None and timeout <= 0:
+                return []
+            loop = asyncio.get_running_loop()
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiter = waiter
+            try:
+                if timeout is None:
+                    await waiter
+                else:
+                    await asyncio.wait_for(waiter, timeout)
+            except TimeoutError:
+                return []
+            finally:
+                self._waiter = None
+            if self._cancelled and not ready:
+                raise TopicNotFound(self.topic, "rabbitmq", "it was deleted while consuming")
+        out: list[Received] = []
+        convert = self._convert
+        while ready and len(out) < max_messages:
+            message = ready.popleft()
+            if message.channel.is_closed:
+                continue  # delivered on a lost channel: RabbitMQ redelivers it
+            out.append(convert(message))
+        return out
+
+    def _convert(self, message: DeliveredMessage) -> Received:
+        props = message.header.properties
+        table = props.headers
+        headers, key, ts = hdr.decode(table)
+        delivery = message.delivery
+        redelivered = bool(getattr(delivery, "redelivered", False))
+        count = 2 if redelivered else 1
+        if self.quorum and table:
+            raw = table.get(hdr.DELIVERY_COUNT)
+            if isinstance(raw, int):
+                count = raw + 1
+        if ts is None and props.timestamp is not None:
+            ts = int(props.timestamp.timestamp() * 1000)
+        return Received(
+            message.body,
+            key,
+            headers,
+            self.topic,
+            None,
+            None,
+            ts,
+            count,
+            props.message_id,
+            (message.channel, delivery.delivery_tag),  # type: ignore[union-attr]
+            self,
+        )
+
+    # -- settling ----------------------------------------------------------------------
+    def _channel_of(self, message: Received) -> tuple[aiormq.abc.AbstractChannel, int] | None:
+        if self.closed:
+            raise ClosedError(
+                "consumer closed before this ack; the message went back to the group and "
+                "will be redelivered"
+            )
+        channel, tag = message.handle
+        if channel.is_closed:
+            return None  # the channel was lost; RabbitMQ requeued the message
+        return channel, tag
+
+    async def ack(self, message: Received) -> None:
+        found = self._channel_of(message)
+        if found is not None:
+            with contextlib.suppress(amqp_errors.ChannelInvalidStateError):
+                await found[0].basic_ack(found[1], wait=False)
+
+    async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
+        found = self._channel_of(message)
+        if found is not None:
+            with contextlib.suppress(amqp_errors.ChannelInvalidStateError):
+                await found[0].basic_nack(found[1], requeue=requeue, wait=False)

@@ -1,0 +1,320 @@
+"""The rabbitmq backend: ``amqp://user:pass@host:port/vhost`` and ``amqps://``.
+
+Mapping (see docs/backends/rabbitmq.md):
+
+- topic: a durable exchange (topic type by default), recorded in anymq's registry;
+- group: the durable queue ``<topic>.<group>`` bound to the exchange (quorum by default,
+  so x-delivery-limit dead-letters to ``<topic>.DLT`` and x-delivery-count counts);
+- no group: an exclusive auto-delete queue that lives as long as the consumer;
+- retention: message TTL / max-length / max-length-bytes of the group queues;
+- ``mode=stream``: every topic also gets a stream; groups read it through a pump that
+  keeps their position on the broker, so history stays and groups can replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from anymq.backend import (
+    BrokerDriver,
+    ConsumerDriver,
+    ConsumerOptions,
+    ProducerDriver,
+    ProducerOptions,
+)
+from anymq.errors import ConfigError, TopicNotFound
+from anymq.features import Capabilities, Feature, NameRule
+from anymq.model import GroupInfo, PartitionLag, Retention, TopicInfo
+from anymq.url import URL
+from anymq_rabbitmq import topology as topo
+from anymq_rabbitmq.connection import Amqp
+from anymq_rabbitmq.consumer import QueueConsumer
+from anymq_rabbitmq.options import (
+    CONSUMER_OPTIONS,
+    EXCHANGE_TYPES,
+    TOPIC_OPTIONS,
+    BrokerSettings,
+    Names,
+    check_known,
+    choice,
+)
+from anymq_rabbitmq.producer import RabbitProducer
+from anymq_rabbitmq.registry import Doc, Registry
+
+NAME_RULE = NameRule(
+    r"(?!amq\.)[A-Za-z0-9._:-]{1,200}",
+    "1 to 200 characters from A-Z a-z 0-9 . _ : - (not starting with 'amq.')",
+)
+
+#: RabbitMQ's own limit is 128 MiB (max_message_size); anymq keeps messages to 16 MiB.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+MAX_QUEUE_NAME = 255
+
+CLASSIC_FEATURES = frozenset(
+    {
+        Feature.CONSUMER_GROUPS,
+        Feature.FAN_OUT,
+        Feature.BROADCAST,
+        Feature.DURABLE_GROUPS,
+        Feature.DEAD_LETTER,
+        Feature.ROUTING_KEYS,
+        Feature.RETENTION_TIME,
+        Feature.RETENTION_BYTES,
+        Feature.RETENTION_MESSAGES,
+    }
+)
+
+CAPABILITIES = Capabilities(
+    backend="rabbitmq",
+    features=CLASSIC_FEATURES,
+    max_message_bytes=MAX_MESSAGE_BYTES,
+    max_batch=1000,
+    max_headers=None,
+    max_partitions=1,
+    topic_names=NAME_RULE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePlan:
+    """Which queue a consumer reads; ``name=None`` asks for a private exclusive queue."""
+
+    name: str | None
+    quorum: bool
+    arguments: dict[str, Any]
+    key: str = ""
+    bind_arguments: dict[str, Any] | None = None
+
+
+def capabilities_for(settings: BrokerSettings) -> Capabilities:
+    """Classic mode declares what queues give; quorum is needed for dead letters."""
+    features = set(CLASSIC_FEATURES)
+    if settings.queue_type != "quorum":
+        features.discard(Feature.DEAD_LETTER)
+    return CAPABILITIES.with_features(features)
+
+
+class RabbitBroker(BrokerDriver):
+    """A RabbitMQ vhost through one robust aio-pika connection."""
+
+    name = "rabbitmq"
+
+    def __init__(self, url: URL, options: Mapping[str, Any]) -> None:
+        super().__init__(url, options)
+        self.settings = BrokerSettings.parse(options)
+        self.capabilities = capabilities_for(self.settings)
+        self.amqp = Amqp(url, self.settings)
+        self.registry = Registry(self.amqp)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.amqp.start()
+
+    async def close(self) -> None:
+        await self.amqp.close()
+
+    # -- topics ------------------------------------------------------------------------
+    async def create_topic(
+        self, name: str, *, partitions: int, retention: Retention, options: Mapping[str, Any]
+    ) -> bool:
+        check_known(options, TOPIC_OPTIONS, "topic")
+        exchange_type = choice(
+            options, "exchange_type", EXCHANGE_TYPES, self.settings.exchange_type
+        )
+        async with self.registry.edit() as doc:
+            return await self._create_locked(doc, name, exchange_type, retention)
+
+    async def _create_locked(
+        self, doc: Doc, name: str, exchange_type: str, retention: Retention
+    ) -> bool:
+        if await topo.exchange_exists(self.amqp, name):
+            return False
+        await topo.declare_exchange(self.amqp, name, exchange_type, self.settings.mode)
+        meta = topo.TopicMeta(
+            name=name,
+            exchange_type=exchange_type,
+            mode=self.settings.mode,
+            retention_ms=(
+                int(retention.time.total_seconds() * 1000) if retention.time is not None else None
+            ),
+            retention_bytes=retention.bytes,
+            retention_messages=retention.messages,
+        )
+        meta.save(doc)
+        return True
+
+    async def ensure_topic(self, name: str) -> None:
+        """TopicNotFound unless the exchange exists (or auto-create made it)."""
+        if await topo.exchange_exists(self.amqp, name):
+            return
+        if not self.settings.auto_create_topics:
+            raise TopicNotFound(name, "rabbitmq", "or connect with ?auto_create_topics=true")
+        async with self.registry.edit() as doc:
+            await self._create_locked(doc, name, self.settings.exchange_type, Retention())
+
+    async def delete_topic(self, name: str) -> None:
+        async with self.registry.edit() as doc:
+            meta = topo.TopicMeta.from_doc(doc, name)
+            exists = await topo.exchange_exists(self.amqp, name)
+            if meta is not None:
+                for group in meta.groups:
+                    for queue in Names.group_objects(name, group, meta.mode):
+                        await topo.delete_queue(self.amqp, queue)
+                doc["topics"].pop(name, None)
+            if not exists:
+                raise TopicNotFound(name, "rabbitmq")
+            await topo.delete_exchange(self.amqp, name)
+
+    async def describe_topic(self, name: str) -> TopicInfo:
+        doc = await self.registry.read()
+        if not await topo.exchange_exists(self.amqp, name):
+            raise TopicNotFound(name, "rabbitmq")
+        meta = topo.TopicMeta.from_doc(doc, name) or topo.TopicMeta(name=name, known=False)
+        return TopicInfo(
+            name=name,
+            partitions=1,
+            retention=meta.retention,
+            details={
+                "exchange": name,
+                "exchange_type": meta.exchange_type if meta.known else None,
+                "mode": meta.mode,
+                "managed_by_anymq": meta.known,
+                "groups": sorted(meta.groups),
+                "queues": sorted(Names.group_queue(name, g) for g in meta.groups),
+            },
+        )
+
+    async def list_topics(self) -> list[str]:
+        doc = await self.registry.read()
+        return list(doc["topics"])
+
+    async def describe_group(self, topic: str, group: str) -> GroupInfo:
+        if not await topo.exchange_exists(self.amqp, topic):
+            raise TopicNotFound(topic, "rabbitmq")
+        counts = await topo.queue_counts(self.amqp, Names.group_queue(topic, group))
+        ready, members = counts if counts is not None else (0, 0)
+        return GroupInfo(
+            topic=topic,
+            group=group,
+            partitions=(PartitionLag(None, None, None, ready),),
+            members=members,
+            in_flight=None,
+        )
+
+    # -- groups ------------------------------------------------------------------------
+    async def prepare_queue(self, options: ConsumerOptions) -> QueuePlan:
+        """Declare what a consumer reads (group queue, dead-letter topic) and plan the rest."""
+        topic, group = options.topic, options.group
+        quorum = self.settings.queue_type == "quorum"
+        if group is None:
+            async with self.registry.edit() as doc:
+                meta = await self._meta_locked(doc, topic)
+            key, bind_args = topo.binding_arguments(
+                meta.exchange_type, self._binding(meta, options.binding)
+            )
+            args = topo.queue_arguments(meta, "classic")
+            args.pop("x-queue-type")
+            return QueuePlan(None, False, args, key, bind_args)
+        queue = self._queue_name(topic, group)
+        if options.max_deliveries is None and options.binding is None:
+            counts = await topo.queue_counts(self.amqp, queue)
+            if counts is not None:  # the group exists: nothing to change
+                await self._require(topic)
+                return QueuePlan(queue, quorum, {})
+        async with self.registry.edit() as doc:
+            meta = await self._meta_locked(doc, topic)
+            dlx = None
+            if options.dead_letter_topic is not None:
+                dlx = options.dead_letter_topic
+                dead = await self._meta_locked(doc, dlx, create="topic")
+                await self._ensure_group_locked(doc, dead, group, None, None, None)
+            await self._ensure_group_locked(
+                doc, meta, group, options.binding, options.max_deliveries, dlx
+            )
+        return QueuePlan(queue, quorum, {})
+
+    def _binding(self, meta: topo.TopicMeta, binding: str | None) -> str:
+        if binding is not None and meta.exchange_type == "fanout":
+            raise ConfigError(f"topic {meta.name!r} is a fanout exchange: bindings do not apply")
+        return binding if binding is not None else meta.default_binding()
+
+    def _queue_name(self, topic: str, group: str) -> str:
+        queue = Names.group_queue(topic, group)
+        longest = max(len(q.encode()) for q in Names.group_objects(topic, group, "stream"))
+        if longest > MAX_QUEUE_NAME:
+            raise ConfigError(
+                f"topic and group names are too long together: RabbitMQ queue names such as "
+                f"{queue!r} must stay within {MAX_QUEUE_NAME} bytes"
+            )
+        return queue
+
+    async def _require(self, topic: str) -> None:
+        if not await topo.exchange_exists(self.amqp, topic):
+            raise TopicNotFound(topic, "rabbitmq")
+
+    async def _meta_locked(
+        self, doc: Doc, topic: str, *, create: str | None = None
+    ) -> topo.TopicMeta:
+        """The topic's registry entry (under the registry lock); TopicNotFound if missing."""
+        if not await topo.exchange_exists(self.amqp, topic):
+            if create is None and not self.settings.auto_create_topics:
+                doc["topics"].pop(topic, None)  # a stale entry: the exchange was deleted
+                raise TopicNotFound(topic, "rabbitmq")
+            await self._create_locked(
+                doc, topic, create or self.settings.exchange_type, Retention()
+            )
+        meta = topo.TopicMeta.from_doc(doc, topic)
+        if meta is None:  # created outside anymq: adopt it with defaults
+            meta = topo.TopicMeta(name=topic, known=False)
+        return meta
+
+    async def _ensure_group_locked(
+        self,
+        doc: Doc,
+        meta: topo.TopicMeta,
+        group: str,
+        binding: str | None,
+        max_deliveries: int | None,
+        dlx: str | None,
+    ) -> None:
+        queue = self._queue_name(meta.name, group)
+        entry = meta.groups.get(group)
+        queue_type = self.settings.queue_type
+        if entry is not None and max_deliveries is None and dlx is None:
+            queue_type = entry.get("queue_type", queue_type)
+            max_deliveries = entry.get("max_deliveries")
+            dlx = entry.get("dead_letter_topic")
+        args = topo.queue_arguments(
+            meta, queue_type, max_deliveries=max_deliveries, dead_letter_exchange=dlx
+        )
+        await topo.declare_queue(self.amqp, queue, args, f"group {group!r}")
+        bindings: list[str] = list(entry.get("bindings", [])) if entry else []
+        wanted = binding if binding is not None else (None if bindings else "")
+        if wanted is not None:
+            wanted = self._binding(meta, binding)
+            key, bind_args = topo.binding_arguments(meta.exchange_type, wanted)
+            await topo.bind(self.amqp, queue, meta.name, key, bind_args)
+            if wanted not in bindings:
+                bindings.append(wanted)
+        meta.groups[group] = {
+            "queue": queue,
+            "queue_type": queue_type,
+            "bindings": bindings,
+            "max_deliveries": max_deliveries,
+            "dead_letter_topic": dlx,
+        }
+        if meta.known:
+            meta.save(doc)
+
+    # -- clients -----------------------------------------------------------------------
+    def producer(self, options: ProducerOptions) -> ProducerDriver:
+        return RabbitProducer(self, options)
+
+    def consumer(self, options: ConsumerOptions) -> ConsumerDriver:
+        check_known(options.extra, CONSUMER_OPTIONS, "consumer")
+        return QueueConsumer(self, options)
+
+
+__all__ = ["CAPABILITIES", "RabbitBroker"]

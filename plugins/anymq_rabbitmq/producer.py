@@ -1,0 +1,181 @@
+"""Publishing to a topic's exchange with publisher confirms.
+
+A send returns once RabbitMQ confirmed the message (it is in every queue it was routed
+to, on disk for durable queues). The first send to a topic checks the exchange passively,
+so a missing topic fails with TopicNotFound instead of closing the channel; if the
+exchange disappears later, RabbitMQ's 404 is mapped the same way. A send that loses the
+connection waits for the robust connection to come back and publishes again (within
+``publish_timeout``): a message is confirmed or the send raises, never silently lost;
+duplicates are possible after a reconnect (at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import aiormq
+import aiormq.exceptions as amqp_errors
+from aio_pika.abc import AbstractRobustChannel
+from pamqp import commands as spec
+
+from anymq.backend import Outgoing, ProducerDriver, ProducerOptions
+from anymq.errors import BrokerUnavailable, ClosedError, ConfigError, PublishError, TopicNotFound
+from anymq.message import Receipt
+from anymq_rabbitmq import headers as hdr
+from anymq_rabbitmq.connection import CONNECTION_ERRORS
+from anymq_rabbitmq.options import PRODUCER_OPTIONS, check_known, flag, seconds
+from anymq_rabbitmq.publish import Item, publish_many
+
+if TYPE_CHECKING:
+    from anymq_rabbitmq.driver import RabbitBroker
+
+#: Channel errors after which the same publish can simply be tried again.
+_RETRY = (*CONNECTION_ERRORS, asyncio.CancelledError)
+
+
+class RabbitProducer(ProducerDriver):
+    """One confirm-mode channel per producer."""
+
+    def __init__(self, broker: RabbitBroker, options: ProducerOptions) -> None:
+        check_known(options.extra, PRODUCER_OPTIONS, "producer")
+        if options.compression is not None:
+            raise ConfigError("the rabbitmq backend does not compress messages (compression=None)")
+        self.broker = broker
+        self.confirm = flag(options.extra, "confirm", True)
+        self.mandatory = flag(options.extra, "mandatory", False)
+        self.delivery_mode = 2 if flag(options.extra, "persistent", True) else 1
+        ttl = seconds(options.extra, "ttl", None)
+        self.expiration = None if ttl is None else str(int(ttl * 1000))
+        self.timeout = broker.settings.publish_timeout
+        self.channel: AbstractRobustChannel | None = None
+        self.known: set[str] = set()
+        self._ids = map(f"{uuid.uuid4().hex[:16]}-{{}}".format, itertools.count())
+        self.closed = False
+
+    async def start(self) -> None:
+        self.channel = await self.broker.amqp.robust_channel(confirms=self.confirm)
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.channel is not None:
+            with contextlib.suppress(Exception):
+                await self.channel.close()
+
+    async def _check_topic(self, topic: str) -> None:
+        await self.broker.ensure_topic(topic)
+        self.known.add(topic)
+
+    def _properties(self, message: Outgoing, ts: int) -> spec.Basic.Properties:
+        return spec.Basic.Properties(
+            headers=hdr.encode(message.headers, message.key, ts),
+            delivery_mode=self.delivery_mode,
+            message_id=next(self._ids),
+            expiration=self.expiration,
+        )
+
+    async def _underlay(self) -> aiormq.abc.AbstractChannel:
+        if self.closed or self.channel is None:
+            raise ClosedError("producer is closed")
+        return await self.channel.get_underlay_channel()
+
+    async def send(self, topic: str, message: Outgoing) -> Receipt:
+        if topic not in self.known:
+            await self._check_topic(topic)
+        props = self._properties(message, hdr.now_ms())
+        key = message.routing_key or topic
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        while True:
+            try:
+                async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    channel = await self._underlay()
+                    result = await channel.basic_publish(
+                        message.value,
+                        exchange=topic,
+                        routing_key=key,
+                        properties=props,
+                        mandatory=self.mandatory,
+                    )
+                self._check_result(topic, result)
+                return Receipt(topic, None, None, props.message_id)
+            except (Exception, asyncio.CancelledError) as exc:  # mapped or retried below
+                await self._failed(topic, exc, deadline)
+
+    async def send_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[Receipt]:
+        if topic not in self.known:
+            await self._check_topic(topic)
+        ts = hdr.now_ms()
+        pending: list[Item] = [
+            (m.value, m.routing_key or topic, self._properties(m, ts)) for m in messages
+        ]
+        receipts = [Receipt(topic, None, None, item[2].message_id) for item in pending]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        while pending:
+            try:
+                async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    channel = await self._underlay()
+                    if not self.confirm:
+                        for body, rk, props in pending:
+                            await channel.basic_publish(
+                                body, exchange=topic, routing_key=rk, properties=props
+                            )
+                        return receipts
+                    results = await publish_many(channel, topic, pending, mandatory=self.mandatory)
+                for result in results:
+                    self._check_result(topic, result)
+                return receipts
+            except (Exception, asyncio.CancelledError) as exc:  # mapped or retried below
+                # Resend the whole batch: confirmed ones may arrive twice (at-least-once).
+                await self._failed(topic, exc, deadline)
+        return receipts
+
+    def _check_result(self, topic: str, result: Any) -> None:
+        if not self.confirm or isinstance(result, spec.Basic.Ack):
+            return
+        if isinstance(result, spec.Basic.Nack):
+            raise PublishError(f"RabbitMQ refused a message for topic {topic!r} (basic.nack)")
+        if isinstance(result, aiormq.abc.DeliveredMessage):
+            raise PublishError(
+                f"no queue is bound to topic {topic!r} for this routing key; the message was "
+                "returned (mandatory=true)"
+            )
+
+    async def _failed(self, topic: str, exc: BaseException, deadline: float) -> None:
+        """Map a failed publish, or return so the caller publishes again."""
+        if isinstance(exc, amqp_errors.ChannelNotFoundEntity):
+            self.known.discard(topic)
+            raise TopicNotFound(topic, "rabbitmq") from exc
+        if isinstance(exc, amqp_errors.PublishError):
+            raise PublishError(
+                f"no queue is bound to topic {topic!r} for this routing key; the message was "
+                "returned (mandatory=true)"
+            ) from exc
+        if isinstance(exc, amqp_errors.DeliveryError):
+            raise PublishError(f"RabbitMQ refused a message for topic {topic!r}: {exc}") from exc
+        if isinstance(exc, (PublishError, TopicNotFound, ClosedError, ConfigError)):
+            raise exc
+        if self.closed:
+            raise ClosedError("producer closed while sending") from exc
+        if isinstance(exc, asyncio.CancelledError):
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise exc  # a real cancellation of the caller
+        loop = asyncio.get_running_loop()
+        if isinstance(exc, TimeoutError) or loop.time() >= deadline:
+            raise BrokerUnavailable(
+                f"RabbitMQ did not confirm a message for topic {topic!r} within "
+                f"{self.timeout:g}s ({type(exc).__name__}); it may or may not have been stored",
+                host=self.broker.url.host,
+                port=self.broker.url.port,
+            ) from exc
+        if not isinstance(exc, _RETRY) and type(exc) is not amqp_errors.ChannelClosed:
+            raise PublishError(f"publishing to {topic!r} failed: {exc!r}") from exc
+        await asyncio.sleep(0.05)  # the robust channel reconnects; publish again

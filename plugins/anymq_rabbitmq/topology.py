@@ -1,0 +1,196 @@
+"""Exchanges, queues and bindings behind topics and groups, and their registry entries.
+
+Each helper does one AMQP step on its own short-lived channel and maps RabbitMQ's channel
+errors: 404 means the topic (exchange) is missing, 406 means an existing object was
+declared with other settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiormq.exceptions as amqp_errors
+
+from anymq.errors import ConfigError, TopicNotFound
+from anymq.model import Retention
+from anymq_rabbitmq.connection import Amqp
+from anymq_rabbitmq.registry import Doc
+
+ANYMQ_ARG = "x-anymq"
+
+
+@dataclass
+class TopicMeta:
+    """A topic's registry entry."""
+
+    name: str
+    exchange_type: str = "topic"
+    mode: str = "classic"
+    retention_ms: int | None = None
+    retention_bytes: int | None = None
+    retention_messages: int | None = None
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    known: bool = True
+    """False when the exchange exists but anymq has no record of it (created elsewhere)."""
+
+    @classmethod
+    def from_doc(cls, doc: Doc, name: str) -> TopicMeta | None:
+        entry = doc["topics"].get(name)
+        if entry is None:
+            return None
+        retention = entry.get("retention") or {}
+        return cls(
+            name=name,
+            exchange_type=entry.get("type", "topic"),
+            mode=entry.get("mode", "classic"),
+            retention_ms=retention.get("ms"),
+            retention_bytes=retention.get("bytes"),
+            retention_messages=retention.get("messages"),
+            groups=dict(entry.get("groups") or {}),
+        )
+
+    def save(self, doc: Doc) -> None:
+        doc["topics"][self.name] = {
+            "type": self.exchange_type,
+            "mode": self.mode,
+            "retention": {
+                "ms": self.retention_ms,
+                "bytes": self.retention_bytes,
+                "messages": self.retention_messages,
+            },
+            "groups": self.groups,
+        }
+
+    @property
+    def retention(self) -> Retention:
+        from datetime import timedelta
+
+        return Retention(
+            time=timedelta(milliseconds=self.retention_ms) if self.retention_ms else None,
+            bytes=self.retention_bytes,
+            messages=self.retention_messages,
+        )
+
+    def default_binding(self) -> str:
+        """The binding that gives a group every message sent with the default routing key."""
+        if self.exchange_type == "topic":
+            return "#"
+        if self.exchange_type == "direct":
+            return self.name
+        return ""
+
+
+def binding_arguments(exchange_type: str, binding: str) -> tuple[str, dict[str, Any] | None]:
+    """Routing key and arguments of a binding; headers bindings read ``k=v,k2=v2``."""
+    if exchange_type != "headers":
+        return binding, None
+    match = "all"
+    text = binding
+    if text.startswith(("any:", "all:")):
+        match, text = text[:3], text[4:]
+    args: dict[str, Any] = {"x-match": match}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, eq, value = part.partition("=")
+        if not eq or not name:
+            raise ConfigError(
+                f"a headers binding is 'name=value,name2=value2' (optionally prefixed 'any:'),"
+                f" got {binding!r}"
+            )
+        args[name] = value
+    return "", args
+
+
+async def exchange_exists(amqp: Amqp, name: str) -> bool:
+    async with amqp.admin() as channel:
+        try:
+            await channel.exchange_declare(name, passive=True)
+        except amqp_errors.ChannelNotFoundEntity:
+            return False
+    return True
+
+
+async def require_exchange(amqp: Amqp, name: str, hint: str | None = None) -> None:
+    if not await exchange_exists(amqp, name):
+        raise TopicNotFound(name, "rabbitmq", hint)
+
+
+async def declare_exchange(amqp: Amqp, name: str, exchange_type: str, mode: str) -> None:
+    async with amqp.admin() as channel:
+        try:
+            await channel.exchange_declare(
+                name, exchange_type=exchange_type, durable=True, arguments={ANYMQ_ARG: mode}
+            )
+        except amqp_errors.ChannelPreconditionFailed as exc:
+            raise ConfigError(
+                f"exchange {name!r} exists with another type than {exchange_type!r}: {exc}"
+            ) from exc
+
+
+async def queue_counts(amqp: Amqp, name: str) -> tuple[int, int] | None:
+    """(ready messages, consumers) of a queue, or None if it does not exist."""
+    async with amqp.admin() as channel:
+        try:
+            ok = await channel.queue_declare(name, passive=True)
+        except amqp_errors.ChannelNotFoundEntity:
+            return None
+    return int(ok.message_count or 0), int(ok.consumer_count or 0)
+
+
+async def declare_queue(amqp: Amqp, name: str, arguments: dict[str, Any], what: str) -> None:
+    async with amqp.admin() as channel:
+        try:
+            await channel.queue_declare(name, durable=True, arguments=arguments)
+        except amqp_errors.ChannelPreconditionFailed as exc:
+            raise ConfigError(
+                f"{what} queue {name!r} already exists with other settings ({exc.args[0]}); "
+                "use the settings it was created with (max_deliveries, retention, queue_type) "
+                "or delete the topic"
+            ) from exc
+
+
+async def bind(
+    amqp: Amqp, queue: str, exchange: str, key: str, arguments: dict[str, Any] | None
+) -> None:
+    async with amqp.admin() as channel:
+        try:
+            await channel.queue_bind(queue, exchange, routing_key=key, arguments=arguments)
+        except amqp_errors.ChannelNotFoundEntity as exc:
+            raise TopicNotFound(exchange, "rabbitmq", "it was deleted while subscribing") from exc
+
+
+async def delete_queue(amqp: Amqp, name: str) -> None:
+    async with amqp.admin() as channel:
+        with contextlib.suppress(amqp_errors.ChannelNotFoundEntity):
+            await channel.queue_delete(name, if_unused=False, if_empty=False)
+
+
+async def delete_exchange(amqp: Amqp, name: str) -> None:
+    async with amqp.admin() as channel:
+        with contextlib.suppress(amqp_errors.ChannelNotFoundEntity):
+            await channel.exchange_delete(name, if_unused=False)
+
+
+def queue_arguments(
+    meta: TopicMeta,
+    queue_type: str,
+    *,
+    max_deliveries: int | None = None,
+    dead_letter_exchange: str | None = None,
+) -> dict[str, Any]:
+    """Arguments of a group queue: its type, the topic's retention, dead-lettering."""
+    args: dict[str, Any] = {"x-queue-type": queue_type}
+    if meta.retention_ms is not None:
+        args["x-message-ttl"] = int(meta.retention_ms)
+    if meta.retention_bytes is not None:
+        args["x-max-length-bytes"] = int(meta.retention_bytes)
+    if meta.retention_messages is not None:
+        args["x-max-length"] = int(meta.retention_messages)
+    if max_deliveries is not None and queue_type == "quorum":
+        # Quorum queues dead-letter once a message was returned more than the limit:
+        # x-delivery-limit=N allows N+1 deliveries (checked on 3.10), so N = max - 1.
+        args["x-delivery-limit"] = max_deliveries - 1
+    if dead_letter_exchange is not None:
+        args["x-dead-letter-exchange"] = dead_letter_exchange
+    return args

@@ -1,0 +1,40 @@
+"""The contract suite on a real RabbitMQ server, in both modes of the backend.
+
+``TestRabbitClassicContract`` uses queues (quorum group queues, exchanges per topic);
+``TestRabbitStreamContract`` adds ``?mode=stream`` (a stream per topic, replayable groups).
+The server comes from ``tests/brokers.py`` (``ANYMQ_RABBITMQ_URL`` or ``compose/rabbitmq.sh``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from anymq.testing import ContractSuite
+
+pytestmark = pytest.mark.rabbitmq
+
+
+def _with_query(url: str, query: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
+class TestRabbitClassicContract(ContractSuite):
+    quiet_period = 0.3
+    delivery_timeout = 15.0
+    retention_seconds = 1.0
+    retention_timeout = 20.0
+
+    @pytest.fixture
+    def anymq_url(self, rabbitmq_url: str) -> str:
+        return rabbitmq_url
+
+
+class TestRabbitStreamContract(ContractSuite):
+    quiet_period = 0.4
+    delivery_timeout = 15.0
+    retention_seconds = 1.0
+    retention_timeout = 30.0
+
+    @pytest.fixture
+    def anymq_url(self, rabbitmq_url: str) -> str:
+        return _with_query(rabbitmq_url, "mode=stream")
