@@ -10,6 +10,7 @@ was running."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import subprocess
 import time
 import uuid
@@ -134,7 +135,7 @@ async def test_stopping_a_broker_loses_no_acknowledged_message(kafka_cluster: st
                     ledger.record(msg.value)
                     await msg.ack()
         await broker.delete_topic(topic)
-    gaps = [b - a for a, b in zip(ack_times, ack_times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(ack_times)]
     lost = wanted - set(ledger.received)
     print(
         f"\ncluster fault: stopped broker {victim} ({stop_took:.1f}s) and restarted it "

@@ -71,7 +71,8 @@ async def test_sigkilled_member_loses_nothing(kafka_url: str) -> None:
             assert line.strip() == b"ready", line
 
             async def read_child() -> None:
-                assert child is not None and child.stdout is not None
+                assert child is not None
+                assert child.stdout is not None
                 async for raw in child.stdout:
                     word, _, value = raw.decode().strip().partition(" ")
                     if word == "ack":

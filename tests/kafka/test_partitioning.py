@@ -90,7 +90,7 @@ def test_java_partitioner_agrees_on_random_keys() -> None:
     if shutil.which("java") is None or not any(JARS.glob("kafka-clients-*.jar")):
         pytest.skip("needs java and the Kafka jars of compose/kafka.sh fetch")
     rng = random.Random(11)
-    keys = ["k%d-%x" % (i, rng.randrange(1 << 40)) for i in range(200)]
+    keys = [f"k{i}-{rng.randrange(1 << 40):x}" for i in range(200)]
     source = Path(__file__).with_name("JavaPartition.java")
     out = subprocess.run(
         ["java", "-cp", f"{JARS}/*", str(source), "7", *keys],
