@@ -66,6 +66,7 @@ ctl() { rmq_env; "$RMQ_SBIN/rabbitmqctl" -n "$RMQ_NODE" "$@"; }
 # A real AMQP 0-9-1 handshake: send the protocol header, expect a method frame
 # (type 1 = Connection.Start) back. Pure bash, no client library needed.
 amqp_ping() {
+    # shellcheck disable=SC2016  # $1 expands in the inner bash
     timeout 3 bash -c '
         exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
         printf "AMQP\x00\x00\x09\x01" >&3
@@ -74,6 +75,7 @@ amqp_ping() {
         [ "$b" = 1 ]' _ "$RMQ_PORT" 2>/dev/null
 }
 
+# shellcheck disable=SC2016
 port_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null; }
 
 our_pid() {
@@ -128,7 +130,7 @@ install_if_missing() {
         die "apt-get install rabbitmq-server failed (rc=$rc)"
     fi
     # If the package's service did start anyway (e.g. a real systemd), stop it: it would hold 5672.
-    if pgrep -u rabbitmq -f 'beam.*rabbit' >/dev/null 2>&1; then
+    if command -v pgrep >/dev/null && pgrep -u rabbitmq -f 'beam.*rabbit' >/dev/null 2>&1; then
         log "the package started its own service; stopping it (we run our own node)"
         (systemctl stop rabbitmq-server || service rabbitmq-server stop) >/dev/null 2>&1 || true
     fi
