@@ -1,0 +1,353 @@
+"""Receiving from a group's SQS queue: long polls, batched deletes, one heartbeat, dead letters.
+
+- ``receive(n, timeout)`` long-polls for whole seconds and short-polls the rest, so short
+  timeouts are honoured; a poll is never cancelled (a cancelled ReceiveMessage can leave its
+  messages invisible for the whole visibility timeout).
+- ack → DeleteMessageBatch: acks are collected and sent 10 at a time, after ``ack_linger``
+  seconds, before the next receive, and on close.
+- nack → ChangeMessageVisibility to 0 (or the nack delay).
+- one heartbeat task per consumer extends the visibility of every unsettled message, so a
+  slow handler keeps its message; close gives every unsettled message back (visibility 0).
+- after ``max_deliveries`` the message is sent to the dead-letter queue with Spring's
+  dead-letter headers and deleted; the queue's redrive policy (maxReceiveCount =
+  max_deliveries) catches what a crashed consumer never settled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+
+from anymq.backend import ConsumerDriver, ConsumerOptions
+from anymq.deadletter import dead_letter_headers
+from anymq.errors import ClosedError, ConfigError
+from anymq.message import Received
+from anymq_sqs import codec, naming
+from anymq_sqs.admin import Source
+from anymq_sqs.errors import translate
+from anymq_sqs.options import CONSUMER_OPTIONS, number, unknown
+
+if TYPE_CHECKING:
+    from anymq_sqs.driver import SQSBroker
+
+log = logging.getLogger("anymq.sqs")
+
+BATCH = 10
+MAX_VISIBILITY = 43_200
+SHORT_POLL_INTERVAL = 0.05
+_SYSTEM = ["ApproximateReceiveCount", "SentTimestamp"]
+
+
+class SQSConsumer(ConsumerDriver):
+    """A member of a group: reads the group's queue (or a temporary one without a group)."""
+
+    def __init__(self, broker: SQSBroker, options: ConsumerOptions) -> None:
+        unknown(options.extra, CONSUMER_OPTIONS, "consumer")
+        settings = broker.settings
+        self.broker = broker
+        self.options = options
+        self.visibility = int(
+            number(
+                options.extra.get("visibility_timeout", settings.visibility_timeout),
+                "visibility_timeout",
+                1,
+                MAX_VISIBILITY,
+            )
+        )
+        wait = int(number(options.extra.get("wait_time", settings.wait_time), "wait_time", 0, 20))
+        self.wait_time = max(0, min(wait, int(settings.read_timeout) - 2))
+        self.closed = False
+        self.source: Source | None = None
+        self._url = ""
+        self._dlq_url: str | None = None
+        self._held: dict[str, float] = {}
+        """Receipt handles delivered and not settled → when their visibility was last set."""
+        self._acks: list[str] = []
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        opts = self.options
+        broker = self.broker
+        naming.check_topic(opts.topic, fifo_only=broker.settings.fifo)
+        topology = broker.topology
+        source = await topology.source(opts.topic, opts.group, create=broker.settings.auto_create)
+        self.source = source
+        self._url = source.url
+        try:
+            if opts.dead_letter_topic is not None:
+                naming.check_topic(opts.dead_letter_topic, fifo_only=broker.settings.fifo)
+                if naming.is_fifo(opts.dead_letter_topic) != naming.is_fifo(opts.topic):
+                    raise ConfigError(
+                        f"dead-letter topic {opts.dead_letter_topic!r} and topic {opts.topic!r} "
+                        "must both be FIFO (.fifo) or both standard: SQS redrives within a type"
+                    )
+                url, arn = await topology.ensure_dead_letter(opts.dead_letter_topic)
+                self._dlq_url = url
+                if opts.max_deliveries is not None and url != source.url:
+                    await topology.set_redrive(source.url, arn, opts.max_deliveries)
+        except BaseException:
+            await topology.release(source)
+            raise
+        self._tasks = [
+            asyncio.create_task(self._flusher(), name=f"anymq-sqs-acks {source.name}"),
+            asyncio.create_task(self._heartbeat(), name=f"anymq-sqs-heartbeat {source.name}"),
+        ]
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._wake.set()
+        flusher, heartbeat = self._tasks or (None, None)
+        if heartbeat is not None:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await heartbeat
+        if flusher is not None:
+            with contextlib.suppress(Exception):
+                await flusher
+        try:
+            await self._flush_acks()
+            held, self._held = list(self._held), {}
+            await self._set_visibility(held, 0)
+        except Exception as exc:  # the broker may be gone; the visibility timeout then applies
+            log.warning("anymq sqs: could not give back unsettled messages on close: %s", exc)
+        if self.source is not None and self.source.temporary:
+            try:
+                await self.broker.topology.release(self.source)
+            except Exception as exc:
+                log.warning(
+                    "anymq sqs: could not delete temporary queue %s: %s", self.source.name, exc
+                )
+
+    # -- receiving -----------------------------------------------------------------------
+    async def receive(self, max_messages: int, timeout: float | None) -> list[Received]:
+        if self.closed:
+            return []
+        if self._acks:
+            await self._flush_acks()
+        sqs = self.broker.topology.sqs
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        count = max(1, min(BATCH, max_messages))
+        while True:
+            if deadline is None:
+                wait = self.wait_time
+            else:
+                remaining = deadline - loop.time()
+                wait = min(self.wait_time, int(remaining)) if remaining >= 1 else 0
+            try:
+                response = await sqs.receive_message(
+                    QueueUrl=self._url,
+                    MaxNumberOfMessages=count,
+                    WaitTimeSeconds=wait,
+                    VisibilityTimeout=self.visibility,
+                    MessageAttributeNames=["All"],
+                    MessageSystemAttributeNames=_SYSTEM,
+                )
+            except (ClientError, BotoCoreError) as exc:
+                if self.closed:
+                    return []
+                raise self._fail(exc, "receiving") from exc
+            raw = response.get("Messages")
+            if raw:
+                out = self._wrap(raw)
+                if self.closed:  # closed while polling: give them back at once
+                    handles = [m.handle for m in out]
+                    for h in handles:
+                        self._held.pop(h, None)
+                    with contextlib.suppress(Exception):
+                        await self._set_visibility(handles, 0)
+                    return []
+                return out
+            if self.closed:
+                return []
+            if deadline is not None:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return []
+                if wait == 0:
+                    await asyncio.sleep(min(SHORT_POLL_INTERVAL, remaining))
+
+    def _wrap(self, raw: list[dict[str, Any]]) -> list[Received]:
+        topic = self.options.topic
+        held = self._held
+        now = time.monotonic()
+        out: list[Received] = []
+        for m in raw:
+            value, key, headers = codec.decode(m["Body"], m.get("MessageAttributes"))
+            attrs = m.get("Attributes") or {}
+            sent = attrs.get("SentTimestamp")
+            handle = m["ReceiptHandle"]
+            held[handle] = now
+            out.append(
+                Received(
+                    value,
+                    key,
+                    headers,
+                    topic,
+                    None,
+                    None,
+                    int(sent) if sent else None,
+                    int(attrs.get("ApproximateReceiveCount", 1)),
+                    m.get("MessageId"),
+                    handle,
+                    self,
+                )
+            )
+        return out
+
+    # -- settling ------------------------------------------------------------------------
+    async def ack(self, message: Received) -> None:
+        if self.closed:
+            raise ClosedError(
+                "consumer closed before this ack; the message went back to the group and "
+                "will be redelivered"
+            )
+        if self._held.pop(message.handle, None) is None:
+            return
+        acks = self._acks
+        acks.append(message.handle)
+        if len(acks) >= BATCH:
+            await self._flush_acks()
+        else:
+            self._wake.set()
+
+    async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
+        if self.closed:
+            raise ClosedError("consumer closed before this nack; the message will be redelivered")
+        handle = message.handle
+        if self._held.pop(handle, None) is None:
+            return
+        limit = self.options.max_deliveries
+        if not requeue or (limit is not None and message.delivery_count >= limit):
+            if self._dlq_url is not None:
+                await self._dead_letter(message, requeue)
+            self._acks.append(handle)
+            await self._flush_acks()
+            return
+        seconds = 0 if not delay else math.ceil(delay)
+        if seconds > MAX_VISIBILITY:
+            raise ConfigError(f"SQS can delay a nack by at most {MAX_VISIBILITY} s, got {delay}")
+        await self._set_visibility([handle], seconds)
+
+    async def _dead_letter(self, message: Received, requeue: bool) -> None:
+        reason = (
+            f"delivery limit of {self.options.max_deliveries} reached"
+            if requeue
+            else "rejected without requeue"
+        )
+        headers = dead_letter_headers(
+            message.headers,
+            topic=message.topic,
+            partition=None,
+            offset=None,
+            timestamp_ms=message.timestamp_ms,
+            group=self.options.group,
+            delivery_count=message.delivery_count,
+            reason=reason,
+        )
+        body, attrs = codec.encode(message.body, message.key, headers, binary=True)
+        kwargs: dict[str, Any] = {"QueueUrl": self._dlq_url, "MessageBody": body}
+        if attrs:
+            kwargs["MessageAttributes"] = attrs
+        if naming.is_fifo(self.options.dead_letter_topic or ""):
+            key = message.key
+            kwargs["MessageGroupId"] = (
+                naming.message_group_id(key) if key is not None else uuid.uuid4().hex
+            )
+            kwargs["MessageDeduplicationId"] = f"{message.message_id or uuid.uuid4().hex}-dlt"
+        try:
+            await self.broker.topology.sqs.send_message(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(exc, "dead-lettering a message") from exc
+
+    async def _flush_acks(self) -> None:
+        sqs = self.broker.topology.sqs
+        while self._acks:
+            batch, self._acks = self._acks[:BATCH], self._acks[BATCH:]
+            try:
+                response = await sqs.delete_message_batch(
+                    QueueUrl=self._url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(batch)],
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise self._fail(exc, "deleting acked messages") from exc
+            for failed in response.get("Failed") or []:
+                # an expired receipt handle: the message was redelivered (at-least-once)
+                log.debug("anymq sqs: delete failed: %s", failed)
+
+    async def _set_visibility(self, handles: list[str], seconds: int) -> None:
+        sqs = self.broker.topology.sqs
+
+        async def one(chunk: list[str]) -> None:
+            try:
+                response = await sqs.change_message_visibility_batch(
+                    QueueUrl=self._url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": seconds}
+                        for i, h in enumerate(chunk)
+                    ],
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise self._fail(exc, "changing message visibility") from exc
+            for failed in response.get("Failed") or []:
+                log.debug("anymq sqs: visibility change failed: %s", failed)
+
+        chunks = [handles[i : i + BATCH] for i in range(0, len(handles), BATCH)]
+        if len(chunks) == 1:
+            await one(chunks[0])
+        elif chunks:
+            await asyncio.gather(*(one(c) for c in chunks))
+
+    # -- background ----------------------------------------------------------------------
+    async def _flusher(self) -> None:
+        """Sends collected acks shortly after the first one, so acks cost one call per 10."""
+        linger = self.broker.settings.ack_linger
+        while not self.closed:
+            await self._wake.wait()
+            self._wake.clear()
+            if linger and not self.closed:
+                await asyncio.sleep(linger)
+            try:
+                await self._flush_acks()
+            except Exception as exc:
+                log.warning("anymq sqs: acks not deleted yet, retrying: %s", exc)
+                await asyncio.sleep(1)
+                self._wake.set()
+
+    async def _heartbeat(self) -> None:
+        """Keeps unsettled messages invisible while they are being processed."""
+        period = max(self.visibility / 3, 0.2)
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            due = [h for h, seen in self._held.items() if now - seen >= period * 0.9]
+            if not due:
+                continue
+            try:
+                await self._set_visibility(due, self.visibility)
+            except Exception as exc:
+                log.warning("anymq sqs: could not extend visibility: %s", exc)
+                continue
+            held = self._held
+            for h in due:
+                if h in held:
+                    held[h] = now
+
+    def _fail(self, exc: BaseException, doing: str) -> Exception:
+        return translate(
+            exc,
+            endpoint=self.broker.settings.endpoint,
+            topic=self.options.topic,
+            doing=f"{doing} on {self.options.topic}",
+        )

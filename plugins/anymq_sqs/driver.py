@@ -1,0 +1,204 @@
+"""``sqs://``: Amazon SQS with SNS fan-out, through aiobotocore.
+
+One connection holds an SQS, an SNS and an STS client (STS once, for the account id that
+ARNs need). Capabilities depend on the connection's mode: ``mode=sns`` (default) has
+fan-out and broadcast, ``mode=queue`` has one group per topic; ``fifo=true`` declares
+per-key order and requires ``.fifo`` topic names. See docs/backends/sqs.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
+from aiobotocore.session import AioSession  # type: ignore[import-untyped]
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+
+from anymq.backend import (
+    BrokerDriver,
+    ConsumerDriver,
+    ConsumerOptions,
+    ProducerDriver,
+    ProducerOptions,
+)
+from anymq.errors import ClosedError, ConfigError
+from anymq.features import Capabilities, Feature
+from anymq.model import GroupInfo, Retention, TopicInfo
+from anymq.url import URL
+from anymq_sqs import codec, naming
+from anymq_sqs.admin import Topology
+from anymq_sqs.consumer import SQSConsumer
+from anymq_sqs.errors import BACKEND, translate
+from anymq_sqs.options import DUMMY_KEY, DUMMY_SECRET, Settings, parse
+from anymq_sqs.producer import SQSProducer
+
+_BASE = {
+    Feature.CONSUMER_GROUPS,
+    Feature.DURABLE_GROUPS,
+    Feature.DEAD_LETTER,
+    Feature.NACK_DELAY,
+}
+
+
+def capabilities(settings: Settings) -> Capabilities:
+    """What this connection guarantees, from its mode and FIFO setting."""
+    features = set(_BASE)
+    if settings.mode == "sns":
+        features |= {Feature.FAN_OUT, Feature.BROADCAST}
+    if settings.fifo:
+        features.add(Feature.KEY_ORDERING)  # FIFO queues: per MessageGroupId (= key)
+    else:
+        features.add(Feature.DELAYED_DELIVERY)  # FIFO queues have no per-message delay
+    reserve = codec.DEAD_LETTER_RESERVE if settings.mode == "queue" else 0
+    return Capabilities(
+        backend=BACKEND,
+        features=frozenset(features),
+        max_message_bytes=codec.max_message_bytes(settings.max_message_size, reserve=reserve),
+        max_batch=10,
+        max_headers=codec.MAX_HEADERS,
+        max_partitions=1,
+        topic_names=naming.NAME_RULE,
+    )
+
+
+def _configured_credentials() -> bool:
+    """Credentials the user set up (env or shared files), without asking instance metadata."""
+    env = os.environ
+    if (
+        env.get("AWS_ACCESS_KEY_ID")
+        or env.get("AWS_PROFILE")
+        or env.get("AWS_WEB_IDENTITY_TOKEN_FILE")
+    ):
+        return True
+    files = (
+        env.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.expanduser("~/.aws/credentials"),
+        env.get("AWS_CONFIG_FILE") or os.path.expanduser("~/.aws/config"),
+    )
+    return any(os.path.exists(f) for f in files)
+
+
+class SQSBroker(BrokerDriver):
+    """``sqs://`` (AWS) or ``sqs://host:port`` / ``?endpoint_url=`` (moto, LocalStack)."""
+
+    name = BACKEND
+
+    def __init__(self, url: URL, options: Mapping[str, Any]) -> None:
+        super().__init__(url, options)
+        self.settings = parse(url, options)
+        self.capabilities = capabilities(self.settings)
+        self.queue_mode = self.settings.mode == "queue"
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._topology: Topology | None = None
+        self._closed = False
+
+    @property
+    def topology(self) -> Topology:
+        if self._topology is None:
+            raise ClosedError("the sqs broker is not connected (or closed)")
+        return self._topology
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        s = self.settings
+        kwargs: dict[str, Any] = {
+            "region_name": s.region,
+            "config": AioConfig(
+                connect_timeout=s.connect_timeout,
+                read_timeout=s.read_timeout,
+                retries={"max_attempts": s.max_attempts, "mode": "standard"},
+                max_pool_connections=s.max_pool_connections,
+            ),
+        }
+        if s.endpoint_url:
+            kwargs["endpoint_url"] = s.endpoint_url
+        if (s.access_key is None) != (s.secret_key is None):
+            raise ConfigError("give both the access key and the secret: sqs://KEY:SECRET@...")
+        if s.access_key is not None:
+            kwargs["aws_access_key_id"] = s.access_key
+            kwargs["aws_secret_access_key"] = s.secret_key
+        elif s.local and s.profile is None and not _configured_credentials():
+            # a local emulator on a fresh machine: any keys do, and asking the instance
+            # metadata service for real ones would only add seconds to every connect
+            kwargs["aws_access_key_id"] = DUMMY_KEY
+            kwargs["aws_secret_access_key"] = DUMMY_SECRET
+        return kwargs
+
+    async def start(self) -> None:
+        if self._closed:
+            raise ClosedError("the sqs broker is closed")
+        if self._topology is not None:
+            return
+        s = self.settings
+        stack = contextlib.AsyncExitStack()
+        try:
+            session = AioSession(profile=s.profile) if s.profile else AioSession()
+            kwargs = self._client_kwargs()
+            sqs = await stack.enter_async_context(session.create_client("sqs", **kwargs))
+            sns = await stack.enter_async_context(session.create_client("sns", **kwargs))
+            sts = await stack.enter_async_context(session.create_client("sts", **kwargs))
+            identity = await sts.get_caller_identity()
+        except (ClientError, BotoCoreError) as exc:
+            await stack.aclose()
+            raise translate(exc, endpoint=s.endpoint, doing="connecting") from exc
+        except BaseException:
+            await stack.aclose()
+            raise
+        arn = str(identity.get("Arn", "arn:aws:"))
+        partition = arn.split(":")[1] if arn.count(":") >= 2 else "aws"
+        self._stack = stack
+        self._topology = Topology(s, sqs, sns, str(identity["Account"]), partition or "aws")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        stack, self._stack = self._stack, None
+        self._topology = None
+        if stack is not None:
+            with contextlib.suppress(Exception):
+                await stack.aclose()
+
+    def _check(self, topic: str) -> str:
+        return naming.check_topic(topic, fifo_only=self.settings.fifo)
+
+    async def create_topic(
+        self, name: str, *, partitions: int, retention: Retention, options: Mapping[str, Any]
+    ) -> bool:
+        if options:
+            raise ConfigError(
+                f"unknown topic option(s) for sqs://: {', '.join(sorted(options))}; valid: none"
+            )
+        self._check(name)
+        return await self.topology.create_topic(name)
+
+    async def delete_topic(self, name: str) -> None:
+        self._check(name)
+        await self.topology.delete_topic(name)
+
+    async def describe_topic(self, name: str) -> TopicInfo:
+        self._check(name)
+        return await self.topology.describe_topic(name)
+
+    async def list_topics(self) -> list[str]:
+        return await self.topology.list_topics()
+
+    async def describe_group(self, topic: str, group: str) -> GroupInfo:
+        self._check(topic)
+        return await self.topology.describe_group(topic, group)
+
+    def producer(self, options: ProducerOptions) -> ProducerDriver:
+        if options.extra:
+            raise ConfigError(
+                f"unknown producer option(s) for sqs://: {', '.join(sorted(options.extra))}; "
+                "valid: none"
+            )
+        return SQSProducer(self, options)
+
+    def consumer(self, options: ConsumerOptions) -> ConsumerDriver:
+        return SQSConsumer(self, options)
+
+    def dead_letter_topic(self, topic: str, group: str | None) -> str:
+        """``<topic>-DLT`` (``<base>-DLT.fifo``): SQS and SNS names cannot contain '.'."""
+        return naming.dead_letter_topic(topic)

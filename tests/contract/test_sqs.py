@@ -1,0 +1,37 @@
+"""The contract suite on SQS + SNS over HTTP (moto_server locally, or real AWS via ANYMQ_SQS_URL).
+
+Capabilities are per connection, so the suite runs twice: standard topics, and FIFO topics
+(``?fifo=true``: KEY_ORDERING declared, topic names end in ``.fifo``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from anymq.testing import ContractSuite
+
+pytestmark = pytest.mark.sqs
+
+
+def _with(url: str, **options: str) -> str:
+    extra = "&".join(f"{k}={v}" for k, v in options.items())
+    return f"{url}{'&' if '?' in url else '?'}{extra}" if extra else url
+
+
+class TestSQSContract(ContractSuite):
+    quiet_period = 0.3
+    delivery_timeout = 20.0
+
+    @pytest.fixture
+    def anymq_url(self, sqs_url: str) -> str:
+        return sqs_url
+
+
+class TestSQSFifoContract(ContractSuite):
+    quiet_period = 0.3
+    delivery_timeout = 20.0
+    topic_suffix = ".fifo"
+
+    @pytest.fixture
+    def anymq_url(self, sqs_url: str) -> str:
+        return _with(sqs_url, fifo="true")
