@@ -36,12 +36,13 @@ die() { log "ERROR: $*"; exit 1; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
 
-# 0 if something answers HTTP on the port (any status code counts: it is a web server)
+# 0 if something answers HTTP on the port (any status code counts: it is a web server).
+# /moto-api/ is moto's static dashboard page: cheap (unlike /moto-api/data.json, which dumps all state).
 http_ok() {
     "$PY" - "$URL" <<'EOF' 2>/dev/null
 import sys, urllib.request, urllib.error
 try:
-    urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json", timeout=2).read(1)
+    urllib.request.urlopen(sys.argv[1] + "/moto-api/", timeout=3).read(1)
 except urllib.error.HTTPError:
     pass
 except Exception:
@@ -62,12 +63,13 @@ our_pid() {
 }
 
 moto_cmd() {
-    # prefer a moto_server whose python actually has the server extras (flask etc.)
-    if command -v moto_server >/dev/null 2>&1 && moto_server --help >/dev/null 2>&1; then
-        echo moto_server
-        return 0
-    fi
-    return 1
+    # moto_server on PATH, and moto with its server extras (flask, flask_cors) importable by $PY
+    # (cheap find_spec check: `moto_server --help` would import all of flask, 1-3 s)
+    command -v moto_server >/dev/null 2>&1 || return 1
+    "$PY" -c 'import importlib.util as u, sys
+sys.exit(0 if all(u.find_spec(m) for m in ("moto", "flask", "flask_cors", "werkzeug")) else 1)' 2>/dev/null \
+        || return 1
+    echo moto_server
 }
 
 install_if_missing() {
