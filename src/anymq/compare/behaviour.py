@@ -1,0 +1,170 @@
+"""Run the contract suite against one broker in a subprocess and collect every outcome.
+
+The subprocess is ``python -m pytest --pyargs anymq.testing`` with the
+:mod:`anymq.compare.collector` plugin, in its own session so that a Ctrl-C in the terminal
+reaches only ``anymq compare``, which then forwards one SIGINT: pytest stops the running
+test, whose cleanup (``ctx.aclose_test``) deletes its topics, and exits. The broker URL
+goes through ``$ANYMQ_URL``, never the command line, so ``ps`` never shows a password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from anymq.compare.results import Behaviour, TestResult
+from anymq.compare.targets import Target
+
+OnEvent = Callable[[dict[str, Any]], None]
+
+INTERRUPT_GRACE = 30.0
+"""Seconds the suite gets after SIGINT to clean up before it is killed."""
+
+
+class JsonLines:
+    """Reads the lines a growing file gained since the last call."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+        self._partial = b""
+
+    def read(self) -> list[dict[str, Any]]:
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self._offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return []
+        self._offset += len(data)
+        data = self._partial + data
+        lines = data.split(b"\n")
+        self._partial = lines.pop()
+        out = []
+        for line in lines:
+            if line.strip():
+                with contextlib.suppress(json.JSONDecodeError):
+                    out.append(json.loads(line))
+        return out
+
+
+def command(out: Path, ini: Path, tuning: dict[str, Any], test_timeout: float) -> list[str]:
+    """The pytest command line (no URL in it: that goes through the environment)."""
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--pyargs",
+        "anymq.testing",
+        "-c",
+        str(ini),
+        "--rootdir",
+        str(ini.parent),
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "anymq.compare.collector",
+        "--anymq-compare-out",
+        str(out),
+        "--anymq-compare-tuning",
+        json.dumps(tuning),
+        "--anymq-timeout",
+        f"{test_timeout:g}",
+        "-q",
+        "--color=no",
+        "-o",
+        "addopts=",
+    ]
+
+
+async def run_contract(
+    target: Target,
+    tuning: dict[str, Any],
+    test_timeout: float,
+    on_event: OnEvent,
+) -> Behaviour:
+    """The suite's result on ``target``; on cancellation the suite is interrupted cleanly."""
+    started = time.perf_counter()
+    result = Behaviour(status="ok")
+    with tempfile.TemporaryDirectory(prefix="anymq-compare-") as tmp:
+        folder = Path(tmp)
+        ini = folder / "pytest.ini"
+        ini.write_text("[pytest]\n", encoding="utf-8")
+        out, log = folder / "results.jsonl", folder / "pytest.log"
+        env = dict(os.environ, ANYMQ_URL=target.url, PYTHONUNBUFFERED="1")
+        env.pop("PYTEST_ADDOPTS", None)
+        reader = JsonLines(out)
+
+        def absorb() -> None:
+            for event in reader.read():
+                if event.get("event") == "collected":
+                    result.expected = list(event.get("tests", []))
+                elif event.get("event") == "test":
+                    test = TestResult.from_record(event)
+                    if test.message:
+                        test.message = target.redact(test.message)
+                    result.tests[test.name] = test
+                on_event(event)
+
+        with log.open("wb") as log_file:
+            process = await asyncio.create_subprocess_exec(
+                *command(out, ini, tuning, test_timeout),
+                cwd=folder,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                while process.returncode is None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(process.wait(), 0.2)
+                    absorb()
+            except BaseException:
+                result.status = "interrupted"
+                await interrupt(process)
+                absorb()
+                raise
+            finally:
+                result.seconds = round(time.perf_counter() - started, 3)
+                result.exit_code = process.returncode
+        absorb()
+        if process.returncode not in (0, 1):
+            result.status = "error"
+            result.detail = target.redact(tail(log))
+        elif result.counts()["fail"]:
+            result.status = "failed"
+    return result
+
+
+async def interrupt(process: asyncio.subprocess.Process) -> None:
+    """SIGINT, then wait for the suite's own cleanup; kill it only if that hangs."""
+    if process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(process.wait(), INTERRUPT_GRACE)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+
+
+def tail(log: Path, lines: int = 15) -> str:
+    """The end of pytest's output, for a report of why the suite could not run."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "pytest wrote no output"
+    return "\n".join(text.strip().splitlines()[-lines:])

@@ -1,0 +1,181 @@
+"""``anymq compare [URL ...]``: the subcommand's arguments and its entry point.
+
+``add_parser`` registers the subcommand on the ``anymq`` command's subparsers; ``run`` is
+the async handler it calls (also usable as ``python -m anymq.compare``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from anymq.compare import report_html, report_json, terminal
+from anymq.compare.runner import Comparison
+from anymq.compare.settings import (
+    DEFAULT_CONFIG,
+    DEFAULT_OUTPUT,
+    ENV_URLS,
+    QUICK,
+    Workload,
+    resolve,
+)
+from anymq.errors import AnyMQError
+
+DESCRIPTION = """\
+Compare brokers side by side: run the anymq contract suite against each (behaviour) and
+one standard workload through anymq and through the broker's own client (performance).
+Writes a table to the terminal, a JSON file and a single-file HTML report.
+
+Without URLs: memory:// plus every URL in {env} and the config file's `urls`.
+""".format(env=", ".join(ENV_URLS))
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add ``compare`` to the ``anymq`` command's subparsers."""
+    parser = subparsers.add_parser(
+        "compare",
+        help="compare brokers side by side: behaviour and performance",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    configure(parser)
+    parser.set_defaults(handler=run)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("urls", nargs="*", metavar="URL", help="broker URLs to compare")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help=f"TOML settings file (default: ./{DEFAULT_CONFIG} if it exists)",
+    )
+    parser.add_argument(
+        "--output", type=Path, help=f"folder for the reports (default: {DEFAULT_OUTPUT}/)"
+    )
+    parser.add_argument("--json", type=Path, help="JSON report path (default: OUTPUT/compare.json)")
+    parser.add_argument("--html", type=Path, help="HTML report path (default: OUTPUT/compare.html)")
+    parser.add_argument(
+        "--no-behaviour",
+        dest="behaviour",
+        action="store_const",
+        const=False,
+        help="skip the contract suite",
+    )
+    parser.add_argument(
+        "--no-performance",
+        dest="performance",
+        action="store_const",
+        const=False,
+        help="skip the performance workload",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_const",
+        const=True,
+        help=f"small workload for CI and demos ({QUICK.count} messages, {QUICK.rounds} rounds)",
+    )
+    work = parser.add_argument_group("workload (defaults: see docs/compare.md)")
+    defaults = Workload()
+    work.add_argument("--size", type=int, help=f"bytes per message (default {defaults.size})")
+    work.add_argument("--count", type=int, help=f"messages per round (default {defaults.count})")
+    work.add_argument(
+        "--producers", type=int, help=f"concurrent producers (default {defaults.producers})"
+    )
+    work.add_argument(
+        "--consumers", type=int, help=f"consumers in the group (default {defaults.consumers})"
+    )
+    work.add_argument(
+        "--partitions",
+        type=int,
+        help=f"topic partitions where supported (default {defaults.partitions})",
+    )
+    work.add_argument(
+        "--batch", type=int, help=f"messages per send_batch (default {defaults.batch})"
+    )
+    work.add_argument(
+        "--prefetch", type=int, help=f"messages a consumer asks for (default {defaults.prefetch})"
+    )
+    work.add_argument(
+        "--latency-samples",
+        type=int,
+        help=f"messages timed one by one (default {defaults.latency_samples})",
+    )
+    work.add_argument("--rounds", type=int, help=f"rounds per side (default {defaults.rounds})")
+    parser.add_argument(
+        "--connect-timeout", type=float, help="seconds to wait for a broker (default 5)"
+    )
+    parser.add_argument(
+        "--test-timeout", type=float, help="seconds one contract test may take (default 60)"
+    )
+
+
+def settings_from(args: argparse.Namespace) -> Any:
+    workload_flags = {
+        name: getattr(args, name, None)
+        for name in (
+            "size",
+            "count",
+            "producers",
+            "consumers",
+            "partitions",
+            "batch",
+            "prefetch",
+            "latency_samples",
+            "rounds",
+        )
+    }
+    flags: dict[str, Any] = {
+        "output": args.output,
+        "json": args.json,
+        "html": args.html,
+        "behaviour": args.behaviour,
+        "performance": args.performance,
+        "quick": args.quick,
+        "connect_timeout": args.connect_timeout,
+        "test_timeout": args.test_timeout,
+        "workload": workload_flags,
+    }
+    return resolve(urls=args.urls, flags=flags, environ=os.environ, config_path=args.config)
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Run a comparison; 0 = clean, 1 = a contract test failed or a run broke, 130 = Ctrl-C."""
+    console = Console()
+    try:
+        settings = settings_from(args)
+    except AnyMQError as exc:
+        Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}")
+        return 2
+    for name in ("aiokafka", "aio_pika", "aiormq", "botocore", "aiobotocore"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    shown = ", ".join(c.split("?")[0] for c in settings.public()["urls"])
+    console.print(f"[bold]anymq compare[/]: {escape(shown)}")
+    display = terminal.Display(console)
+    comparison = Comparison(settings, display)
+    code = 0
+    try:
+        with display:
+            await comparison.run()
+        code = comparison.exit_code()
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        code = 130
+    finally:
+        document = report_json.build(comparison.report)
+        report_json.write(document, settings.json_path)
+        settings.html_path.parent.mkdir(parents=True, exist_ok=True)
+        settings.html_path.write_text(report_html.render(document), encoding="utf-8")
+        console.print(terminal.tables(document))
+        if code == 130:
+            console.print("[yellow]interrupted:[/] everything this run created was removed")
+        if document["leftovers"]:
+            console.print("[red]could not remove:[/] " + escape("; ".join(document["leftovers"])))
+        console.print(f"JSON report: {settings.json_path}")
+        console.print(f"HTML report: {settings.html_path}")
+    return code

@@ -1,0 +1,68 @@
+"""The memory:// baseline: the same workload as a bare asyncio.Queue handoff between tasks.
+
+This is the ceiling for any in-process broker: no log, no offsets, no groups, no acks. The
+ratio against it shows what anymq's memory backend pays for behaving like a real broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from anymq.compare.cleanup import Tracker
+from anymq.compare.perf.workload import Drain, PingPong, Plan, RoundResult, bodies, timed
+
+CLIENT = "asyncio.Queue"
+DESCRIPTION = "a bare asyncio.Queue: put_nowait per message, one get() per message"
+
+_STOP = b""
+
+
+async def run_round(url: str, plan: Plan, tracker: Tracker) -> RoundResult:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    batches = [bodies(share, plan.size) for share in plan.shares()]
+
+    async def produce(messages: list[bytes]) -> None:
+        put = queue.put_nowait
+        for i in range(0, len(messages), plan.batch):
+            for data in messages[i : i + plan.batch]:
+                put(data)
+            await asyncio.sleep(0)  # where a broker would confirm the batch
+
+    produce_seconds = await timed(
+        asyncio.gather(*(produce(m) for m in batches)), plan.phase_timeout, "producing"
+    )
+
+    drain = Drain(plan.count)
+
+    async def member() -> None:
+        get = queue.get
+        while not drain.done:
+            drain.mark(await get())
+
+    members = [asyncio.ensure_future(member()) for _ in range(plan.consumers)]
+    try:
+        consume_seconds = await drain.timed(plan.phase_timeout)
+    finally:
+        for task in members:
+            task.cancel()
+        await asyncio.gather(*members, return_exceptions=True)
+
+    pingpong = PingPong(plan)
+
+    async def listen() -> None:
+        get = queue.get
+        while (data := await get()) is not _STOP:
+            pingpong.received(data, time.perf_counter_ns())
+
+    async def send(data: bytes) -> None:
+        queue.put_nowait(data)
+
+    listeners = [asyncio.ensure_future(listen()) for _ in range(plan.consumers)]
+    try:
+        await pingpong.run(send)
+    finally:
+        for _ in listeners:
+            queue.put_nowait(_STOP)
+        await asyncio.gather(*listeners, return_exceptions=True)
+    return RoundResult(produce_seconds, consume_seconds, pingpong.latencies_ns, drain.duplicates)

@@ -1,0 +1,136 @@
+"""The RabbitMQ baseline: the same workload through aio-pika directly (imported only here).
+
+The same topology anymq uses for a group: a durable topic exchange and a durable queue
+bound with ``#``. Publishing uses publisher confirms (a batch is published and its confirms
+awaited together), persistent messages; each consumer has its own channel with the same
+prefetch and acks every message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from anymq.compare.cleanup import Tracker
+from anymq.compare.perf.workload import (
+    Drain,
+    PingPong,
+    Plan,
+    RoundResult,
+    Workers,
+    bodies,
+    timed,
+)
+from anymq.url import URL
+
+CLIENT = "aio-pika"
+DESCRIPTION = (
+    "aio-pika: topic exchange + durable queue, publisher confirms awaited per batch, "
+    "persistent messages, same prefetch, ack per message"
+)
+# Members wait in the iterator without a timeout (no task per message); when a phase is
+# over, Workers(grace=0) cancels them and unacked prefetched messages return to the queue.
+
+
+def amqp_url(url: str) -> str:
+    """The URL aio-pika connects to: anymq's options removed, the password kept."""
+    parsed = URL.parse(url)
+    bare = URL(parsed.scheme, parsed.username, parsed.password, parsed.hosts, parsed.path)
+    return bare.render(hide_password=False)
+
+
+async def delete(url: str, exchange: str, queue: str) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(amqp_url(url), timeout=10)
+    try:
+        channel = await connection.channel()
+        with contextlib.suppress(Exception):
+            await channel.queue_delete(queue)
+        if channel.is_closed:
+            channel = await connection.channel()
+        await channel.exchange_delete(exchange)
+    finally:
+        await connection.close()
+
+
+async def run_round(url: str, plan: Plan, tracker: Tracker) -> RoundResult:
+    import aio_pika
+
+    exchange_name, queue_name = tracker.name("raw"), tracker.name("raw-queue")
+    created = tracker.add(
+        f"rabbitmq exchange {exchange_name} and queue {queue_name}",
+        lambda: delete(url, exchange_name, queue_name),
+    )
+    connection = await aio_pika.connect(amqp_url(url), timeout=10)
+    try:
+        setup = await connection.channel()
+        exchange = await setup.declare_exchange(
+            exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await setup.declare_queue(queue_name, durable=True)
+        await queue.bind(exchange, "#")
+        publishers = []
+        for _ in range(plan.producers):
+            channel = await connection.channel(publisher_confirms=True)
+            publishers.append(await channel.get_exchange(exchange_name))
+        members = []
+        for _ in range(plan.consumers):
+            channel = await connection.channel()
+            await channel.set_qos(prefetch_count=plan.prefetch)
+            members.append(await channel.get_queue(queue_name))
+        batches = [bodies(share, plan.size) for share in plan.shares()]
+        persistent = aio_pika.DeliveryMode.PERSISTENT
+
+        async def produce(target: Any, messages: list[bytes]) -> None:
+            for i in range(0, len(messages), plan.batch):
+                await asyncio.gather(
+                    *(
+                        target.publish(aio_pika.Message(data, delivery_mode=persistent), "k")
+                        for data in messages[i : i + plan.batch]
+                    )
+                )
+
+        produce_seconds = await timed(
+            asyncio.gather(*(produce(p, m) for p, m in zip(publishers, batches, strict=True))),
+            plan.phase_timeout,
+            "producing",
+        )
+
+        drain = Drain(plan.count)
+        async with Workers(grace=0) as workers:
+
+            async def member(member_queue: Any) -> None:
+                async with member_queue.iterator() as messages:
+                    async for message in messages:
+                        drain.mark(message.body)
+                        await message.ack()
+                        if drain.done:
+                            return
+
+            for member_queue in members:
+                workers.start(member(member_queue), drain)
+            consume_seconds = await drain.timed(plan.phase_timeout)
+
+        pingpong = PingPong(plan)
+        async with Workers(grace=0) as workers:
+
+            async def listen(member_queue: Any) -> None:
+                async with member_queue.iterator() as messages:
+                    async for message in messages:
+                        pingpong.received(message.body, time.perf_counter_ns())
+                        await message.ack()
+
+            for member_queue in members:
+                workers.start(listen(member_queue), pingpong)
+            sender = publishers[0]
+            await pingpong.run(
+                lambda data: sender.publish(aio_pika.Message(data, delivery_mode=persistent), "k")
+            )
+    finally:
+        with contextlib.suppress(Exception):
+            await connection.close()
+        await tracker.undo(created)
+    return RoundResult(produce_seconds, consume_seconds, pingpong.latencies_ns, drain.duplicates)

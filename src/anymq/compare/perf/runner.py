@@ -1,0 +1,129 @@
+"""Run the standard workload on one broker through anymq and its raw client, alternating.
+
+Rounds alternate which side goes first (anymq, raw, then raw, anymq, ...) so a broker
+warming up or a noisy neighbour does not favour one side; rates are the median round.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import importlib.metadata
+import importlib.util
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from anymq.compare.cleanup import Tracker
+from anymq.compare.perf import anymq_side
+from anymq.compare.perf.workload import Plan, RoundRunner
+from anymq.compare.results import Performance, Side
+from anymq.compare.settings import Workload
+from anymq.compare.targets import Target
+from anymq.features import Capabilities, Feature
+
+#: scheme -> (module in anymq.compare.perf, Python module of the client, distribution)
+RAW: dict[str, tuple[str, str | None, str | None]] = {
+    "memory": ("raw_memory", None, None),
+    "kafka": ("raw_kafka", "aiokafka", "aiokafka"),
+    "kafka+ssl": ("raw_kafka", "aiokafka", "aiokafka"),
+    "amqp": ("raw_rabbitmq", "aio_pika", "aio-pika"),
+    "amqps": ("raw_rabbitmq", "aio_pika", "aio-pika"),
+    "sqs": ("raw_sqs", "aiobotocore", "aiobotocore"),
+}
+
+Step = Callable[[str], None]
+
+
+@dataclass
+class Contender:
+    side: Side
+    run_round: RoundRunner
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.side.errors)
+
+
+def version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def anymq_contender() -> Contender:
+    side = Side(f"anymq {version('anymq')}", anymq_side.DESCRIPTION)
+    return Contender(side, anymq_side.run_round)
+
+
+def raw_contender(scheme: str) -> Contender | str:
+    """The raw-client workload for a scheme, or why there is none."""
+    entry = RAW.get(scheme)
+    if entry is None:
+        return f"no raw-client workload for {scheme}:// (a third-party backend)"
+    module_name, client_module, distribution = entry
+    if client_module is not None and importlib.util.find_spec(client_module) is None:
+        return f"{distribution} is not installed, so there is no raw baseline"
+    module = importlib.import_module(f"anymq.compare.perf.{module_name}")
+    label = str(module.CLIENT)
+    if distribution is not None:
+        label += f" {version(distribution)}"
+    return Contender(Side(label, str(module.DESCRIPTION)), module.run_round)
+
+
+def plan_for(workload: Workload, capabilities: Capabilities) -> Plan:
+    partitions = capabilities.max_partitions if Feature.PARTITIONS in capabilities else 1
+    return Plan.for_broker(workload, partitions, capabilities.max_batch)
+
+
+async def measure(
+    target: Target,
+    workload: Workload,
+    capabilities: Capabilities,
+    tracker: Tracker,
+    step: Step,
+) -> Performance:
+    """Both sides, ``workload.rounds`` rounds each; a side stops after its first error."""
+    started = time.perf_counter()
+    plan = plan_for(workload, capabilities)
+    ours = anymq_contender()
+    raw = raw_contender(target.scheme)
+    result = Performance(status="ok", plan=plan.public(), anymq=ours.side)
+    if isinstance(raw, str):
+        result.detail = raw
+        contenders = [ours]
+    else:
+        result.raw = raw.side
+        contenders = [ours, raw]
+    try:
+        for index in range(workload.rounds):
+            order = contenders if index % 2 == 0 else contenders[::-1]
+            for contender in order:
+                step(f"round {index + 1}/{workload.rounds}: {contender.side.client}")
+                if not contender.failed:
+                    await _round(target, contender, plan, tracker, index)
+    finally:
+        result.seconds = round(time.perf_counter() - started, 3)
+    if not ours.side.measured:
+        result.status = "error"
+        result.detail = "; ".join(ours.side.errors) or "anymq side measured nothing"
+    elif isinstance(raw, str) or not raw.side.measured:
+        result.status = "partial"
+    return result
+
+
+async def _round(
+    target: Target, contender: Contender, plan: Plan, tracker: Tracker, index: int
+) -> None:
+    side = contender.side
+    gc.collect()  # start each round without the previous round's garbage
+    try:
+        figures = await contender.run_round(target.url, plan, tracker)
+    except Exception as exc:
+        side.errors.append(target.redact(f"round {index + 1}: {type(exc).__name__}: {exc}"))
+        return
+    side.produce_rates.append(plan.count / max(figures.produce_seconds, 1e-9))
+    side.consume_rates.append(plan.count / max(figures.consume_seconds, 1e-9))
+    side.latencies_ms.extend(ns / 1e6 for ns in figures.latencies_ns)
+    side.duplicates += figures.duplicates

@@ -1,0 +1,163 @@
+"""One ``anymq compare`` run: probe every broker, run the contract suite, run the workload.
+
+Brokers are handled one after another (the numbers would be worthless if two brokers
+competed for the same cores). The report is filled in as the run goes, so an interrupted
+run still leaves a truthful partial report, and whatever the run created on a broker is
+removed in a ``finally`` block, also after Ctrl-C or an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from anymq.compare import semantics
+from anymq.compare.behaviour import run_contract
+from anymq.compare.cleanup import Tracker
+from anymq.compare.environment import environment
+from anymq.compare.perf.runner import measure
+from anymq.compare.probe import probe
+from anymq.compare.results import BrokerReport, Report
+from anymq.compare.settings import Settings
+from anymq.compare.targets import targets
+from anymq.compare.terminal import VERDICT, Display
+from anymq.errors import InvalidTopicName
+from anymq.features import Capabilities
+
+TRACKER_PREFIX = "anymq-cmp"
+
+
+def topic_suffix(capabilities: Capabilities) -> str:
+    """The suffix topic names need on this connection (".fifo" for SQS FIFO), else ""."""
+    for suffix in ("", ".fifo"):
+        try:
+            capabilities.topic_names.check(f"anymq-name-check{suffix}")
+        except InvalidTopicName:
+            continue
+        return suffix
+    return ""
+
+
+class Comparison:
+    """A run in progress; ``report`` is valid (if partial) at every moment."""
+
+    def __init__(self, settings: Settings, display: Display) -> None:
+        self.settings = settings
+        self.display = display
+        self.tracker = Tracker(TRACKER_PREFIX)
+        self.report = Report(
+            settings=settings,
+            environment=environment(),
+            started=datetime.now(UTC),
+            brokers=[BrokerReport(t) for t in targets(settings.urls)],
+        )
+
+    @property
+    def contract_prefix(self) -> str:
+        """Topic prefix of this run's contract suites (shorter than the suite's default)."""
+        return f"anymq-c{self.tracker.run_id[:6]}"
+
+    async def run(self) -> None:
+        try:
+            await self._probe_all()
+            if self.settings.behaviour:
+                for broker in self._reachable():
+                    await self._behaviour(broker)
+            if self.settings.performance:
+                for broker in self._reachable():
+                    await self._performance(broker)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            self.report.interrupted = True
+            for broker in self.report.brokers:
+                if broker.performance.status == "ok" and not broker.performance.seconds:
+                    broker.performance.status = "interrupted"
+            raise
+        finally:
+            await self._cleanup()
+            self.report.finished = datetime.now(UTC)
+
+    def exit_code(self) -> int:
+        """0: every reachable broker ran cleanly; 1: a contract test failed or a run broke."""
+        for broker in self._reachable():
+            if broker.behaviour.status in ("failed", "error"):
+                return 1
+            if broker.performance.status == "error":
+                return 1
+        return 0
+
+    def _reachable(self) -> list[BrokerReport]:
+        return [b for b in self.report.brokers if b.status == "ok"]
+
+    async def _probe_all(self) -> None:
+        timeout = self.settings.connect_timeout
+        self.display.start("probe", "all", "checking the brokers", len(self.report.brokers))
+        for broker in self.report.brokers:
+            found = await probe(broker.target.url, timeout)
+            broker.status = found.status
+            broker.reason = broker.target.redact(found.reason) if found.reason else None
+            broker.backend = found.backend
+            broker.capabilities = found.capabilities
+            self.display.advance("probe", f"{broker.target.id}: {found.status}")
+            if found.status != "ok":
+                self.display.log(
+                    f"[yellow]{broker.target.id}[/] ({broker.target.shown}) is {found.status}: "
+                    f"{broker.reason}; its column will say so"
+                )
+        reachable = len(self._reachable())
+        self.display.finish("probe", f"{reachable} of {len(self.report.brokers)} reachable")
+        for broker in self._reachable():
+            ident = broker.target.id
+            if self.settings.behaviour:
+                self.display.start(f"{ident}:behaviour", ident, "behaviour: waiting", None)
+            if self.settings.performance:
+                rounds = self.settings.workload_for(broker.target.kind).rounds * 2
+                self.display.start(f"{ident}:performance", ident, "performance: waiting", rounds)
+
+    async def _behaviour(self, broker: BrokerReport) -> None:
+        target = broker.target
+        key = f"{target.id}:behaviour"
+        self.display.advance(key, "behaviour: starting the contract suite")
+        tuning: dict[str, object] = dict(self.settings.tuning_for(target.kind))
+        tuning["topic_prefix"] = self.contract_prefix
+        if broker.capabilities is not None:
+            tuning["topic_suffix"] = topic_suffix(broker.capabilities)
+
+        def on_event(event: dict[str, object]) -> None:
+            if event.get("event") == "collected":
+                tests = event.get("tests")
+                self.display.total(key, len(tests) if isinstance(tests, list) else 0)
+            elif event.get("event") == "test":
+                label = semantics.semantic(str(event.get("name"))).label
+                verdict = "✗" if event.get("outcome") == "failed" else "✓"
+                self.display.advance(key, f"behaviour: {verdict} {label}")
+
+        broker.behaviour = await run_contract(target, tuning, self.settings.test_timeout, on_event)
+        counts = broker.behaviour.counts()
+        self.display.finish(
+            key,
+            f"behaviour: {broker.behaviour.status}: {counts['pass']} {VERDICT['pass'][0][0]} "
+            f"{counts['fail']} {VERDICT['fail'][0][0]} {counts['unsupported']} not supported",
+        )
+
+    async def _performance(self, broker: BrokerReport) -> None:
+        target = broker.target
+        key = f"{target.id}:performance"
+        assert broker.capabilities is not None  # reachable brokers have them
+        workload = self.settings.workload_for(target.kind)
+        broker.performance.status = "ok"
+        broker.performance = await measure(
+            target,
+            workload,
+            broker.capabilities,
+            self.tracker,
+            lambda text: self.display.advance(key, f"performance: {text}"),
+        )
+        self.display.finish(key, f"performance: {broker.performance.status}")
+
+    async def _cleanup(self) -> None:
+        failures = await self.tracker.cleanup()
+        by_id = {b.target.id: b.target for b in self.report.brokers}
+        for failure in failures:
+            for target in by_id.values():
+                failure = target.redact(failure)
+            self.report.leftovers.append(failure)

@@ -1,0 +1,346 @@
+"""The rows of the semantics matrix: contract tests named in words, and their observations.
+
+Every test of ``anymq.testing`` gets a row; a test this table does not know yet (the suite
+grew) still gets one, labelled from its name, so the matrix never hides a result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Semantic:
+    test: str
+    label: str
+    category: str
+    explain: str
+    """One sentence for the report: what a pass means."""
+
+
+CATEGORIES = (
+    "Groups",
+    "Delivery",
+    "Log and replay",
+    "Order and partitions",
+    "Retention",
+    "Basics",
+    "Other",
+)
+
+SEMANTICS: tuple[Semantic, ...] = (
+    Semantic(
+        "test_group_members_share_without_duplicates",
+        "groups share without duplicates",
+        "Groups",
+        "Two members of one group split the messages; each message goes to one of them.",
+    ),
+    Semantic(
+        "test_every_group_gets_every_message",
+        "every group gets everything",
+        "Groups",
+        "Three groups on one topic each receive every message (fan-out).",
+    ),
+    Semantic(
+        "test_consumers_without_group_each_get_everything",
+        "no group: each consumer gets everything",
+        "Groups",
+        "Consumers without a group each receive what is sent while they listen (broadcast).",
+    ),
+    Semantic(
+        "test_durable_group_gets_what_was_sent_while_down",
+        "a group gets what was sent while it was down",
+        "Groups",
+        "Messages sent while every member was stopped wait for the group (durable groups).",
+    ),
+    Semantic(
+        "test_failover_hands_unacked_messages_to_others",
+        "failover: the survivor takes over",
+        "Groups",
+        "When a member leaves, its unacked messages go to the remaining member.",
+    ),
+    Semantic(
+        "test_message_in_process_is_invisible_to_others",
+        "a message in process is invisible to others",
+        "Groups",
+        "While one member holds a message, no other member of the group sees it.",
+    ),
+    Semantic(
+        "test_nack_redelivers_with_count",
+        "redelivery after nack",
+        "Delivery",
+        "A nacked message comes back intact with delivery_count 2.",
+    ),
+    Semantic(
+        "test_close_without_ack_redelivers",
+        "redelivery after close without ack",
+        "Delivery",
+        "A consumer that stops without acking gives its messages back to the group.",
+    ),
+    Semantic(
+        "test_acked_messages_are_gone_for_the_group",
+        "dropped once acked (for the group)",
+        "Delivery",
+        "An acked message is not delivered to the same group again; its backlog is 0.",
+    ),
+    Semantic(
+        "test_backlog_counts_waiting_messages",
+        "backlog counts waiting messages",
+        "Delivery",
+        "describe_group() reports how many messages wait for a group.",
+    ),
+    Semantic(
+        "test_dead_letter_after_max_deliveries",
+        "dead letter after N deliveries",
+        "Delivery",
+        "After max_deliveries failed attempts the message moves to the dead-letter topic.",
+    ),
+    Semantic(
+        "test_nack_with_delay",
+        "nack with a delay",
+        "Delivery",
+        "A message nacked with delay=1s comes back no earlier than 1 s later.",
+    ),
+    Semantic(
+        "test_delayed_delivery",
+        "delayed delivery",
+        "Delivery",
+        "A message sent with delay=2s becomes visible no earlier than 2 s later.",
+    ),
+    Semantic(
+        "test_binding_pattern_selects_routing_keys",
+        "routing by key pattern",
+        "Delivery",
+        "A consumer bound with a pattern gets only the matching routing keys.",
+    ),
+    Semantic(
+        "test_consumed_messages_are_kept_for_new_groups",
+        "kept after consumption",
+        "Log and replay",
+        "Messages stay after they are acked; a new group can read the history (a log).",
+    ),
+    Semantic(
+        "test_seek_by_offset_and_earliest",
+        "replay from an offset or the start",
+        "Log and replay",
+        "A consumer can seek back to an offset or the earliest message and read again.",
+    ),
+    Semantic(
+        "test_seek_by_time",
+        "replay from a point in time",
+        "Log and replay",
+        "A consumer can seek to the first message at or after a timestamp.",
+    ),
+    Semantic(
+        "test_per_key_order_across_keys_and_partitions",
+        "per-key order",
+        "Order and partitions",
+        "Messages with the same key arrive in the order they were sent.",
+    ),
+    Semantic(
+        "test_key_stays_on_one_partition",
+        "a key stays on one partition",
+        "Order and partitions",
+        "The hash partitioner puts every message of a key on the same partition.",
+    ),
+    Semantic(
+        "test_round_robin_spreads_evenly",
+        "round robin spreads evenly",
+        "Order and partitions",
+        "The round-robin partitioner spreads messages evenly, ignoring keys.",
+    ),
+    Semantic(
+        "test_retention_by_time",
+        "retention by time",
+        "Retention",
+        "Messages older than the retention time are removed; the newest stay.",
+    ),
+    Semantic(
+        "test_retention_by_size",
+        "retention by size",
+        "Retention",
+        "The oldest messages are removed once the topic holds more than the byte limit.",
+    ),
+    Semantic(
+        "test_retention_by_count",
+        "retention by count",
+        "Retention",
+        "The oldest messages are removed once there are more than the message limit.",
+    ),
+    Semantic(
+        "test_roundtrip_binary_and_unicode",
+        "bodies, keys and headers arrive intact",
+        "Basics",
+        "Binary, unicode and empty bodies, keys and headers come back exactly as sent.",
+    ),
+    Semantic(
+        "test_roundtrip_max_size_body",
+        "the largest message roundtrips",
+        "Basics",
+        "A message of exactly the declared size limit arrives; one byte more is refused.",
+    ),
+    Semantic(
+        "test_topic_isolation",
+        "topics are separate",
+        "Basics",
+        "A consumer of one topic never sees another topic's messages.",
+    ),
+    Semantic(
+        "test_parallel_producers_lose_nothing",
+        "parallel producers lose nothing",
+        "Basics",
+        "Four producers at once: every message arrives.",
+    ),
+    Semantic(
+        "test_batch_send",
+        "batch send",
+        "Basics",
+        "send_batch() delivers every message of a batch larger than the broker's limit.",
+    ),
+    Semantic(
+        "test_invalid_batch_sends_nothing",
+        "a bad batch sends nothing",
+        "Basics",
+        "A batch with one invalid message is refused whole; nothing is half-sent.",
+    ),
+    Semantic(
+        "test_json_serializer_roundtrip",
+        "JSON serializer roundtrip",
+        "Basics",
+        "A JSON value sent with serializer='json' comes back equal.",
+    ),
+    Semantic(
+        "test_create_topic_is_idempotent",
+        "topic admin (create twice, describe, delete)",
+        "Basics",
+        "Creating a topic twice is harmless; describe and delete work.",
+    ),
+    Semantic(
+        "test_missing_topic_fails_clearly",
+        "a missing topic fails clearly",
+        "Basics",
+        "Sending to or consuming a missing topic raises TopicNotFound quickly.",
+    ),
+    Semantic(
+        "test_invalid_names_are_refused_with_the_rule",
+        "invalid names are refused with the rule",
+        "Basics",
+        "Bad topic and group names are refused with a message quoting the naming rule.",
+    ),
+    Semantic(
+        "test_closed_clients_refuse_work",
+        "closed clients refuse work",
+        "Basics",
+        "Producers, consumers and brokers raise ClosedError after close().",
+    ),
+    Semantic(
+        "test_credentials_never_shown",
+        "credentials are never shown",
+        "Basics",
+        "Passwords never appear in str() or repr() of URLs and brokers.",
+    ),
+)
+
+BY_TEST: Mapping[str, Semantic] = {s.test: s for s in SEMANTICS}
+
+
+def semantic(test: str) -> Semantic:
+    """The row for a test name; unknown tests get a label made from their name."""
+    found = BY_TEST.get(test)
+    if found is not None:
+        return found
+    words = test.removeprefix("test_").replace("_", " ")
+    return Semantic(test, words, "Other", "A contract test added after this table was written.")
+
+
+def ordered(tests: Sequence[str]) -> list[Semantic]:
+    """Rows for these tests: known ones in the table's order, new ones after their category."""
+    rank = {c: i for i, c in enumerate(CATEGORIES)}
+    position = {s.test: i for i, s in enumerate(SEMANTICS)}
+    rows = [semantic(t) for t in dict.fromkeys(tests)]
+    return sorted(
+        rows,
+        key=lambda s: (rank.get(s.category, len(rank)), position.get(s.test, len(position))),
+    )
+
+
+def requirements() -> dict[str, list[str]]:
+    """Features each contract test needs (from ``@requires``); empty if pytest is missing."""
+    try:
+        from anymq.testing.suite import ContractSuite
+    except ImportError:
+        return {}
+    out: dict[str, list[str]] = {}
+    for name in dir(ContractSuite):
+        if name.startswith("test_"):
+            needs = getattr(getattr(ContractSuite, name), "anymq_requires", ())
+            out[name] = [str(f) for f in needs]
+    return out
+
+
+# -- observations ----------------------------------------------------------------------
+
+
+def _split(value: object) -> str:
+    return "/".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _seconds(value: object) -> str:
+    return f"{value:.2f} s" if isinstance(value, (int, float)) else str(value)
+
+
+def _count(noun: str) -> Callable[[object], str]:
+    def show(value: object) -> str:
+        if isinstance(value, int):
+            return f"{value} {noun}{'' if value == 1 else 's'}"
+        return f"{noun}s: {value}"
+
+    return show
+
+
+def _headers(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        spring = sum(1 for v in value if str(v).startswith("kafka_dlt-"))
+        return f"{len(value)} headers ({spring} Spring dead-letter)"
+    return str(value)
+
+
+OBSERVED: Mapping[str, tuple[str, Callable[[object], str]]] = {
+    "unsupported": (
+        "refused with UnsupportedFeature",
+        lambda v: "refuses " + (", ".join(map(str, v)) if isinstance(v, list) else str(v)),
+    ),
+    "share.split": ("split between members", lambda v: "split " + _split(v)),
+    "share.duplicates": ("duplicates while sharing", _count("duplicate")),
+    "failover.handover_seconds": ("handover time", lambda v: "handover " + _seconds(v)),
+    "failover.duplicates": ("duplicates after failover", _count("duplicate")),
+    "parallel_producers.duplicates": ("duplicates", _count("duplicate")),
+    "close_without_ack.delivery_count": (
+        "delivery_count after close",
+        lambda v: f"delivery_count {v}",
+    ),
+    "dead_letter.headers": ("dead-letter headers", _headers),
+    "nack_delay.seconds": ("redelivered after", lambda v: "after " + _seconds(v)),
+    "key_order.violations": ("ordering violations", _count("violation")),
+    "hash_partitioner.keys_per_partition": (
+        "keys per partition",
+        lambda v: "keys/partition " + _split(v),
+    ),
+    "round_robin.per_partition": ("messages per partition", lambda v: "per partition " + _split(v)),
+    "retention.seconds_until_trimmed": (
+        "time until trimmed",
+        lambda v: "trimmed after " + _seconds(v),
+    ),
+}
+
+#: Observed values drawn as small bar charts (a spread over partitions or members).
+SPREADS = ("share.split", "hash_partitioner.keys_per_partition", "round_robin.per_partition")
+
+
+def describe(key: str, value: object) -> str:
+    """An observation as a few words for a table cell."""
+    entry = OBSERVED.get(key)
+    if entry is None:
+        return f"{key.split('.')[-1].replace('_', ' ')}: {value}"
+    return entry[1](value)

@@ -1,0 +1,413 @@
+"""A tiny SVG chart kit for the offline HTML report: bars, stacked bars, log histograms.
+
+Charts are plain inline SVG strings (no JavaScript, no fonts, no network). Every chart has a
+title, labelled axes with units and a legend; colours come from the Okabe-Ito palette,
+which stays distinguishable with the common colour-vision deficiencies, and every bar also
+carries its value as text and a ``<title>`` tooltip, so colour is never the only cue.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from html import escape
+
+# Okabe-Ito colour-blind-safe palette.
+BLUE = "#0072B2"
+ORANGE = "#E69F00"
+GREEN = "#009E73"
+VERMILLION = "#D55E00"
+SKY = "#56B4E9"
+PURPLE = "#CC79A7"
+YELLOW = "#F0E442"
+GREY = "#8C8C8C"
+LIGHT_GREY = "#D9D9D9"
+INK = "#1F2328"
+MUTED = "#59636E"
+GRID = "#E6E8EB"
+
+Format = Callable[[float], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    name: str
+    colour: str
+    values: Sequence[float | None]
+
+
+def si(value: float) -> str:
+    """12345 -> 12.3k; 1234567 -> 1.23M; small numbers keep two significant digits."""
+    magnitude = abs(value)
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if magnitude >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    if magnitude >= 10 or value == 0:
+        return f"{value:.0f}"
+    return f"{value:.2g}"
+
+
+def ms(value: float) -> str:
+    """Milliseconds with sensible precision: 0.012, 0.35, 4.2, 57, 1200."""
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}".rstrip("0").rstrip(".")
+    if value >= 0.1:
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    return f"{value:.3g}"
+
+
+def ratio(value: float) -> str:
+    return f"{value:.2f}\u00d7"
+
+
+def nice_ticks(top: float, count: int = 5) -> list[float]:
+    """Round tick values from 0 to at least ``top``."""
+    if top <= 0:
+        return [0.0, 1.0]
+    raw = top / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if raw <= m * magnitude)
+    steps = math.ceil(top / step - 1e-9)
+    return [i * step for i in range(steps + 1)]
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """1-2-5 values between low and high, for a log axis."""
+    out: list[float] = []
+    exponent = math.floor(math.log10(low))
+    while 10**exponent <= high * 1.0001:
+        for mantissa in (1, 2, 5):
+            value = mantissa * 10**exponent
+            if low <= value <= high:
+                out.append(value)
+        exponent += 1
+    return out
+
+
+def _text(
+    x: float,
+    y: float,
+    text: str,
+    *,
+    size: int = 12,
+    anchor: str = "middle",
+    colour: str = INK,
+    weight: str = "normal",
+    extra: str = "",
+) -> str:
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
+        f'fill="{colour}" font-weight="{weight}"{extra}>{escape(text)}</text>'
+    )
+
+
+def _open(chart_id: str, title: str, width: int, height: int, kind: str) -> list[str]:
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="{escape(chart_id)}" '
+        f'data-kind="{kind}" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        _text(12, 22, title, size=15, anchor="start", weight="600"),
+    ]
+
+
+def _legend(series: Sequence[tuple[str, str]], x: float, y: float) -> list[str]:
+    """Legend entries laid out right to left, ending at x."""
+    out: list[str] = []
+    for name, colour in reversed(series):
+        width = 7.2 * len(name) + 22
+        x -= width
+        out.append(
+            f'<g class="legend-item"><rect x="{x:.1f}" y="{y - 10:.1f}" width="12" height="12" '
+            f'rx="2" fill="{colour}"/>'
+            + _text(x + 17, y, name, size=12, anchor="start", colour=MUTED)
+            + "</g>"
+        )
+    return out
+
+
+def grouped_bars(
+    *,
+    chart_id: str,
+    title: str,
+    categories: Sequence[str],
+    series: Sequence[Series],
+    y_label: str,
+    fmt: Format = si,
+    width: int = 520,
+    height: int = 300,
+) -> str:
+    """Vertical bars, one group per category, one bar per series; missing values say n/a."""
+    left, right, top, bottom = 70, 16, 48, 46
+    plot_w, plot_h = width - left - right, height - top - bottom
+    values = [v for s in series for v in s.values if v is not None]
+    ticks = nice_ticks(max(values, default=0.0) * 1.08)
+    scale_top = ticks[-1]
+    out = _open(chart_id, title, width, height, "bars")
+    out += _legend([(s.name, s.colour) for s in series], width - right, 40)
+    out += _y_axis(ticks, left, top, plot_w, plot_h, fmt, y_label)
+    group = plot_w / max(1, len(categories))
+    bar = group * 0.72 / max(1, len(series))
+    for ci, category in enumerate(categories):
+        gx = left + ci * group + group * 0.14
+        for si_, s in enumerate(series):
+            value = s.values[ci] if ci < len(s.values) else None
+            x = gx + si_ * bar
+            if value is None:
+                out.append(_text(x + bar / 2, top + plot_h - 6, "n/a", size=11, colour=MUTED))
+                continue
+            h = plot_h * value / scale_top if scale_top else 0.0
+            h = max(h, 1.0)
+            y = top + plot_h - h
+            out.append(
+                f'<rect class="bar" data-series="{escape(s.name)}" '
+                f'data-category="{escape(category)}" data-value="{value:.6g}" x="{x + 1:.1f}" '
+                f'y="{y:.1f}" width="{max(bar - 2, 1):.1f}" height="{h:.1f}" rx="2" '
+                f'fill="{s.colour}"><title>{escape(f"{s.name}, {category}: {fmt(value)}")}'
+                "</title></rect>"
+            )
+            out.append(_text(x + bar / 2, y - 4, fmt(value), size=11, colour=INK))
+        out.append(_text(left + ci * group + group / 2, top + plot_h + 18, category, size=12))
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _y_axis(
+    ticks: Sequence[float],
+    left: float,
+    top: float,
+    plot_w: float,
+    plot_h: float,
+    fmt: Format,
+    label: str,
+) -> list[str]:
+    out = []
+    top_value = ticks[-1] or 1.0
+    for tick in ticks:
+        y = top + plot_h - plot_h * tick / top_value
+        out.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="{GRID}" stroke-width="1"/>'
+        )
+        out.append(_text(left - 6, y + 4, fmt(tick), size=11, anchor="end", colour=MUTED))
+    out.append(
+        f'<line x1="{left}" x2="{left + plot_w}" y1="{top + plot_h}" y2="{top + plot_h}" '
+        f'stroke="{MUTED}" stroke-width="1"/>'
+    )
+    cy = top + plot_h / 2
+    out.append(
+        _text(
+            16,
+            cy,
+            label,
+            size=12,
+            colour=MUTED,
+            extra=f' transform="rotate(-90 16 {cy:.1f})"',
+        )
+    )
+    return out
+
+
+def horizontal_bars(
+    *,
+    chart_id: str,
+    title: str,
+    categories: Sequence[str],
+    series: Sequence[Series],
+    x_label: str,
+    fmt: Format = ratio,
+    reference: float | None = None,
+    reference_label: str = "",
+    width: int = 720,
+) -> str:
+    """Horizontal grouped bars (one group per category), with an optional reference line."""
+    left, right, top, bottom = 150, 60, 50, 50
+    row = 18 * max(1, len(series)) + 16
+    plot_h = row * max(1, len(categories))
+    height = top + plot_h + bottom
+    plot_w = width - left - right
+    values = [v for s in series for v in s.values if v is not None]
+    ticks = nice_ticks(max([*values, reference or 0.0, 0.0]) * 1.1)
+    span = ticks[-1] or 1.0
+    out = _open(chart_id, title, width, height, "hbars")
+    out += _legend([(s.name, s.colour) for s in series], width - right, 40)
+    for tick in ticks:
+        x = left + plot_w * tick / span
+        out.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + plot_h}" stroke="{GRID}"/>'
+        )
+        out.append(_text(x, top + plot_h + 16, fmt(tick), size=11, colour=MUTED))
+    out.append(_text(left + plot_w / 2, top + plot_h + 38, x_label, size=12, colour=MUTED))
+    for ci, category in enumerate(categories):
+        y0 = top + ci * row + 8
+        out.append(_text(left - 8, y0 + row / 2 - 4, category, size=12, anchor="end", weight="600"))
+        for si_, s in enumerate(series):
+            value = s.values[ci] if ci < len(s.values) else None
+            y = y0 + si_ * 18
+            if value is None:
+                out.append(
+                    _text(left + 6, y + 12, f"{s.name}: n/a", size=11, anchor="start", colour=MUTED)
+                )
+                continue
+            w = max(plot_w * value / span, 1.0)
+            out.append(
+                f'<rect class="bar" data-series="{escape(s.name)}" '
+                f'data-category="{escape(category)}" data-value="{value:.6g}" x="{left}" '
+                f'y="{y:.1f}" width="{w:.1f}" height="15" rx="2" fill="{s.colour}">'
+                f"<title>{escape(f'{category}, {s.name}: {fmt(value)}')}</title></rect>"
+            )
+            out.append(_text(left + w + 4, y + 12, fmt(value), size=11, anchor="start"))
+    if reference is not None:
+        x = left + plot_w * reference / span
+        out.append(
+            f'<line class="reference" x1="{x:.1f}" x2="{x:.1f}" y1="{top - 4}" '
+            f'y2="{top + plot_h}" stroke="{INK}" stroke-width="1.5" stroke-dasharray="5 4"/>'
+        )
+        if reference_label:
+            out.append(_text(x + 4, top - 6, reference_label, size=11, anchor="start"))
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def stacked_bars(
+    *,
+    chart_id: str,
+    title: str,
+    categories: Sequence[str],
+    segments: Sequence[Series],
+    x_label: str,
+    width: int = 720,
+) -> str:
+    """One horizontal bar per category, split into segments that add up (counts)."""
+    left, right, top, bottom = 150, 24, 50, 46
+    row = 30
+    plot_h = row * max(1, len(categories))
+    height = top + plot_h + bottom
+    plot_w = width - left - right
+    totals = [
+        sum((s.values[i] or 0.0) for s in segments if i < len(s.values))
+        for i in range(len(categories))
+    ]
+    span = max([*totals, 1.0])
+    out = _open(chart_id, title, width, height, "stacked")
+    out += _legend([(s.name, s.colour) for s in segments], width - right, 40)
+    for ci, category in enumerate(categories):
+        y = top + ci * row + 6
+        out.append(_text(left - 8, y + 14, category, size=12, anchor="end", weight="600"))
+        x = float(left)
+        for s in segments:
+            value = s.values[ci] if ci < len(s.values) else None
+            if not value:
+                continue
+            w = plot_w * value / span
+            out.append(
+                f'<rect class="bar" data-series="{escape(s.name)}" '
+                f'data-category="{escape(category)}" data-value="{value:g}" x="{x:.1f}" '
+                f'y="{y:.1f}" width="{w:.1f}" height="20" fill="{s.colour}">'
+                f"<title>{escape(f'{category}: {value:g} {s.name}')}</title></rect>"
+            )
+            if w >= 22:
+                colour = "#FFFFFF" if s.colour in (BLUE, VERMILLION, GREEN, GREY) else INK
+                out.append(_text(x + w / 2, y + 14, f"{value:g}", size=11, colour=colour))
+            x += w
+    out.append(_text(left + plot_w / 2, top + plot_h + 24, x_label, size=12, colour=MUTED))
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def log_histogram(
+    *,
+    chart_id: str,
+    title: str,
+    edges: Sequence[float],
+    series: Sequence[Series],
+    x_label: str,
+    y_label: str,
+    markers: Sequence[tuple[str, float, str]] = (),
+    width: int = 520,
+    height: int = 300,
+) -> str:
+    """Counts per log-spaced bin as the share of each series (%), side by side per bin.
+
+    ``markers`` are (label, x value, colour) vertical lines, e.g. each side's p50 and p99.
+    """
+    left, right, top, bottom = 62, 16, 48, 50
+    plot_w, plot_h = width - left - right, height - top - bottom
+    out = _open(chart_id, title, width, height, "histogram")
+    out += _legend([(s.name, s.colour) for s in series], width - right, 40)
+    if len(edges) < 2:
+        out.append(_text(width / 2, height / 2, "no latency samples", colour=MUTED))
+        out.append("</svg>")
+        return "\n".join(out)
+    shares = []
+    for s in series:
+        total = sum(v or 0.0 for v in s.values) or 1.0
+        shares.append([100.0 * (v or 0.0) / total for v in s.values])
+    ticks = nice_ticks(max((v for row in shares for v in row), default=0.0) * 1.05)
+    out += _y_axis(ticks, left, top, plot_w, plot_h, lambda v: f"{v:g}%", y_label)
+    lo, hi = math.log10(edges[0]), math.log10(edges[-1])
+
+    def x_of(value: float) -> float:
+        return left + plot_w * (math.log10(max(value, 1e-12)) - lo) / ((hi - lo) or 1.0)
+
+    span = ticks[-1] or 1.0
+    for si_, (s, row) in enumerate(zip(series, shares, strict=True)):
+        for bi, share in enumerate(row):
+            x0, x1 = x_of(edges[bi]), x_of(edges[bi + 1])
+            w = (x1 - x0) / len(series)
+            if share <= 0:
+                continue
+            h = max(plot_h * share / span, 1.0)
+            band = f"{ms(edges[bi])}\u2013{ms(edges[bi + 1])} ms"
+            label = f"{s.name}: {share:.1f}% of messages took {band}"
+            out.append(
+                f'<rect class="bar" data-series="{escape(s.name)}" data-value="{share:.4g}" '
+                f'x="{x0 + si_ * w + 0.5:.1f}" y="{top + plot_h - h:.1f}" '
+                f'width="{max(w - 1, 0.8):.1f}" height="{h:.1f}" fill="{s.colour}">'
+                f"<title>{escape(label)}</title></rect>"
+            )
+    for tick in log_ticks(edges[0], edges[-1]):
+        x = x_of(tick)
+        out.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top + plot_h}" y2="{top + plot_h + 4}" '
+            f'stroke="{MUTED}"/>'
+        )
+        out.append(_text(x, top + plot_h + 16, ms(tick), size=11, colour=MUTED))
+    out.append(_text(left + plot_w / 2, top + plot_h + 38, x_label, size=12, colour=MUTED))
+    for index, (label, value, colour) in enumerate(markers):
+        x = x_of(value)
+        y = top + 12 + 13 * index
+        out.append(
+            f'<line class="marker" x1="{x:.1f}" x2="{x:.1f}" y1="{top + 2}" '
+            f'y2="{top + plot_h}" stroke="{colour}" stroke-width="1.5" stroke-dasharray="4 3"/>'
+        )
+        anchor = "end" if x > left + plot_w * 0.8 else "start"
+        dx = -4 if anchor == "end" else 4
+        out.append(_text(x + dx, y, label, size=10, anchor=anchor, colour=INK))
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def spark(values: Sequence[float], colour: str = BLUE, *, title: str = "") -> str:
+    """A tiny inline bar chart (a spread over partitions or members) for a table cell."""
+    if not values:
+        return ""
+    width, height, gap = max(24, 9 * len(values)), 18, 2
+    bar = (width - gap * (len(values) - 1)) / len(values)
+    top = max(values) or 1.0
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="spark" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for i, value in enumerate(values):
+        h = max(height * value / top, 1.0)
+        out.append(
+            f'<rect x="{i * (bar + gap):.1f}" y="{height - h:.1f}" width="{bar:.1f}" '
+            f'height="{h:.1f}" fill="{colour}"/>'
+        )
+    out.append("</svg>")
+    return "".join(out)

@@ -1,0 +1,57 @@
+"""The brokers of a run: a short column id per URL and the URL shown without its password."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from anymq.url import URL
+
+_KINDS = {
+    "memory": "memory",
+    "kafka": "kafka",
+    "kafka+ssl": "kafka",
+    "amqp": "rabbitmq",
+    "amqps": "rabbitmq",
+    "sqs": "sqs",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One broker under comparison. ``url`` keeps the password: never print it, use ``shown``."""
+
+    id: str
+    """Column name in tables and key in the JSON report, e.g. ``kafka`` or ``kafka-2``."""
+    url: str
+    shown: str
+    """The URL rendered by anymq.URL.render(): the password is ``***``."""
+    scheme: str
+    kind: str
+    """memory, kafka, rabbitmq, sqs, or the scheme of a third-party backend."""
+
+    def __repr__(self) -> str:
+        return f"Target({self.id!r}, {self.shown!r})"
+
+    def redact(self, text: str) -> str:
+        """``text`` (an error message, a log) with this URL's password masked."""
+        parsed = URL.parse(self.url)
+        secrets = [parsed.password or ""]
+        secrets += [v for k, v in parsed.query.items() if "secret" in k or "password" in k]
+        for secret in secrets:
+            if len(secret) >= 3:
+                text = text.replace(secret, "***")
+        return text
+
+
+def targets(urls: Sequence[str]) -> list[Target]:
+    """Targets for URLs, with unique ids (the kind, then ``-2``, ``-3`` for repeats)."""
+    out: list[Target] = []
+    used: dict[str, int] = {}
+    for text in urls:
+        parsed = URL.parse(text)
+        kind = _KINDS.get(parsed.scheme, parsed.scheme)
+        used[kind] = used.get(kind, 0) + 1
+        ident = kind if used[kind] == 1 else f"{kind}-{used[kind]}"
+        out.append(Target(ident, text, parsed.render(), parsed.scheme, kind))
+    return out
