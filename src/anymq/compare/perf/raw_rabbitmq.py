@@ -1,9 +1,10 @@
 """The RabbitMQ baseline: the same workload through aio-pika directly (imported only here).
 
-The same topology anymq uses for a group: a durable topic exchange and a durable queue
-bound with ``#``. Publishing uses publisher confirms (a batch is published and its confirms
-awaited together), persistent messages; each consumer has its own channel with the same
-prefetch and acks every message.
+The same topology anymq uses for a group: a durable topic exchange and a durable queue of
+the same type (quorum by default; classic with ``?queue_type=classic``; a stream with
+``?mode=stream``) bound with ``#``. Publishing uses publisher confirms (a batch is
+published and its confirms awaited together), persistent messages; each consumer has its
+own channel with the same prefetch and acks every message.
 """
 
 from __future__ import annotations
@@ -27,9 +28,19 @@ from anymq.url import URL
 
 CLIENT = "aio-pika"
 DESCRIPTION = (
-    "aio-pika: topic exchange + durable queue, publisher confirms awaited per batch, "
-    "persistent messages, same prefetch, ack per message"
+    "aio-pika: topic exchange + durable queue of anymq's type, publisher confirms "
+    "awaited per batch, persistent messages, same prefetch, ack per message"
 )
+
+
+def queue_type(url: str) -> str:
+    """The queue type anymq's RabbitMQ backend uses for a group on this URL."""
+    query = URL.parse(url).query
+    if query.get("mode") == "stream":
+        return "stream"
+    return query.get("queue_type", "quorum")
+
+
 # Members wait in the iterator without a timeout (no task per message); when a phase is
 # over, Workers(grace=0) cancels them and unacked prefetched messages return to the queue.
 
@@ -70,7 +81,11 @@ async def run_round(url: str, plan: Plan, tracker: Tracker) -> RoundResult:
         exchange = await setup.declare_exchange(
             exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
         )
-        queue = await setup.declare_queue(queue_name, durable=True)
+        kind = queue_type(url)
+        queue = await setup.declare_queue(
+            queue_name, durable=True, arguments={"x-queue-type": kind}
+        )
+        consume_args = {"x-stream-offset": "first"} if kind == "stream" else None
         await queue.bind(exchange, "#")
         publishers = []
         for _ in range(plan.producers):
@@ -103,7 +118,7 @@ async def run_round(url: str, plan: Plan, tracker: Tracker) -> RoundResult:
         async with Workers(grace=0) as workers:
 
             async def member(member_queue: Any) -> None:
-                async with member_queue.iterator() as messages:
+                async with member_queue.iterator(arguments=consume_args) as messages:
                     async for message in messages:
                         drain.mark(message.body)
                         await message.ack()
@@ -118,7 +133,7 @@ async def run_round(url: str, plan: Plan, tracker: Tracker) -> RoundResult:
         async with Workers(grace=0) as workers:
 
             async def listen(member_queue: Any) -> None:
-                async with member_queue.iterator() as messages:
+                async with member_queue.iterator(arguments=consume_args) as messages:
                     async for message in messages:
                         pingpong.received(message.body, time.perf_counter_ns())
                         await message.ack()
