@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka import errors as kerr
+from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyped]
 
 from anymq.backend import Outgoing, ProducerDriver, ProducerOptions
 from anymq.errors import AnyMQError, ClosedError, ConfigError, TopicNotFound
@@ -50,8 +51,9 @@ def producer_kwargs(broker: KafkaBroker, options: ProducerOptions) -> dict[str, 
         raise ConfigError("enable_idempotence=true needs acks=all (Kafka's rule)")
     if "max_request_size" in settings:
         kwargs["max_request_size"] = settings["max_request_size"]
-    if options.partitioner == "round_robin":
-        kwargs["partitioner"] = RoundRobin()
+    kwargs["partitioner"] = (
+        RoundRobin() if options.partitioner == "round_robin" else DefaultPartitioner()
+    )
     if options.batch_size is not None:
         kwargs["max_batch_size"] = options.batch_size
     if options.linger is not None:
@@ -72,6 +74,7 @@ class KafkaProducer(ProducerDriver):
     def __init__(self, broker: KafkaBroker, options: ProducerOptions) -> None:
         self.broker = broker
         self.kwargs = producer_kwargs(broker, options)
+        self.partitioner = self.kwargs["partitioner"]
         self.limit = broker.capabilities.max_message_bytes
         self.client: Any = None
         self.closed = False
@@ -125,36 +128,62 @@ class KafkaProducer(ProducerDriver):
         return Receipt(topic, meta.partition, meta.offset)
 
     async def send_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[Receipt]:
+        """Group the messages by partition into closed record batches, submit all, then await.
+
+        One future per record batch instead of one per message: the partition is picked with
+        the same partitioner ``send`` uses, and a record's offset is the batch's base offset
+        plus its index in the batch.
+        """
         partitions = await self._partitions(topic)
         for m in messages:  # all or nothing: check before the first record is queued
             if m.partition is not None and m.partition >= partitions:
                 raise _no_partition(topic, m.partition, partitions)
-        send = self.client.send
-        futures = []
+        client = self.client
         size = 0
         try:
-            for m in messages:
-                size = m.size
-                headers = m.headers
-                futures.append(
-                    await send(
-                        topic,
-                        m.value,
-                        key=m.key,
-                        partition=m.partition,
-                        headers=list(headers.items()) if headers else None,
+            everything = sorted(await client.partitions_for(topic))
+            available = list(client.client.cluster.available_partitions_for_topic(topic))
+            pick = self.partitioner
+            by_partition: dict[int, list[int]] = {}
+            for index, m in enumerate(messages):
+                p = m.partition
+                if p is None:
+                    p = pick(m.key, everything, available)
+                by_partition.setdefault(p, []).append(index)
+            submitted: list[tuple[Any, int, list[int]]] = []
+            for p, indexes in by_partition.items():
+                batch = client.create_batch()
+                members: list[int] = []
+                for index in indexes:
+                    m = messages[index]
+                    size = m.size
+                    headers = list(m.headers.items()) if m.headers else None
+                    if batch.append(key=m.key, value=m.value, timestamp=None, headers=headers):
+                        members.append(index)
+                        continue
+                    if members:  # full: submit it and start the next one with this message
+                        batch.close()
+                        submitted.append(
+                            (await client.send_batch(batch, topic, partition=p), p, members)
+                        )
+                        batch = client.create_batch()
+                        members = []
+                    if not batch.append(key=m.key, value=m.value, timestamp=None, headers=headers):
+                        raise kerr.MessageSizeTooLargeError("larger than max_request_size")
+                    members.append(index)
+                if members:
+                    batch.close()
+                    submitted.append(
+                        (await client.send_batch(batch, topic, partition=p), p, members)
                     )
-                )
-            receipts = []
-            for future in futures:
-                meta = await future
-                receipts.append(Receipt(topic, meta.partition, meta.offset))
+            receipts: list[Receipt | None] = [None] * len(messages)
+            for future, p, members in submitted:
+                base = (await future).offset
+                for position, index in enumerate(members):
+                    receipts[index] = Receipt(topic, p, base + position)
         except (kerr.KafkaError, AssertionError) as exc:
-            for future in futures:  # retrieve every outcome: no "exception never retrieved"
-                if future.done() and not future.cancelled():
-                    future.exception()
             raise self._error(exc, topic, size) from exc
-        return receipts
+        return receipts  # type: ignore[return-value]
 
     async def flush(self) -> None:
         if self.client is not None:
