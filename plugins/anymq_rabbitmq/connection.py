@@ -140,6 +140,17 @@ class Amqp:
                 with contextlib.suppress(Exception):
                     await channel.close()
 
+    @contextlib.asynccontextmanager
+    async def admin_confirm(self) -> AsyncIterator[aiormq.abc.AbstractChannel]:
+        """Like :meth:`admin`, with publisher confirms on."""
+        channel = await self.raw_channel(confirms=True)
+        try:
+            yield channel
+        finally:
+            if not channel.is_closed:
+                with contextlib.suppress(Exception):
+                    await channel.close()
+
     async def _bounded(self, awaitable: Any, what: str) -> Any:
         timeout = self.settings.publish_timeout
         try:

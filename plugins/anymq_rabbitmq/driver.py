@@ -42,6 +42,20 @@ from anymq_rabbitmq.options import (
 )
 from anymq_rabbitmq.producer import RabbitProducer
 from anymq_rabbitmq.registry import Doc, Registry
+from anymq_rabbitmq.streamgroup import (
+    StreamBroadcastConsumer,
+    StreamGroupConsumer,
+    position_request,
+    resolve,
+)
+from anymq_rabbitmq.streams import (
+    OffsetStore,
+    OffsetTracker,
+    offset_argument,
+    offset_of,
+    routes,
+    scan,
+)
 
 NAME_RULE = NameRule(
     r"(?!amq\.)[A-Za-z0-9._:-]{1,200}",
@@ -88,9 +102,26 @@ class QueuePlan:
     bind_arguments: dict[str, Any] | None = None
 
 
+STREAM_FEATURES = frozenset(
+    {
+        Feature.CONSUMER_GROUPS,
+        Feature.FAN_OUT,
+        Feature.BROADCAST,
+        Feature.DURABLE_GROUPS,
+        Feature.RETAINS_CONSUMED,
+        Feature.REPLAY,
+        Feature.SEEK_TIME,
+        Feature.DEAD_LETTER,
+        Feature.ROUTING_KEYS,
+        Feature.RETENTION_TIME,
+        Feature.RETENTION_BYTES,
+    }
+)
+
+
 def capabilities_for(settings: BrokerSettings) -> Capabilities:
-    """Classic mode declares what queues give; quorum is needed for dead letters."""
-    features = set(CLASSIC_FEATURES)
+    """What each mode really has; quorum work/group queues are needed for dead letters."""
+    features = set(STREAM_FEATURES if settings.mode == "stream" else CLASSIC_FEATURES)
     if settings.queue_type != "quorum":
         features.discard(Feature.DEAD_LETTER)
     return CAPABILITIES.with_features(features)
@@ -107,12 +138,30 @@ class RabbitBroker(BrokerDriver):
         self.capabilities = capabilities_for(self.settings)
         self.amqp = Amqp(url, self.settings)
         self.registry = Registry(self.amqp)
+        self.stream_mode = self.settings.mode == "stream"
+        # Stream readers get a connection of their own (see streams.py).
+        self.stream_amqp = Amqp(url, self.settings) if self.stream_mode else self.amqp
+        self.pump_holders: dict[str, StreamGroupConsumer] = {}
+        self.pump_waiters: dict[str, set[StreamGroupConsumer]] = {}
+        self.trackers: dict[str, OffsetTracker | None] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
         await self.amqp.start()
+        if self.stream_amqp is not self.amqp:
+            try:
+                await self.stream_amqp.start()
+            except BaseException:
+                await self.amqp.close()
+                raise
 
     async def close(self) -> None:
+        trackers, self.trackers = self.trackers, {}
+        for tracker in trackers.values():
+            if tracker is not None:
+                await tracker.close()
+        if self.stream_amqp is not self.amqp:
+            await self.stream_amqp.close()
         await self.amqp.close()
 
     # -- topics ------------------------------------------------------------------------
@@ -131,6 +180,11 @@ class RabbitBroker(BrokerDriver):
     ) -> bool:
         if await topo.exchange_exists(self.amqp, name):
             return False
+        if self.stream_mode and exchange_type == "direct":
+            raise ConfigError(
+                "mode=stream needs an exchange that can route every message into the topic's "
+                "stream: topic, fanout or headers, not direct"
+            )
         await topo.declare_exchange(self.amqp, name, exchange_type, self.settings.mode)
         meta = topo.TopicMeta(
             name=name,
@@ -142,6 +196,13 @@ class RabbitBroker(BrokerDriver):
             retention_bytes=retention.bytes,
             retention_messages=retention.messages,
         )
+        if self.stream_mode:
+            stream = Names.stream(name)
+            await topo.declare_queue(
+                self.amqp, stream, topo.stream_arguments(meta, self.settings), "stream"
+            )
+            key, bind_args = topo.binding_arguments(exchange_type, meta.default_binding())
+            await topo.bind(self.amqp, stream, name, key, bind_args)
         meta.save(doc)
         return True
 
@@ -163,6 +224,8 @@ class RabbitBroker(BrokerDriver):
                     for queue in Names.group_objects(name, group, meta.mode):
                         await topo.delete_queue(self.amqp, queue)
                 doc["topics"].pop(name, None)
+            if meta is not None and meta.mode == "stream":
+                await topo.delete_queue(self.amqp, Names.stream(name))
             if not exists:
                 raise TopicNotFound(name, "rabbitmq")
             await topo.delete_exchange(self.amqp, name)
@@ -195,10 +258,56 @@ class RabbitBroker(BrokerDriver):
             raise TopicNotFound(topic, "rabbitmq")
         counts = await topo.queue_counts(self.amqp, Names.group_queue(topic, group))
         ready, members = counts if counts is not None else (0, 0)
+        if self.stream_mode and counts is not None:
+            return await self._describe_stream_group(topic, group, ready, members)
         return GroupInfo(
             topic=topic,
             group=group,
             partitions=(PartitionLag(None, None, None, ready),),
+            members=members,
+            in_flight=None,
+        )
+
+    async def _describe_stream_group(
+        self, topic: str, group: str, ready: int, members: int
+    ) -> GroupInfo:
+        """Backlog = stream messages after the group's offset (up to a marker) + work queue."""
+        doc = await self.registry.read()
+        meta = topo.TopicMeta.from_doc(doc, topic) or topo.TopicMeta(name=topic)
+        entry = meta.groups.get(group) or {}
+        bindings = list(entry.get("bindings") or [])
+        position = await OffsetStore(self.stream_amqp, Names.offsets(topic, group)).read()
+        position = position or {"offset": 0}
+        start = int(position.get("offset", 0))
+        floor = position.get("ts")
+        oldest = hdr_now() - meta.retention_ms if meta.retention_ms else None
+        waiting = 0
+
+        def visit(message: Any) -> None:
+            nonlocal waiting, floor
+            if offset_of(message) < start:
+                return
+            ts = (message.header.properties.headers or {}).get("x-anymq-ts")
+            if floor is not None:
+                if isinstance(ts, int) and ts < floor:
+                    return
+                floor = None
+            if oldest is not None and isinstance(ts, int) and ts < oldest:
+                return
+            if routes(meta.exchange_type, bindings, message):
+                waiting += 1
+
+        end = await scan(
+            self.stream_amqp,
+            Names.stream(topic),
+            offset_argument(position),
+            visit,
+            self.settings.publish_timeout,
+        )
+        return GroupInfo(
+            topic=topic,
+            group=group,
+            partitions=(PartitionLag(0, start, end, waiting + ready),),
             members=members,
             in_flight=None,
         )
@@ -314,7 +423,109 @@ class RabbitBroker(BrokerDriver):
 
     def consumer(self, options: ConsumerOptions) -> ConsumerDriver:
         check_known(options.extra, CONSUMER_OPTIONS, "consumer")
-        return QueueConsumer(self, options)
+        if not self.stream_mode:
+            return QueueConsumer(self, options)
+        if options.group is None:
+            return StreamBroadcastConsumer(self, options)
+        return StreamGroupConsumer(self, options)
+
+    # -- stream mode -------------------------------------------------------------------
+    async def stream_topic(self, topic: str) -> topo.TopicMeta:
+        """A stream-mode topic's registry entry; TopicNotFound / ConfigError otherwise."""
+        async with self.registry.edit() as doc:
+            meta = await self._meta_locked(doc, topic)
+        if meta.known and meta.mode != "stream":
+            raise ConfigError(
+                f"topic {topic!r} was created in classic mode (no stream); connect without "
+                "mode=stream to consume it"
+            )
+        return meta
+
+    async def stream_end(self, stream: str) -> int:
+        """The offset of a fresh marker: everything before it is in the stream now."""
+        return await scan(self.stream_amqp, stream, "next", None, self.settings.publish_timeout)
+
+    async def tracker(self, topic: str) -> OffsetTracker | None:
+        """The offset tracker of a stream-mode topic (None when it has no stream)."""
+        if topic in self.trackers:
+            found = self.trackers[topic]
+            if found is not None:
+                await found.ensure()
+            return found
+        tracker = OffsetTracker(self.stream_amqp, Names.stream(topic))
+        try:
+            await tracker.ensure()
+        except Exception:
+            await tracker.close()
+            self.trackers[topic] = None
+            return None
+        self.trackers[topic] = tracker
+        return tracker
+
+    async def prepare_stream_group(
+        self, options: ConsumerOptions
+    ) -> tuple[topo.TopicMeta, list[str], bool]:
+        """Declare a stream-mode group's work queue, offset and control queues; store its start."""
+        topic, group = options.topic, options.group
+        assert group is not None
+        queue = self._queue_name(topic, group)
+        store = OffsetStore(self.stream_amqp, Names.offsets(topic, group))
+        async with self.registry.edit() as doc:
+            meta = await self._meta_locked(doc, topic)
+            if meta.known and meta.mode != "stream":
+                raise ConfigError(
+                    f"topic {topic!r} was created in classic mode (no stream); connect without "
+                    "mode=stream to consume it"
+                )
+            dlx = options.dead_letter_topic
+            if dlx is not None:
+                await self._meta_locked(doc, dlx, create="topic")
+            entry = meta.groups.get(group)
+            queue_type = self.settings.queue_type
+            max_deliveries = options.max_deliveries
+            if entry is not None and max_deliveries is None and dlx is None:
+                queue_type = entry.get("queue_type", queue_type)
+                max_deliveries = entry.get("max_deliveries")
+                dlx = entry.get("dead_letter_topic")
+            work = topo.TopicMeta(name=topic)  # retention lives on the stream, not here
+            await topo.declare_queue(
+                self.amqp,
+                queue,
+                # No x-dead-letter-exchange: RabbitMQ 3.10 does not dead-letter into streams,
+                # so stream-mode groups dead-letter client-side (StreamGroupConsumer.nack).
+                topo.queue_arguments(work, queue_type),
+                f"group {group!r}",
+            )
+            await store.declare()
+            await topo.declare_queue(
+                self.amqp, Names.control(topic, group), {"x-queue-type": "classic"}, "control"
+            )
+            bindings: list[str] = list(entry.get("bindings", [])) if entry else []
+            if options.binding is not None:
+                self._binding(meta, options.binding)
+                if options.binding not in bindings:
+                    bindings.append(options.binding)
+            meta.groups[group] = {
+                "queue": queue,
+                "queue_type": queue_type,
+                "bindings": bindings,
+                "max_deliveries": max_deliveries,
+                "dead_letter_topic": dlx,
+            }
+            if meta.known:
+                meta.save(doc)
+            if await store.read() is None:
+                stream = Names.stream(topic)
+                position = await resolve(self, stream, position_request(options.start))
+                async with self.stream_amqp.admin_confirm() as channel:
+                    await store.write(position, channel)
+        return meta, bindings, queue_type == "quorum"
+
+
+def hdr_now() -> int:
+    from anymq_rabbitmq.headers import now_ms
+
+    return now_ms()
 
 
 __all__ = ["CAPABILITIES", "RabbitBroker"]

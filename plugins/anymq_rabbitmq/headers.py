@@ -73,6 +73,11 @@ def _bytes(value: Any) -> bytes:
     return str(value).encode("utf-8")
 
 
+def as_text(value: Any) -> str:
+    """A header value as text, for matching headers bindings client-side."""
+    return _bytes(value).decode("utf-8", "replace")
+
+
 def decode(
     table: dict[str, Any] | None,
 ) -> tuple[dict[str, bytes], bytes | None, int | None]:

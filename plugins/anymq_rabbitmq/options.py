@@ -43,6 +43,7 @@ PRODUCER_OPTIONS: dict[str, str] = {
     "mandatory": "raise PublishError when no queue is bound for a message (default false)",
     "persistent": "delivery_mode 2 so messages survive a broker restart (default true)",
     "ttl": "per-message TTL in seconds (AMQP expiration)",
+    "offsets": "stream mode: receipts carry stream offsets read back from the stream (default on)",
 }
 
 CONSUMER_OPTIONS: dict[str, str] = {

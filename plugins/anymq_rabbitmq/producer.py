@@ -52,6 +52,9 @@ class RabbitProducer(ProducerDriver):
         ttl = seconds(options.extra, "ttl", None)
         self.expiration = None if ttl is None else str(int(ttl * 1000))
         self.timeout = broker.settings.publish_timeout
+        self.stream_mode = broker.stream_mode
+        self.track = self.stream_mode and flag(options.extra, "offsets", True)
+        self.partition = 0 if self.stream_mode else None
         self.channel: AbstractRobustChannel | None = None
         self.known: set[str] = set()
         self._ids = map(f"{uuid.uuid4().hex[:16]}-{{}}".format, itertools.count())
@@ -90,6 +93,9 @@ class RabbitProducer(ProducerDriver):
             await self._check_topic(topic)
         props = self._properties(message, hdr.now_ms())
         key = message.routing_key or topic
+        tracker = await self.broker.tracker(topic) if self.track else None
+        if tracker is not None:
+            tracker.expect((props.message_id,))  # type: ignore[arg-type]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         while True:
@@ -104,9 +110,13 @@ class RabbitProducer(ProducerDriver):
                         mandatory=self.mandatory,
                     )
                 self._check_result(topic, result)
-                return Receipt(topic, None, None, props.message_id)
+                break
             except (Exception, asyncio.CancelledError) as exc:  # mapped or retried below
                 await self._failed(topic, exc, deadline)
+        offset = None
+        if tracker is not None:
+            [offset] = await tracker.offsets([props.message_id], self.timeout)  # type: ignore[list-item]
+        return Receipt(topic, self.partition, offset, props.message_id)
 
     async def send_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[Receipt]:
         if topic not in self.known:
@@ -115,27 +125,39 @@ class RabbitProducer(ProducerDriver):
         pending: list[Item] = [
             (m.value, m.routing_key or topic, self._properties(m, ts)) for m in messages
         ]
-        receipts = [Receipt(topic, None, None, item[2].message_id) for item in pending]
+        ids = [item[2].message_id or "" for item in pending]
+        tracker = await self.broker.tracker(topic) if self.track else None
+        if tracker is not None:
+            tracker.expect(ids)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
-        while pending:
+        while True:
             try:
                 async with asyncio.timeout(max(0.0, deadline - loop.time())):
                     channel = await self._underlay()
+                    results: list[Any] = []
                     if not self.confirm:
                         for body, rk, props in pending:
                             await channel.basic_publish(
                                 body, exchange=topic, routing_key=rk, properties=props
                             )
-                        return receipts
-                    results = await publish_many(channel, topic, pending, mandatory=self.mandatory)
+                    else:
+                        results = await publish_many(
+                            channel, topic, pending, mandatory=self.mandatory
+                        )
                 for result in results:
                     self._check_result(topic, result)
-                return receipts
+                break
             except (Exception, asyncio.CancelledError) as exc:  # mapped or retried below
                 # Resend the whole batch: confirmed ones may arrive twice (at-least-once).
                 await self._failed(topic, exc, deadline)
-        return receipts
+        offsets: list[int | None] = [None] * len(ids)
+        if tracker is not None:
+            offsets = await tracker.offsets(ids, self.timeout)
+        return [
+            Receipt(topic, self.partition, offset, message_id)
+            for message_id, offset in zip(ids, offsets, strict=True)
+        ]
 
     def _check_result(self, topic: str, result: Any) -> None:
         if not self.confirm or isinstance(result, spec.Basic.Ack):

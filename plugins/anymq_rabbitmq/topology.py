@@ -172,6 +172,23 @@ async def delete_exchange(amqp: Amqp, name: str) -> None:
             await channel.exchange_delete(name, if_unused=False)
 
 
+def stream_arguments(meta: TopicMeta, settings: Any) -> dict[str, Any]:
+    """A topic stream: retention by age and size; segments small enough for size retention.
+
+    RabbitMQ applies stream retention per segment when a segment fills up, so with a size
+    limit the segment size is a quarter of it (at least 4 KiB) to trim close to the limit.
+    """
+    segment = int(settings.stream_segment_bytes)
+    args: dict[str, Any] = {"x-queue-type": "stream"}
+    if meta.retention_ms is not None:
+        args["x-max-age"] = f"{max(1, -(-int(meta.retention_ms) // 1000))}s"
+    if meta.retention_bytes is not None:
+        args["x-max-length-bytes"] = int(meta.retention_bytes)
+        segment = min(segment, max(4096, int(meta.retention_bytes) // 4))
+    args["x-stream-max-segment-size-bytes"] = segment
+    return args
+
+
 def queue_arguments(
     meta: TopicMeta,
     queue_type: str,
