@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import (  # type: ignore[import-untyped]
@@ -321,7 +322,7 @@ class KafkaConsumer(ConsumerDriver):
             self._commit_wanted.clear()
             try:
                 await self._commit(list(self.tracks.values()))
-            except (kerr.KafkaError, AnyMQError) as exc:
+            except Exception as exc:  # keep committing: a failed round is retried
                 log.warning("background commit of %s/%s failed: %s", self.topic, self.group, exc)
                 await asyncio.sleep(1.0)
                 self._commit_wanted.set()
@@ -387,7 +388,8 @@ class KafkaConsumer(ConsumerDriver):
             )
 
     async def receive(self, max_messages: int, timeout: float | None) -> list[Received]:
-        if self.closed or self.client is None:
+        client = self.client
+        if self.closed or client is None:
             if self.closed:
                 return []
             raise ClosedError("consumer is not started")
@@ -404,10 +406,10 @@ class KafkaConsumer(ConsumerDriver):
             else:
                 wait = _POLL_SLICE if deadline is None else min(_POLL_SLICE, deadline - loop.time())
             try:
-                records = await self.client.getmany(
+                records = await client.getmany(
                     timeout_ms=max(0, int(wait * 1000)), max_records=max_messages - len(out)
                 )
-            except (kerr.ConsumerStoppedError, AttributeError):
+            except kerr.ConsumerStoppedError:
                 return out
             except kerr.KafkaError as exc:
                 if self.closed:
@@ -438,6 +440,21 @@ class KafkaConsumer(ConsumerDriver):
         if not self._commit_wanted.is_set():
             self._commit_wanted.set()
 
+    async def ack_many(self, messages: Sequence[Received]) -> None:
+        """Settle a batch with one wake-up of the committer."""
+        if self.closed:
+            raise ClosedError("consumer closed before this ack; the messages will be redelivered")
+        for message in messages:
+            track: Track = message.handle
+            if track.live:
+                offset: int = message.offset  # type: ignore[assignment]
+                track.ack(offset)
+                counts = self.counts.get(track.tp.partition)
+                if counts:
+                    counts.pop(offset, None)
+        if not self._commit_wanted.is_set():
+            self._commit_wanted.set()
+
     async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
         track: Track = message.handle
         if self.closed:
@@ -447,7 +464,12 @@ class KafkaConsumer(ConsumerDriver):
         limit = self.options.max_deliveries
         if not requeue or (limit is not None and message.delivery_count >= limit):
             if self.options.dead_letter_topic is not None:
-                await self._dead_letter(message, requeue)
+                try:
+                    await self._dead_letter(message, requeue)
+                except BaseException:
+                    # Not dead-lettered: hand it back so a later attempt can try again.
+                    self.redeliver.appendleft((track, message))
+                    raise
             await self.ack(message)
             return
         counts = self.counts.setdefault(track.tp.partition, {})

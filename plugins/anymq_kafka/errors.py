@@ -28,11 +28,14 @@ UNREACHABLE = (
 def unavailable(hosts: str, exc: BaseException, timeout: float | None = None) -> BrokerUnavailable:
     """BrokerUnavailable naming the bootstrap servers (never credentials)."""
     within = f" within {timeout:g}s" if timeout is not None else ""
-    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    name = type(exc).__name__
+    text = str(exc)
+    detail = text if text.startswith(name) else f"{name}: {text}" if text else name
     host, _, port = hosts.split(",")[0].rpartition(":")
     return BrokerUnavailable(
-        f"cannot reach Kafka at {hosts}{within} ({detail}); is the broker running and "
-        "advertising an address this machine can reach?",
+        f"cannot connect to Kafka at {hosts}{within} ({detail}); check that the broker runs, "
+        "advertises an address this machine can reach, and that security_protocol / SASL / "
+        "TLS settings match its listener",
         host=host or None,
         port=int(port) if port.isdigit() else None,
     )

@@ -209,7 +209,12 @@ def _security(url: URL, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _ssl_context(values: Mapping[str, Any]) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=values.get("ssl_cafile"))
+    try:
+        context = ssl.create_default_context(cafile=values.get("ssl_cafile"))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"cannot load ssl_cafile {values.get('ssl_cafile')!r}: {type(exc).__name__}: {exc}"
+        ) from exc
     if "ssl_certfile" in values:
         try:
             context.load_cert_chain(
