@@ -41,7 +41,7 @@ from anymq.message import Received
 from anymq.model import Position
 from anymq_kafka.errors import mapped, unavailable
 from anymq_kafka.options import CONSUMER, convert
-from anymq_kafka.tracker import Track, decode_done
+from anymq_kafka.tracker import Track, decode
 
 if TYPE_CHECKING:
     from anymq_kafka.driver import KafkaBroker
@@ -201,7 +201,7 @@ class KafkaConsumer(ConsumerDriver):
         if self.group is not None and self.client is not None:
             try:
                 async with asyncio.timeout(self.broker.settings.request_timeout_ms / 1000):
-                    await self._commit(list(self.tracks.values()))
+                    await self._commit(list(self.tracks.values()), handover=True)
             except (kerr.KafkaError, TimeoutError, AnyMQError) as exc:
                 log.warning("final commit of %s/%s failed: %s", self.topic, self.group, exc)
         for track in self.tracks.values():
@@ -223,7 +223,7 @@ class KafkaConsumer(ConsumerDriver):
         tracks = [self.tracks[tp.partition] for tp in revoked if tp.partition in self.tracks]
         if tracks and not self.closed:
             try:
-                await self._commit(tracks)
+                await self._commit(tracks, handover=True)
             except (kerr.KafkaError, AnyMQError) as exc:
                 log.warning("commit on revoke of %s/%s failed: %s", self.topic, self.group, exc)
         for track in tracks:
@@ -257,7 +257,12 @@ class KafkaConsumer(ConsumerDriver):
                     track = Track(tp, starts[tp])
                 else:
                     meta = committed[tp]
-                    track = Track(tp, meta.offset, decode_done(meta.metadata, meta.offset))
+                    done, seen = decode(meta.metadata, meta.offset)
+                    track = Track(tp, meta.offset, done)
+                    if seen:
+                        counts = self.counts.setdefault(tp.partition, {})
+                        for offset, count in seen.items():
+                            counts[offset] = max(count, counts.get(offset, 0))
                 self.tracks[tp.partition] = track
                 self.client.seek(tp, track.next)
             if starts:
@@ -290,14 +295,15 @@ class KafkaConsumer(ConsumerDriver):
         return out
 
     # -- commits ----------------------------------------------------------------------
-    async def _commit(self, tracks: list[Track]) -> None:
-        """Commit the frontier (and done offsets above it) of the dirty tracks."""
+    async def _commit(self, tracks: list[Track], *, handover: bool = False) -> None:
+        """Commit the frontier (and done offsets above it) of the dirty tracks; on a
+        handover also tracks with messages in flight, to pass on their delivery counts."""
         async with self._commit_lock:
             offsets = {}
             for track in tracks:
-                if track.dirty and track.live:
+                if track.live and (track.dirty or (handover and track.pending)):
                     track.dirty = False
-                    offsets[track.tp] = track.commit_point()
+                    offsets[track.tp] = track.commit_point(self.counts.get(track.tp.partition))
             if not offsets:
                 return
             try:
