@@ -321,6 +321,7 @@ class OffsetTracker:
         self._task: asyncio.Task[None] | None = None
         self._changed: asyncio.Future[None] | None = None
         self._lock = asyncio.Lock()
+        self.last_seen = -1
         self.closed = False
 
     async def ensure(self) -> None:
@@ -329,7 +330,10 @@ class OffsetTracker:
                 return
             if self.reader is not None:
                 await self.reader.close()
-            reader = StreamReader(self.amqp, self.stream, "next", prefetch=2000)
+            # After a lost connection, go on right after the last offset seen: messages
+            # published meanwhile are in the stream and must still resolve.
+            start: Any = "next" if self.last_seen < 0 else self.last_seen + 1
+            reader = StreamReader(self.amqp, self.stream, start, prefetch=2000)
             await reader.start()
             self.reader = reader
             if self._task is None or self._task.done():
@@ -375,9 +379,11 @@ class OffsetTracker:
                 continue
             wanted = self.wanted
             for message in batch:
+                offset = offset_of(message)
+                self.last_seen = max(self.last_seen, offset)
                 message_id = message.header.properties.message_id
                 if message_id is not None and message_id in wanted:
-                    wanted[message_id] = offset_of(message)
+                    wanted[message_id] = offset
             await reader.ack(batch[-1])
             changed = self._changed
             if changed is not None and not changed.done():

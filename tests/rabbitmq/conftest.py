@@ -1,0 +1,44 @@
+"""Helpers for the RabbitMQ-specific tests: URLs per mode and restarting the server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import anymq
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def with_query(url: str, **options: str) -> str:
+    """``url`` plus query options (``mode=stream`` etc.)."""
+    if not options:
+        return url
+    query = "&".join(f"{k}={v}" for k, v in options.items())
+    return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
+async def restart_server(url: str) -> float:
+    """Restart the node behind ``url`` with compose/rabbitmq.sh; returns the seconds it took.
+
+    The script restarts the node it manages for the URL's port (``ANYMQ_RABBITMQ_PORT``);
+    a server the project did not start cannot be restarted from here.
+    """
+    env = dict(os.environ)
+    port = anymq.URL.parse(url).port or 5672
+    env.setdefault("ANYMQ_RABBITMQ_PORT", str(port))
+    started = time.monotonic()
+    process = await asyncio.create_subprocess_exec(
+        "bash",
+        str(ROOT / "compose" / "rabbitmq.sh"),
+        "restart",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    if process.returncode != 0:
+        raise AssertionError(f"compose/rabbitmq.sh restart failed:\n{output.decode()}")
+    return time.monotonic() - started
