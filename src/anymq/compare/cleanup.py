@@ -33,6 +33,8 @@ class Tracker:
         self._tokens = itertools.count(1)
         self.failures: list[str] = []
         """What could not be removed (shown in the report so nothing is silently left)."""
+        self.created: list[str] = []
+        """Everything registered, in order (the report lists it, tests check it is gone)."""
 
     def name(self, label: str) -> str:
         """A unique broker-safe name with the run's prefix: anymq-compare-<run>-<label>-<random>."""
@@ -42,6 +44,7 @@ class Tracker:
         """Register how to remove something before creating it."""
         item = Created(next(self._tokens), what)
         self._undo[item.token] = (what, undo)
+        self.created.append(what)
         return item
 
     @property

@@ -29,7 +29,7 @@ CSS = """
 body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue",
   Arial, sans-serif; color: var(--ink); background: #fff; }
 main { max-width: 1180px; margin: 0 auto; padding: 24px 28px 48px; }
-header { border-bottom: 1px solid var(--line); margin-bottom: 8px; }
+header { margin-bottom: 8px; }
 h1 { font-size: 28px; margin: 8px 0 4px; }
 h2 { font-size: 21px; margin: 36px 0 6px; padding-top: 8px; border-top: 1px solid var(--line); }
 h3 { font-size: 16px; margin: 20px 0 6px; }
@@ -44,7 +44,10 @@ table { border-collapse: collapse; margin: 8px 0 18px; }
 th, td { border: 1px solid var(--line); padding: 6px 10px; text-align: left; vertical-align: top; }
 th { background: var(--soft); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-table.matrix td.cell { min-width: 150px; }
+table.matrix { width: 100%; table-layout: fixed; }
+table.matrix th.semantic-col { width: 32%; }
+table.matrix td, table.matrix th { overflow-wrap: anywhere; }
+td code { overflow-wrap: anywhere; }
 table.matrix tr.category th { background: #fff; border-left: none; border-right: none;
   font-size: 13px; text-transform: uppercase; letter-spacing: .05em; color: var(--muted);
   padding-top: 16px; }
@@ -55,6 +58,7 @@ td.semantic .explain { display: block; color: var(--muted); font-size: 12.5px; }
 .cell.notrun .verdict, .cell.skipped .verdict { color: var(--muted); }
 .verdict { font-weight: 700; white-space: nowrap; }
 .note { display: block; font-size: 12.5px; color: var(--ink); }
+th .note.url { font-weight: normal; color: var(--muted); }
 .message { display: block; font-size: 12px; color: var(--fail); max-width: 260px;
   overflow-wrap: anywhere; }
 .status-ok { color: var(--pass); font-weight: 700; }
@@ -133,7 +137,7 @@ def _brokers(doc: dict[str, Any]) -> str:
         rows.append(
             f"<tr><th>{escape(b['id'])}</th><td><code>{escape(b['url'])}</code></td>"
             f"<td>{escape(b.get('backend') or NONE)}</td><td>{status}</td>"
-            f'<td class="num">{svg.si(limit) + "B" if limit else NONE}</td>'
+            f'<td class="num">{svg.size(limit) if limit else NONE}</td>'
             f'<td style="max-width:420px;font-size:13px">{escape(features)}</td></tr>'
         )
     return (
@@ -173,9 +177,11 @@ def _behaviour(doc: dict[str, Any]) -> str:
     out.append(_summary_chart(doc))
     out.append("</div>")
     header = "".join(
-        f"<th>{escape(b['id'])}<span class='note'>{escape(b['url'])}</span></th>" for b in brokers
+        f"<th title='{escape(b['url'])}'>{escape(b['id'])}"
+        f"<span class='note url'>{escape(b['url'].split('?')[0])}</span></th>"
+        for b in brokers
     )
-    out.append(f'<table class="matrix"><tr><th>semantic</th>{header}</tr>')
+    out.append(f'<table class="matrix"><tr><th class="semantic-col">semantic</th>{header}</tr>')
     category = None
     for row in rows:
         if row["category"] != category:
@@ -379,7 +385,8 @@ def _latency(doc: dict[str, Any]) -> str:
         "horizontal axis is logarithmic (every step right is slower), the height is the share "
         "of messages in that band. Bars to the left are better; a long tail to the right "
         "means occasional slow messages. Dashed lines mark the median (p50) and the p99 (99 % "
-        "of messages were at least this fast). The table gives p50, p95 and p99 and the ratio "
+        "of messages were at least this fast), blue for anymq and orange for the raw client; "
+        "the table gives p50, p95 and p99 and the ratio "
         "anymq ÷ raw (1.00\u00d7 = just as fast, 2.00\u00d7 = twice as long).</p>",
     ]
     measured = [
@@ -394,23 +401,15 @@ def _latency(doc: dict[str, Any]) -> str:
         ours, raw = perf["anymq"], perf.get("raw") or {}
         series = [svg.Series("anymq", svg.BLUE, ours.get("latency_histogram", []))]
         markers = [
-            (
-                f"anymq p50 {svg.ms(ours['latency_ms']['p50'])} ms",
-                ours["latency_ms"]["p50"],
-                svg.BLUE,
-            ),
-            (
-                f"anymq p99 {svg.ms(ours['latency_ms']['p99'])} ms",
-                ours["latency_ms"]["p99"],
-                svg.BLUE,
-            ),
+            ("p50", ours["latency_ms"]["p50"], svg.BLUE),
+            ("p99", ours["latency_ms"]["p99"], svg.BLUE),
         ]
         raw_lat = raw.get("latency_ms") or {}
         if raw.get("latency_histogram") and raw_lat.get("p50"):
             series.append(svg.Series(_raw_name(raw), svg.ORANGE, raw["latency_histogram"]))
             markers += [
-                (f"raw p50 {svg.ms(raw_lat['p50'])} ms", raw_lat["p50"], svg.VERMILLION),
-                (f"raw p99 {svg.ms(raw_lat['p99'])} ms", raw_lat["p99"], svg.VERMILLION),
+                ("p50", raw_lat["p50"], svg.DARK_ORANGE),
+                ("p99", raw_lat["p99"], svg.DARK_ORANGE),
             ]
         out.append('<div class="chart-box">')
         out.append(

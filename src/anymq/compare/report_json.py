@@ -14,7 +14,7 @@ from anymq.compare import semantics, stats
 from anymq.compare.results import BrokerReport, Performance, Report, Side
 
 SCHEMA = "anymq-compare/1"
-HISTOGRAM_BINS = 24
+HISTOGRAM_BINS = 20
 
 
 def build(report: Report) -> dict[str, Any]:
@@ -27,6 +27,8 @@ def build(report: Report) -> dict[str, Any]:
         "seconds": round((finished - report.started).total_seconds(), 3) if finished else None,
         "interrupted": report.interrupted,
         "leftovers": list(report.leftovers),
+        "prefixes": list(report.prefixes),
+        "created": list(report.created),
         "environment": report.environment,
         "settings": report.settings.public(),
         "brokers": [_broker(b) for b in report.brokers],

@@ -161,3 +161,7 @@ class Report:
     interrupted: bool = False
     leftovers: list[str] = field(default_factory=list)
     """Things the run created but could not remove (should stay empty)."""
+    created: list[str] = field(default_factory=list)
+    """What the performance part created (and removed again), e.g. 'kafka topic <name>'."""
+    prefixes: list[str] = field(default_factory=list)
+    """Name prefixes of everything this run created on the brokers (topics, queues)."""

@@ -51,6 +51,7 @@ class Comparison:
             started=datetime.now(UTC),
             brokers=[BrokerReport(t) for t in targets(settings.urls)],
         )
+        self.report.prefixes = [self.tracker.prefix, self.contract_prefix]
 
     @property
     def contract_prefix(self) -> str:
@@ -156,6 +157,7 @@ class Comparison:
 
     async def _cleanup(self) -> None:
         failures = await self.tracker.cleanup()
+        self.report.created = list(self.tracker.created)
         by_id = {b.target.id: b.target for b in self.report.brokers}
         for failure in failures:
             for target in by_id.values():

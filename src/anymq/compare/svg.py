@@ -21,6 +21,7 @@ VERMILLION = "#D55E00"
 SKY = "#56B4E9"
 PURPLE = "#CC79A7"
 YELLOW = "#F0E442"
+DARK_ORANGE = "#B07800"  # ORANGE darkened for thin lines and text on white
 GREY = "#8C8C8C"
 LIGHT_GREY = "#D9D9D9"
 INK = "#1F2328"
@@ -46,6 +47,14 @@ def si(value: float) -> str:
     if magnitude >= 10 or value == 0:
         return f"{value:.0f}"
     return f"{value:.2g}"
+
+
+def size(value: float) -> str:
+    """Bytes in binary units: 1048576 -> 1 MiB, 262144 -> 256 KiB."""
+    for limit, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if value >= limit:
+            return f"{value / limit:.3g} {suffix}"
+    return f"{value:.0f} B"
 
 
 def ms(value: float) -> str:
@@ -118,7 +127,7 @@ def _legend(series: Sequence[tuple[str, str]], x: float, y: float) -> list[str]:
     """Legend entries laid out right to left, ending at x."""
     out: list[str] = []
     for name, colour in reversed(series):
-        width = 7.2 * len(name) + 22
+        width = 7.4 * len(name) + 30
         x -= width
         out.append(
             f'<g class="legend-item"><rect x="{x:.1f}" y="{y - 10:.1f}" width="12" height="12" '
@@ -224,7 +233,7 @@ def horizontal_bars(
     width: int = 720,
 ) -> str:
     """Horizontal grouped bars (one group per category), with an optional reference line."""
-    left, right, top, bottom = 150, 60, 50, 50
+    left, right, top, bottom = 150, 60, 66, 50
     row = 18 * max(1, len(series)) + 16
     plot_h = row * max(1, len(categories))
     height = top + plot_h + bottom
@@ -267,7 +276,7 @@ def horizontal_bars(
             f'y2="{top + plot_h}" stroke="{INK}" stroke-width="1.5" stroke-dasharray="5 4"/>'
         )
         if reference_label:
-            out.append(_text(x + 4, top - 6, reference_label, size=11, anchor="start"))
+            out.append(_text(x, top - 8, reference_label, size=11))
     out.append("</svg>")
     return "\n".join(out)
 
@@ -379,14 +388,18 @@ def log_histogram(
     out.append(_text(left + plot_w / 2, top + plot_h + 38, x_label, size=12, colour=MUTED))
     for index, (label, value, colour) in enumerate(markers):
         x = x_of(value)
-        y = top + 12 + 13 * index
+        y = top + 10 + 12 * index
         out.append(
             f'<line class="marker" x1="{x:.1f}" x2="{x:.1f}" y1="{top + 2}" '
             f'y2="{top + plot_h}" stroke="{colour}" stroke-width="1.5" stroke-dasharray="4 3"/>'
         )
-        anchor = "end" if x > left + plot_w * 0.8 else "start"
-        dx = -4 if anchor == "end" else 4
-        out.append(_text(x + dx, y, label, size=10, anchor=anchor, colour=INK))
+        anchor = "end" if x > left + plot_w * 0.85 else "start"
+        dx = -3 if anchor == "end" else 3
+        out.append(
+            f'<text x="{x + dx:.1f}" y="{y:.1f}" font-size="10" text-anchor="{anchor}" '
+            f'fill="{colour}" font-weight="700" paint-order="stroke" stroke="#FFFFFF" '
+            f'stroke-width="3">{escape(label)}</text>'
+        )
     out.append("</svg>")
     return "\n".join(out)
 
