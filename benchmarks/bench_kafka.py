@@ -7,8 +7,9 @@ Workloads (anymq and raw alternate round by round; the median of the rounds coun
 - produce: ``send_batch`` of 1,000 messages at a time vs raw ``send()`` of the same
   messages then awaiting every future; both acks=all with idempotence (anymq's default).
 - consume: a new group reads a pre-filled topic from the earliest offset; anymq acks every
-  message (``await msg.ack()``, committed in the background), raw aiokafka uses getmany()
-  with its default auto-commit.
+  message (``async for`` + ``await msg.ack()``, committed in the background), or uses the
+  batch path (``receive(500)`` + ``ack_many``); raw aiokafka iterates the records of
+  getmany() with its default auto-commit.
 - latency: one message at a time, send awaited, a group member receives it; end-to-end
   milliseconds from before send to after receive (p50 / p99).
 
@@ -121,6 +122,22 @@ async def consume_anymq(url: str, topic: str, count: int) -> float:
             return seen / (time.perf_counter() - started)
 
 
+async def consume_anymq_batch(url: str, topic: str, count: int) -> float:
+    async with anymq.connect(url) as broker:
+        group = f"bench-{uuid.uuid4().hex[:8]}"
+        async with broker.consumer(
+            topic, group, start="earliest", prefetch=500, fetch_max_wait_ms=FETCH_WAIT_MS
+        ) as consumer:
+            started = time.perf_counter()
+            seen = 0
+            while seen < count:
+                batch = await consumer.receive(500, timeout=1)
+                for _msg in batch:  # hand each message to the application
+                    seen += 1
+                await consumer.ack_many(batch)
+            return seen / (time.perf_counter() - started)
+
+
 async def consume_raw(url: str, topic: str, count: int) -> float:
     consumer = AIOKafkaConsumer(
         topic,
@@ -140,7 +157,8 @@ async def consume_raw(url: str, topic: str, count: int) -> float:
         while seen < count:
             batch = await consumer.getmany(timeout_ms=1000, max_records=500)
             for records in batch.values():
-                seen += len(records)
+                for _record in records:  # hand each message to the application
+                    seen += 1
         return seen / (time.perf_counter() - started)
     finally:
         await consumer.stop()
@@ -240,6 +258,18 @@ async def run(url: str, rounds: int, count: int, latency_count: int) -> list[dic
             await drop_topic(url, topic)
         pairs.append((f"consume {size} B (group, ack each)", ours, raw))
         print(f"consume {size} B: anymq {ours.rates} raw {raw.rates}", flush=True)
+        ours, raw = Result("anymq"), Result("aiokafka")
+        topic = await new_topic(url)
+        try:
+            await fill(url, topic, n, value)
+            for r in range(rounds):
+                order = [(ours, consume_anymq_batch), (raw, consume_raw)]
+                for result, work in order if r % 2 == 0 else order[::-1]:
+                    result.rates.append(await work(url, topic, n))
+        finally:
+            await drop_topic(url, topic)
+        pairs.append((f"consume {size} B (receive(500) + ack_many)", ours, raw))
+        print(f"consume batch {size} B: anymq {ours.rates} raw {raw.rates}", flush=True)
 
     ours, raw = Result("anymq"), Result("aiokafka")
     topic = await new_topic(url)

@@ -88,6 +88,7 @@ class KafkaConsumer(ConsumerDriver):
         self._joined = asyncio.Event()
         self._join_error: BaseException | None = None
         self._commit_wanted = asyncio.Event()
+        self._commit_pending = False
         self._commit_lock = asyncio.Lock()
         self._committer: asyncio.Task[None] | None = None
 
@@ -326,47 +327,79 @@ class KafkaConsumer(ConsumerDriver):
             await self._commit_wanted.wait()
             await asyncio.sleep(self.commit_interval)
             self._commit_wanted.clear()
+            self._commit_pending = False
             try:
                 await self._commit(list(self.tracks.values()))
             except Exception as exc:  # keep committing: a failed round is retried
                 log.warning("background commit of %s/%s failed: %s", self.topic, self.group, exc)
                 await asyncio.sleep(1.0)
+                self._commit_pending = True
                 self._commit_wanted.set()
 
     # -- receiving --------------------------------------------------------------------
     def _take(self, records: dict[Any, list[Any]], out: list[Received]) -> None:
+        """Turn fetched records into Received messages (the hot path: kept flat)."""
         tracks = self.tracks
         topic = self.topic
+        append = out.append
         for tp, batch in records.items():
             partition = tp.partition
             track = tracks.get(partition)
             if track is None:  # assignment callback failed: start from what was fetched
                 track = tracks[partition] = Track(tp, batch[0].offset)
-            counts = self.counts.get(partition)
+            counts = self.counts.get(partition) if self.counts else None
+            if track.acked or counts:
+                self._take_slow(track, batch, counts, out)
+                continue
+            track.pending.extend([rec.offset for rec in batch])
+            track.next = batch[-1].offset + 1
             for rec in batch:
-                offset = rec.offset
-                if not track.fetched(offset):
-                    continue
-                count = 1
-                if counts and offset in counts:
-                    count = counts[offset] + 1
-                    counts[offset] = count
                 headers = rec.headers
-                out.append(
+                value = rec.value
+                append(
                     Received(
-                        rec.value if rec.value is not None else b"",
+                        value if value is not None else b"",
                         rec.key,
                         {k: v if v is not None else b"" for k, v in headers} if headers else {},
                         topic,
                         partition,
-                        offset,
+                        rec.offset,
                         rec.timestamp,
-                        count,
+                        1,
                         None,
                         track,
                         self,
                     )
                 )
+
+    def _take_slow(
+        self, track: Track, batch: list[Any], counts: dict[int, int] | None, out: list[Received]
+    ) -> None:
+        """Records of a partition with done offsets to skip or delivery counts to continue."""
+        for rec in batch:
+            offset = rec.offset
+            if not track.fetched(offset):
+                continue
+            count = 1
+            if counts and offset in counts:
+                count = counts[offset] + 1
+                counts[offset] = count
+            headers = rec.headers
+            out.append(
+                Received(
+                    rec.value if rec.value is not None else b"",
+                    rec.key,
+                    {k: v if v is not None else b"" for k, v in headers} if headers else {},
+                    self.topic,
+                    track.tp.partition,
+                    offset,
+                    rec.timestamp,
+                    count,
+                    None,
+                    track,
+                    self,
+                )
+            )
 
     def _take_redeliveries(self, out: list[Received], limit: int) -> None:
         redeliver = self.redeliver
@@ -431,19 +464,30 @@ class KafkaConsumer(ConsumerDriver):
     # -- settling ---------------------------------------------------------------------
     async def ack(self, message: Received) -> None:
         track: Track = message.handle
-        if self.closed:
-            raise ClosedError(
-                "consumer closed before this ack; the message went back to the group and "
-                "will be redelivered"
-            )
-        if not track.live:
+        if not track.live or self.closed:
+            if self.closed:
+                raise ClosedError(
+                    "consumer closed before this ack; the message went back to the group and "
+                    "will be redelivered"
+                )
             return  # the partition moved on; its new owner reads the message again
         offset: int = message.offset  # type: ignore[assignment]
-        track.ack(offset)
-        counts = self.counts.get(track.tp.partition)
-        if counts:
-            counts.pop(offset, None)
-        if not self._commit_wanted.is_set():
+        pending = track.pending
+        if pending and pending[0] == offset:  # in-order ack: advance the frontier inline
+            pending.popleft()
+            acked = track.acked
+            if acked:
+                while pending and pending[0] in acked:
+                    acked.discard(pending.popleft())
+        else:
+            track.acked.add(offset)
+        track.dirty = True
+        if self.counts:
+            counts = self.counts.get(track.tp.partition)
+            if counts:
+                counts.pop(offset, None)
+        if not self._commit_pending:
+            self._commit_pending = True
             self._commit_wanted.set()
 
     async def ack_many(self, messages: Sequence[Received]) -> None:
@@ -458,7 +502,8 @@ class KafkaConsumer(ConsumerDriver):
                 counts = self.counts.get(track.tp.partition)
                 if counts:
                     counts.pop(offset, None)
-        if not self._commit_wanted.is_set():
+        if not self._commit_pending:
+            self._commit_pending = True
             self._commit_wanted.set()
 
     async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
