@@ -100,11 +100,11 @@ class DevTools:
             self.events.append(message)
 
     async def wait_for(self, event: str) -> dict[str, Any]:
-        for index, message in enumerate(self.events):
-            if message.get("method") == event:
+        for index, seen in enumerate(self.events):
+            if seen.get("method") == event:
                 return self.events.pop(index)
         while True:
-            message = await self.ws.receive_json()
+            message: dict[str, Any] = await self.ws.receive_json()
             if message.get("method") == event:
                 return message
             self.events.append(message)
@@ -137,7 +137,7 @@ async def render(
         try:
             async with asyncio.timeout(timeout):
                 port = await _devtools_port(Path(profile))
-                return await _drive(port, html, width, band)
+                return await _drive(port, file_uri(html), width, band)
         finally:
             with contextlib.suppress(ProcessLookupError):
                 process.terminate()
@@ -148,14 +148,30 @@ async def render(
                 await process.wait()
 
 
+def _read_port(marker: Path) -> int | None:
+    """Chromium writes its DevTools port into the profile once it listens."""
+    try:
+        text = marker.read_text().split()
+    except FileNotFoundError:
+        return None
+    return int(text[0]) if text else None
+
+
 async def _devtools_port(profile: Path) -> int:
     marker = profile / "DevToolsActivePort"
-    while not marker.exists() or not marker.read_text().strip():
+    for _ in itertools.count():
+        port = _read_port(marker)
+        if port is not None:
+            return port
         await asyncio.sleep(0.05)
-    return int(marker.read_text().split()[0])
+    raise AssertionError("unreachable")
 
 
-async def _drive(port: int, html: Path, width: int, band: tuple[int, int] | None) -> Rendered:
+def file_uri(path: Path) -> str:
+    return path.resolve().as_uri()
+
+
+async def _drive(port: int, uri: str, width: int, band: tuple[int, int] | None) -> Rendered:
     async with aiohttp.ClientSession() as http:
         async with http.get(f"http://127.0.0.1:{port}/json/list") as answer:
             pages = [t for t in await answer.json() if t.get("type") == "page"]
@@ -170,11 +186,9 @@ async def _drive(port: int, html: Path, width: int, band: tuple[int, int] | None
                 deviceScaleFactor=1,
                 mobile=False,
             )
-            await tools.call("Page.navigate", url=html.resolve().as_uri())
+            await tools.call("Page.navigate", url=uri)
             await tools.wait_for("Page.loadEventFired")
-            result = await tools.call(
-                "Runtime.evaluate", expression=MEASURE, returnByValue=True
-            )
+            result = await tools.call("Runtime.evaluate", expression=MEASURE, returnByValue=True)
             measured = json.loads(result["result"]["value"])
             top, height = band or (0, int(measured["height"]))
             shot = await tools.call(

@@ -91,10 +91,17 @@ async def run_contract(
     tuning: dict[str, Any],
     test_timeout: float,
     on_event: OnEvent,
+    result: Behaviour | None = None,
 ) -> Behaviour:
-    """The suite's result on ``target``; on cancellation the suite is interrupted cleanly."""
+    """The suite's result on ``target``, filled into ``result`` as tests finish.
+
+    On cancellation (Ctrl-C) the suite is interrupted cleanly and ``result`` keeps what
+    had finished, with status "interrupted".
+    """
     started = time.perf_counter()
-    result = Behaviour(status="ok")
+    if result is None:
+        result = Behaviour()
+    result.status = "ok"
     with tempfile.TemporaryDirectory(prefix="anymq-compare-") as tmp:
         folder = Path(tmp)
         ini = folder / "pytest.ini"

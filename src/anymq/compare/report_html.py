@@ -501,5 +501,5 @@ def _plan_text(plan: dict[str, Any]) -> str:
         f"{plan.get('count')} \u00d7 {plan.get('size')} B, {plan.get('producers')} producer(s), "
         f"{plan.get('consumers')} consumer(s), {plan.get('partitions')} partition(s), "
         f"batch {plan.get('batch')}, prefetch {plan.get('prefetch')}, "
-        f"{plan.get('latency_samples')} latency samples"
+        f"{plan.get('latency_samples')} latency samples, {plan.get('rounds')} round(s) per side"
     )

@@ -69,9 +69,6 @@ class Comparison:
                     await self._performance(broker)
         except (asyncio.CancelledError, KeyboardInterrupt):
             self.report.interrupted = True
-            for broker in self.report.brokers:
-                if broker.performance.status == "ok" and not broker.performance.seconds:
-                    broker.performance.status = "interrupted"
             raise
         finally:
             await self._cleanup()
@@ -132,7 +129,9 @@ class Comparison:
                 verdict = "✗" if event.get("outcome") == "failed" else "✓"
                 self.display.advance(key, f"behaviour: {verdict} {label}")
 
-        broker.behaviour = await run_contract(target, tuning, self.settings.test_timeout, on_event)
+        await run_contract(
+            target, tuning, self.settings.test_timeout, on_event, result=broker.behaviour
+        )
         counts = broker.behaviour.counts()
         self.display.finish(
             key,
@@ -145,13 +144,13 @@ class Comparison:
         key = f"{target.id}:performance"
         assert broker.capabilities is not None  # reachable brokers have them
         workload = self.settings.workload_for(target.kind)
-        broker.performance.status = "ok"
-        broker.performance = await measure(
+        await measure(
             target,
             workload,
             broker.capabilities,
             self.tracker,
             lambda text: self.display.advance(key, f"performance: {text}"),
+            result=broker.performance,
         )
         self.display.finish(key, f"performance: {broker.performance.status}")
 

@@ -83,13 +83,22 @@ async def measure(
     capabilities: Capabilities,
     tracker: Tracker,
     step: Step,
+    result: Performance | None = None,
 ) -> Performance:
-    """Both sides, ``workload.rounds`` rounds each; a side stops after its first error."""
+    """Both sides, ``workload.rounds`` rounds each; a side stops after its first error.
+
+    Figures go into ``result`` round by round, so an interrupted run keeps what it measured
+    (with status "interrupted").
+    """
     started = time.perf_counter()
     plan = plan_for(workload, capabilities)
     ours = anymq_contender()
     raw = raw_contender(target.scheme)
-    result = Performance(status="ok", plan=plan.public(), anymq=ours.side)
+    if result is None:
+        result = Performance()
+    result.status = "interrupted"  # until every round has run
+    result.plan = dict(plan.public(), rounds=workload.rounds)
+    result.anymq = ours.side
     if isinstance(raw, str):
         result.detail = raw
         contenders = [ours]
@@ -105,6 +114,7 @@ async def measure(
                     await _round(target, contender, plan, tracker, index)
     finally:
         result.seconds = round(time.perf_counter() - started, 3)
+    result.status = "ok"
     if not ours.side.measured:
         result.status = "error"
         result.detail = "; ".join(ours.side.errors) or "anymq side measured nothing"
