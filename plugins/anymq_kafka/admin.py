@@ -108,7 +108,7 @@ class KafkaAdmin:
         except TimeoutError as exc:
             raise unavailable(self.settings.hosts, exc, self.settings.metadata_timeout) from exc
         except kerr.KafkaError as exc:
-            raise mapped(exc, topic=None, hosts=self.settings.hosts) from exc
+            raise mapped(exc, topic=None, hosts=self.settings.hosts, publishing=False) from exc
         result: dict[str, Any] = response.to_object()
         return result
 
@@ -131,7 +131,9 @@ class KafkaAdmin:
                 if code == 0:
                     partial: dict[str, Any] = topic
                     return partial
-                raise mapped(kerr.for_code(code)(), topic=name, hosts=self.settings.hosts)
+                raise mapped(
+                    kerr.for_code(code)(), topic=name, hosts=self.settings.hosts, publishing=False
+                )
             await asyncio.sleep(0.05)
 
     async def require(self, name: str) -> int:
@@ -156,7 +158,7 @@ class KafkaAdmin:
         try:
             response = await self.client.create_topics([topic])
         except kerr.KafkaError as exc:
-            raise mapped(exc, topic=name, hosts=self.settings.hosts) from exc
+            raise mapped(exc, topic=name, hosts=self.settings.hosts, publishing=False) from exc
         for _topic, code, message, *_ in response.topic_errors:
             if code == 36:  # TOPIC_ALREADY_EXISTS
                 return False
@@ -185,13 +187,15 @@ class KafkaAdmin:
         try:
             response = await self.client.delete_topics([name])
         except kerr.KafkaError as exc:
-            raise mapped(exc, topic=name, hosts=self.settings.hosts) from exc
+            raise mapped(exc, topic=name, hosts=self.settings.hosts, publishing=False) from exc
         self.partitions.pop(name, None)
         for _topic, code, *_ in response.topic_error_codes:
             if code == _UNKNOWN_TOPIC:
                 raise TopicNotFound(name, "kafka")
             if code:
-                raise mapped(kerr.for_code(code)(), topic=name, hosts=self.settings.hosts)
+                raise mapped(
+                    kerr.for_code(code)(), topic=name, hosts=self.settings.hosts, publishing=False
+                )
 
     async def list_topics(self) -> list[str]:
         topics = (await self._metadata(None))["topics"]
@@ -244,7 +248,7 @@ class KafkaAdmin:
                 [ConfigResource(ConfigResourceType.TOPIC, name, wanted)]
             )
         except kerr.KafkaError as exc:
-            raise mapped(exc, topic=name, hosts=self.settings.hosts) from exc
+            raise mapped(exc, topic=name, hosts=self.settings.hosts, publishing=False) from exc
         out: dict[str, tuple[str | None, int]] = {}
         for resource in response.to_object()["resources"]:
             if resource["error_code"] == _UNKNOWN_TOPIC:
@@ -281,7 +285,10 @@ class KafkaAdmin:
                 end = await consumer.end_offsets(tps)
         except (kerr.KafkaError, TimeoutError) as exc:
             raise mapped(
-                exc, topic=tps[0].topic if tps else None, hosts=self.settings.hosts
+                exc,
+                topic=tps[0].topic if tps else None,
+                hosts=self.settings.hosts,
+                publishing=False,
             ) from exc
         return start, end
 
@@ -292,7 +299,7 @@ class KafkaAdmin:
             committed = await self.client.list_consumer_group_offsets(group, partitions=tps)
             described = await self.client.describe_consumer_groups([group])
         except kerr.KafkaError as exc:
-            raise mapped(exc, topic=topic, hosts=self.settings.hosts) from exc
+            raise mapped(exc, topic=topic, hosts=self.settings.hosts, publishing=False) from exc
         start, end = await self.log_bounds(tps)
         lags: list[PartitionLag] = []
         for tp in tps:

@@ -144,7 +144,7 @@ class KafkaConsumer(ConsumerDriver):
         try:
             async with asyncio.timeout(self.join_timeout):
                 while not self._joined.is_set():
-                    # getmany(0) surfaces coordinator errors (authorization, ...) early.
+                    # Coordinator errors (authorization, ...) would otherwise wait for getmany.
                     self.client._coordinator.check_errors()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._joined.wait(), 0.5)
@@ -154,10 +154,14 @@ class KafkaConsumer(ConsumerDriver):
                 f"{self.join_timeout:g}s on {self.broker.settings.hosts}"
             ) from exc
         except kerr.KafkaError as exc:
-            raise mapped(exc, topic=self.topic, hosts=self.broker.settings.hosts) from exc
+            raise mapped(
+                exc, topic=self.topic, hosts=self.broker.settings.hosts, publishing=False
+            ) from exc
         if self._join_error is not None:
             error = self._join_error
-            raise mapped(error, topic=self.topic, hosts=self.broker.settings.hosts) from error
+            raise mapped(
+                error, topic=self.topic, hosts=self.broker.settings.hosts, publishing=False
+            ) from error
 
     async def _start_dead_letters(self, partitions: int) -> None:
         name = self.options.dead_letter_topic
@@ -453,7 +457,9 @@ class KafkaConsumer(ConsumerDriver):
             except kerr.KafkaError as exc:
                 if self.closed:
                     return out
-                raise mapped(exc, topic=self.topic, hosts=self.broker.settings.hosts) from exc
+                raise mapped(
+                    exc, topic=self.topic, hosts=self.broker.settings.hosts, publishing=False
+                ) from exc
             if records:
                 self._take(records, out)
             if out or self.closed:
@@ -591,7 +597,9 @@ class KafkaConsumer(ConsumerDriver):
         try:
             targets = await self._positions(tps, position)
         except kerr.KafkaError as exc:
-            raise mapped(exc, topic=self.topic, hosts=self.broker.settings.hosts) from exc
+            raise mapped(
+                exc, topic=self.topic, hosts=self.broker.settings.hosts, publishing=False
+            ) from exc
         async with self._commit_lock:
             for tp in tps:
                 old = self.tracks.get(tp.partition)
@@ -606,4 +614,6 @@ class KafkaConsumer(ConsumerDriver):
                 except (kerr.IllegalStateError, kerr.CommitFailedError) as exc:
                     log.info("seek commit of %s/%s skipped: %s", self.topic, self.group, exc)
                 except kerr.KafkaError as exc:
-                    raise mapped(exc, topic=self.topic, hosts=self.broker.settings.hosts) from exc
+                    raise mapped(
+                        exc, topic=self.topic, hosts=self.broker.settings.hosts, publishing=False
+                    ) from exc

@@ -42,7 +42,13 @@ def unavailable(hosts: str, exc: BaseException, timeout: float | None = None) ->
 
 
 def mapped(
-    exc: BaseException, *, topic: str | None, hosts: str, size: int = 0, limit: int = 0
+    exc: BaseException,
+    *,
+    topic: str | None,
+    hosts: str,
+    size: int = 0,
+    limit: int = 0,
+    publishing: bool = True,
 ) -> AnyMQError:
     """The anymq error for an aiokafka exception raised while working on ``topic``."""
     if isinstance(exc, AnyMQError):
@@ -73,4 +79,6 @@ def mapped(
         return PublishError(
             f"Kafka did not confirm in time ({exc}); the message may or may not be stored"
         )
+    if not publishing:
+        return AnyMQError(f"Kafka error on {topic!r}: {type(exc).__name__}: {exc}")
     return PublishError(f"Kafka error: {type(exc).__name__}: {exc}")
