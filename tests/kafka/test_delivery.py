@@ -95,3 +95,37 @@ async def _eventually_backlog(broker: anymq.Broker, topic: str, group: str, want
     while (await broker.describe_group(topic, group)).backlog != want:
         assert time.monotonic() < deadline, f"backlog did not reach {want}"
         await asyncio.sleep(0.1)
+
+
+async def test_consumer_without_group_replays_by_offset_and_time(kafka_url: str) -> None:
+    topic = f"anymq-kafka-replay-{uuid.uuid4().hex[:8]}"
+    async with anymq.connect(kafka_url) as broker:
+        await broker.create_topic(topic, partitions=2)
+        try:
+            async with broker.consumer(topic) as consumer, broker.producer() as producer:
+                first = await producer.send_batch(topic, [b"a0", b"a1", b"a2"])
+                assert len(await _receive(consumer, 3)) == 3
+                await asyncio.sleep(0.05)
+                late = await producer.send_batch(topic, [b"b0", b"b1"])
+                got = await _receive(consumer, 2)
+                assert sorted(m.value for m in got) == [b"b0", b"b1"]
+                when = min(m.timestamp for m in got if m.timestamp is not None)
+                await consumer.seek(anymq.Position.at_time(when))
+                again = await _receive(consumer, 2)
+                assert sorted(m.value for m in again) == [b"b0", b"b1"]
+                await consumer.seek(anymq.Position.earliest())
+                everything = await _receive(consumer, 5)
+                assert sorted(m.value for m in everything) == [b"a0", b"a1", b"a2", b"b0", b"b1"]
+                target = first[1]
+                sent = zip([b"a0", b"a1", b"a2", b"b0", b"b1"], [*first, *late], strict=True)
+                expected = sorted(
+                    value
+                    for value, r in sent
+                    if r.partition == target.partition and (r.offset or 0) >= (target.offset or 0)
+                )
+                await consumer.seek(anymq.Position.at_offset(target.offset or 0, target.partition))
+                tail = await _receive(consumer, len(expected))
+                tail += await consumer.receive(10, timeout=0.5)
+                assert sorted(m.value for m in tail) == expected
+        finally:
+            await broker.delete_topic(topic)
