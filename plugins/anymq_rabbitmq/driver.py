@@ -449,9 +449,10 @@ class RabbitBroker(BrokerDriver):
         """The offset tracker of a stream-mode topic (None when it has no stream)."""
         if topic in self.trackers:
             found = self.trackers[topic]
-            if found is not None:
-                await found.ensure()
-            return found
+            if found is None or not found.closed:
+                if found is not None:
+                    await found.ensure()
+                return found
         tracker = OffsetTracker(self.stream_amqp, Names.stream(topic))
         try:
             await tracker.ensure()

@@ -116,6 +116,13 @@ class Pump:
         self.reader: StreamReader | None = None
         self.next_offset = 0
         self.ts_floor: int | None = None
+        self.stopping = False
+
+    def stop(self) -> None:
+        """Finish the batch in hand (copy and store the offset), then return."""
+        self.stopping = True
+        if self.reader is not None:
+            self.reader._wake()
 
     async def run(self) -> None:
         publisher = await self.amqp.raw_channel(confirms=True)
@@ -128,13 +135,13 @@ class Pump:
             )
             position = await self.store.read() or {"offset": 0}
             await self._attach(position)
-            while True:
+            while not self.stopping:
                 if self.requests:
                     await self._serve(publisher)
                 reader = self.reader
                 assert reader is not None
                 await reader.wait(0.25)
-                if self.requests:
+                if self.requests or self.stopping:
                     continue
                 batch = reader.take(500)
                 if batch:
@@ -189,7 +196,7 @@ class Pump:
     async def _throttle(self, publisher: Any) -> None:
         while True:
             ok = await publisher.queue_declare(self.work, passive=True)
-            if int(ok.message_count or 0) < HIGH_WATER or self.requests:
+            if int(ok.message_count or 0) < HIGH_WATER or self.requests or self.stopping:
                 return
             await asyncio.sleep(0.05)
 
@@ -299,6 +306,10 @@ class StreamGroupConsumer(QueueConsumer):
     async def _release(self) -> None:
         task, self._pump_task = self._pump_task, None
         if task is not None:
+            if self.pump is not None:
+                self.pump.stop()  # a clean stop stores the offset of what was copied
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(task), 5.0)
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task

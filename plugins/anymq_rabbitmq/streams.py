@@ -69,6 +69,7 @@ class StreamReader:
         self.start_at = start
         self.prefetch = prefetch
         self.channel: aiormq.abc.AbstractChannel | None = None
+        self.tag: str | None = None
         self.ready: deque[DeliveredMessage] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self.error: BaseException | None = None
@@ -77,10 +78,17 @@ class StreamReader:
         channel = await self.amqp.raw_channel()
         self.channel = channel
         await channel.basic_qos(prefetch_count=self.prefetch)
-        await channel.basic_consume(
+        ok = await channel.basic_consume(
             self.stream, self._on_message, arguments={"x-stream-offset": self.start_at}
         )
+        self.tag = ok.consumer_tag
+        channel.on_consumer_cancel_callbacks.add(self._on_cancel)
         channel.closing.add_done_callback(self._on_closed)
+
+    def _on_cancel(self, frame: spec.Basic.Cancel) -> None:
+        if frame.consumer_tag == self.tag:  # RabbitMQ cancels readers of a deleted stream
+            self.error = amqp_errors.ChannelNotFoundEntity(f"stream {self.stream!r} is gone")
+            self._wake()
 
     def _on_closed(self, future: asyncio.Future[Any]) -> None:
         self.error = (
@@ -369,10 +377,15 @@ class OffsetTracker:
                 return
             try:
                 await reader.wait(1.0)
-            except Exception:  # the stream connection dropped: reattach at next
+            except Exception:  # the stream connection dropped: reattach where we were
                 await asyncio.sleep(0.2)
-                with contextlib.suppress(Exception):
+                try:
                     await self.ensure()
+                except amqp_errors.ChannelNotFoundEntity:
+                    self.closed = True  # the topic was deleted; a new tracker starts over
+                    return
+                except Exception:
+                    continue
                 continue
             batch = reader.take(2000)
             if not batch:
