@@ -6,19 +6,24 @@
 #   compose/kafka.sh fetch                     download Kafka's jars (Maven Central, via mvn)
 #   compose/kafka.sh start [single|cluster]    start and wait until it serves (default: single)
 #   compose/kafka.sh stop [single|cluster|all] [--clean]
-#                                              stop what this script started (default: all);
-#                                              --clean also wipes that mode's data and logs
+#                                              stop what this script started (default: single,
+#                                              like start); --clean also wipes that mode's
+#                                              data and logs
 #   compose/kafka.sh stop-node N               stop cluster broker N (1..3), e.g. for a fault test
 #   compose/kafka.sh start-node N              start cluster broker N again and wait until it serves
 #   compose/kafka.sh status                    what runs; exit 0 if some broker runs, 3 if none
 #
-# Ports (all on 127.0.0.1; single and cluster share ports, so only ONE of them can
-# run at a time: `start cluster` refuses while single runs and vice versa):
-#   single : broker 9092, controller 9192         (1 combined broker+controller node, id 1)
+# Ports (all on 127.0.0.1). Single and cluster SHARE ports, so only one of them runs
+# at a time: `start cluster` refuses while single runs and vice versa (stop the other
+# first; tests/kafka/test_cluster_fault.py does exactly that).
+#   single : broker 9092, controller 9192           (1 combined broker+controller node, id 1)
+#            bootstrap: 127.0.0.1:9092
 #   cluster: brokers 9092 9093 9094 (nodes 1 2 3), controllers 9192 9193 9194
+#            bootstrap: 127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094
 #            3 combined broker+controller nodes, static 3-voter KRaft quorum, so any
-#            ONE node can be stopped and the cluster keeps serving (quorum 2 of 3,
-#            min.insync.replicas=2 with replication factor 3).
+#            ONE node can be stopped and the cluster keeps serving (quorum 2 of 3;
+#            default.replication.factor=3, min.insync.replicas=2).
+# A port already taken by a process this script did not start makes `start` fail.
 #
 # Kafka version: pinned in compose/kafka/pom.xml (<kafka.version>); the script reads it there.
 #
@@ -28,13 +33,15 @@
 #   single/  cluster/  config/<node>.properties, data/<node>/, logs/<node>.log, run/<node>.pid
 #
 # Environment (all optional):
-#   KAFKA_START_TIMEOUT   seconds to wait for readiness (default 90)
+#   KAFKA_START_TIMEOUT   seconds to wait for readiness (default 90 single, 150 cluster:
+#                         3 JVMs on 2 busy cores took up to 48 s here)
 #   KAFKA_STOP_TIMEOUT    seconds to wait for a clean exit before SIGKILL (default 60)
 #   KAFKA_HEAP_OPTS       JVM heap per broker (default "-Xms128m -Xmx512m")
 #   KAFKA_JVM_OPTS        extra JVM flags per broker
 #   KAFKA_PYTHON          python with aiokafka for the readiness check (default: repo
 #                         .venv/bin/python if it has aiokafka, else python3); without
 #                         aiokafka the check uses Kafka's own Java BrokerApiVersionsCommand
+#   KAFKA_READY_CHECK     auto (default) | python | java: force one readiness check
 #   ANYMQ_KAFKA_CACHE     cache directory (default <repo>/.cache/kafka)
 set -euo pipefail
 
@@ -55,7 +62,7 @@ CLUSTER_CONTROLLER_PORTS=(9192 9193 9194)
 SINGLE_CLUSTER_ID="YW55bXEta2Fma2Etc25nbA"
 CLUSTER_CLUSTER_ID="YW55bXEta2Fma2EtY2xzdA"
 
-START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
+START_TIMEOUT="${KAFKA_START_TIMEOUT:-}"   # default: 90 s single, 150 s cluster
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-60}"
 HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}"
 EXTRA_JVM_OPTS="${KAFKA_JVM_OPTS:-}"
@@ -77,8 +84,8 @@ kafka_version() {
 take_lock() {
   mkdir -p "$CACHE"
   if command -v flock >/dev/null 2>&1; then
-    exec 9>"$CACHE/.lock"
-    flock -w 600 9 || die "timed out waiting for $CACHE/.lock (another kafka.sh still running?)"
+    exec 9>"$CACHE/kafka-sh.lock"
+    flock -w 600 9 || die "timed out waiting for $CACHE/kafka-sh.lock (another kafka.sh still running?)"
   fi
 }
 
@@ -90,11 +97,20 @@ jars_present() {
      && -f "$LIB/kafka_2.13-$v.jar" && -f "$LIB/kafka-server-$v.jar" && -f "$LIB/kafka-tools-$v.jar" ]]
 }
 
+run_mvn() {
+  local out="$1"; shift
+  # (sed: mvn -q still prints bare colour escapes; drop them and blank lines)
+  mvn -B -q -Dstyle.color=never "$@" -f "$POM" -Dmaven.repo.local="$M2" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$out" 2>&1 \
+    | sed -u 's/\x1b\[[0-9;]*m//g' | { grep -v '^[[:space:]]*$' || true; }
+}
+
+# fetch [quiet]: "quiet" says nothing when the jars are already there (used by start).
 fetch() {
   local v t0 tmp
   v="$(kafka_version)"
   if jars_present "$v"; then
-    log "jars for Apache Kafka $v already in $LIB"
+    [[ "${1:-}" == quiet ]] || log "jars for Apache Kafka $v already in $LIB"
     return 0
   fi
   command -v java >/dev/null 2>&1 || die "java not found (Kafka $v needs Java 17+)"
@@ -104,10 +120,15 @@ fetch() {
   mkdir -p "$CACHE" "$M2"
   tmp="$CACHE/lib.tmp.$$"
   rm -rf "$tmp"
-  if ! mvn -B -q -Dstyle.color=never -f "$POM" -Dmaven.repo.local="$M2" \
-        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp"; then
+  # A second try with -U: Maven caches failed look-ups (*.lastUpdated) in the local repo,
+  # which would otherwise keep failing after a network hiccup.
+  if ! run_mvn "$tmp"; then
+    log "mvn failed; retrying once with -U"
     rm -rf "$tmp"
-    die "mvn could not download Kafka $v's jars (see the Maven output above)"
+    if ! run_mvn "$tmp" -U; then
+      rm -rf "$tmp"
+      die "mvn could not download Kafka $v's jars from Maven Central (see the Maven output above)"
+    fi
   fi
   [[ -f "$tmp/kafka_2.13-$v.jar" ]] || { rm -rf "$tmp"; die "mvn ran but kafka_2.13-$v.jar is missing in $tmp"; }
   printf '%s\n' "$v" >"$tmp/.kafka-version"
@@ -142,6 +163,14 @@ bootstrap() {
   echo "$out"
 }
 
+# True if pid is a live process (a zombie whose parent has not reaped it counts as dead).
+pid_alive() {
+  local st
+  kill -0 "$1" 2>/dev/null || return 1
+  st="$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null || true)"
+  [[ "$st" != Z ]]
+}
+
 # Prints the pid if the node's pid file names a live kafka.Kafka process that
 # runs this node's config (guards against stale pid files and reused pids).
 node_pid() {
@@ -150,7 +179,7 @@ node_pid() {
   [[ -f "$pf" ]] || return 1
   pid="$(cat "$pf" 2>/dev/null || true)"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
+  pid_alive "$pid" || return 1
   cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
   [[ "$cmd" == *kafka.Kafka*"$(conf_file "$1" "$2")"* ]] || return 1
   echo "$pid"
@@ -232,7 +261,7 @@ EOF
 
 java_tool() {
   # shellcheck disable=SC2086
-  java -Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+  java 9>&- -Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
     -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2-tools.properties" -cp "$LIB/*" "$@"
 }
 
@@ -257,7 +286,8 @@ launch_node() {
   [[ -f "$lf" ]] && mv -f "$lf" "$lf.1"
   # setsid: own session, so the broker outlives the shell that started it.
   # The inner shell writes its own pid, then execs java under that same pid.
-  # shellcheck disable=SC2086
+  # 9>&-: the broker must not inherit take_lock's lock.
+  # shellcheck disable=SC2086,SC2016,SC2094
   KAFKA_PID_FILE="$pf" setsid bash -c 'echo $$ >"$KAFKA_PID_FILE"; exec "$@"' kafka-"$mode"-"$node" \
     java $HEAP_OPTS -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
       -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
@@ -265,7 +295,7 @@ launch_node() {
       -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" \
       -Dkafka.logs.dir="$(dirname "$lf")" \
       -cp "$LIB/*" kafka.Kafka "$(conf_file "$mode" "$node")" \
-      </dev/null >"$lf" 2>&1 &
+      </dev/null >"$lf" 2>&1 9>&- &
   local i
   for i in $(seq 1 50); do [[ -s "$pf" ]] && break; sleep 0.1; done
 }
@@ -306,9 +336,15 @@ probe_brokers_java() {
 
 # wait_ready MODE "NODES TO WATCH" "EXPECTED BROKER IDS"
 wait_ready() {
-  local mode="$1" watch="$2" want="$3" deadline py="" n port ids="" all_open
-  deadline=$(( $(date +%s) + START_TIMEOUT ))
-  py="$(pick_python || true)"
+  local mode="$1" watch="$2" want="$3" deadline py="" n ids="" all_open timeout
+  if [[ "$mode" == single ]]; then timeout="${START_TIMEOUT:-90}"; else timeout="${START_TIMEOUT:-150}"; fi
+  deadline=$(( $(date +%s) + timeout ))
+  case "${KAFKA_READY_CHECK:-auto}" in
+    auto) py="$(pick_python || true)" ;;
+    python) py="$(pick_python)" || die "KAFKA_READY_CHECK=python but no python with aiokafka found" ;;
+    java) py="" ;;
+    *) die "KAFKA_READY_CHECK must be auto, python or java" ;;
+  esac
   while :; do
     for n in $watch; do
       if ! node_pid "$mode" "$n" >/dev/null; then
@@ -333,7 +369,7 @@ wait_ready() {
         echo "---- last lines of $(log_file "$mode" "$n") ----" >&2
         tail -n 30 "$(log_file "$mode" "$n")" >&2 || true
       done
-      die "$mode not ready after ${START_TIMEOUT}s (brokers answering: '${ids}', want: '$want'; readiness check: ${py:+aiokafka via $py}${py:-java BrokerApiVersionsCommand}). Logs under $CACHE/$mode/logs"
+      die "$mode not ready after ${timeout}s (brokers answering: '${ids}', want: '$want'; readiness check: ${py:+aiokafka via $py}${py:-java BrokerApiVersionsCommand}). Logs under $CACHE/$mode/logs"
     fi
     sleep 0.5
   done
@@ -342,8 +378,8 @@ wait_ready() {
 other_mode() { if [[ "$1" == single ]]; then echo cluster; else echo single; fi; }
 
 refuse_if_other_running() {
-  local mode="$1" other r
-  other="$(other_mode "$mode")"
+  local other r
+  other="$(other_mode "$1")"
   r="$(running_nodes "$other")"
   if [[ -n "$r" ]]; then
     die "the $other Kafka is running ($r) on the same ports; stop it first: $0 stop $other"
@@ -368,7 +404,7 @@ start_nodes() {
     log "$mode already running and answering on $(bootstrap "$mode")$([[ "$mode" == cluster && "$nodes" != "$(mode_nodes cluster)" ]] && echo " (node(s) $nodes)")"
     return 0
   fi
-  fetch
+  fetch quiet
   command -v java >/dev/null 2>&1 || die "java not found (Kafka needs Java 17+)"
   for n in $to_start; do
     for port in "$(node_port "$mode" "$n")" "$(node_controller_port "$mode" "$n")"; do
@@ -379,10 +415,13 @@ start_nodes() {
   done
   v="$(kafka_version)"
   log "starting $mode ($to_start) Kafka $v…"
+  local fpids=() fp
   for n in $to_start; do
     write_config "$mode" "$n"
-    format_storage "$mode" "$n"
+    format_storage "$mode" "$n" &   # one JVM each, in parallel (first start only)
+    fpids+=("$!")
   done
+  for fp in "${fpids[@]}"; do wait "$fp" || die "formatting $mode storage failed (see above)"; done
   for n in $to_start; do launch_node "$mode" "$n"; done
   wait_ready "$mode" "$nodes" "$want"
   if [[ "$mode" == cluster && "$nodes" != "$(mode_nodes cluster)" ]]; then
@@ -415,7 +454,7 @@ stop_nodes() {
   deadline=$(( $(date +%s) + STOP_TIMEOUT ))
   while :; do
     alive=()
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+    for pid in "${pids[@]}"; do pid_alive "$pid" && alive+=("$pid"); done
     (( ${#alive[@]} == 0 )) && break
     if (( $(date +%s) >= deadline )); then
       log "WARNING: ${alive[*]} still running after ${STOP_TIMEOUT}s; sending SIGKILL"
@@ -472,7 +511,7 @@ main() {
       [[ "$mode" == single || "$mode" == cluster ]] || die "start: mode must be single or cluster (got '$mode')"
       take_lock; start_nodes "$mode" "$(mode_nodes "$mode")" ;;
     stop)
-      local mode=all clean=0 a m
+      local mode=single clean=0 a m
       for a in "$@"; do
         case "$a" in
           --clean) clean=1 ;;
@@ -511,4 +550,4 @@ main() {
   esac
 }
 
-main "$@"
+main "$@"; exit $?

@@ -22,7 +22,9 @@ import time
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, ConfigResource, ConfigResourceType, NewTopic, RecordsToDelete
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaConnectionError, NodeNotReadyError
 
 KAFKA_SH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kafka.sh")
 BOOTSTRAP = {"single": "127.0.0.1:9092", "cluster": "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094"}
@@ -51,6 +53,20 @@ def check(resp, what: str) -> None:
     errs = error_codes(resp.to_object())
     if errs:
         raise SystemExit(f"smoke: FAILED {what}: error codes {errs}")
+
+
+async def retry(call, what: str, attempts: int = 20):
+    """aiokafka's admin client does not retry a request to a broker whose
+    connection dropped (e.g. after stop-node/start-node): NodeNotReadyError.
+    Callers (and anymq) must retry such calls."""
+    for i in range(attempts):
+        try:
+            return await call()
+        except (NodeNotReadyError, KafkaConnectionError) as exc:
+            if i == attempts - 1:
+                raise
+            step(f"{what}: {type(exc).__name__}, retrying")
+            await asyncio.sleep(0.5)
 
 
 async def main() -> None:
@@ -98,7 +114,12 @@ async def main() -> None:
         step(f"describe_topics ok: {[(p['partition'], p['leader'], p['replicas'], p['isr']) for p in desc[0]['partitions']]}")
         assert topic in await admin.list_topics()
 
-        cfgs = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        # Right after create, the broker asked may not know the topic yet (error 3).
+        for _ in range(100):
+            cfgs = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+            if not any(error_codes(r.to_object()) for r in cfgs):
+                break
+            await asyncio.sleep(0.1)
         for r in cfgs:
             check(r, "describe_configs")
         entries = {e[0]: e[1] for res in cfgs[0].to_object()["resources"] for e in [
@@ -158,30 +179,30 @@ async def main() -> None:
         assert dups == 0, f"{dups} duplicates read back"
         step(f"consumed all {len(got)} acked messages with group {group}, no duplicates; committed")
 
-        offsets = await admin.list_consumer_group_offsets(group)
+        offsets = await retry(lambda: admin.list_consumer_group_offsets(group), "list_consumer_group_offsets")
         committed = {tp.partition: om.offset for tp, om in offsets.items() if tp.topic == topic}
         assert committed == {tp.partition: off for tp, off in end.items()}, (committed, end)
         assert sum(committed.values()) == len(acked), (committed, len(acked))
         step(f"list_consumer_group_offsets ok: {committed}")
-        groups = await admin.list_consumer_groups()
+        groups = await retry(admin.list_consumer_groups, "list_consumer_groups")
         assert any(g[0] == group for g in groups), groups
-        dgroups = await admin.describe_consumer_groups([group])
+        dgroups = await retry(lambda: admin.describe_consumer_groups([group]), "describe_consumer_groups")
         for r in dgroups:
             check(r, "describe_consumer_groups")
         step("list_consumer_groups / describe_consumer_groups ok")
 
-        resp = await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(before_offset=1)})
-        check(resp, "delete_records")
+        low = await retry(lambda: admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(before_offset=1)}), "delete_records")
+        assert low == {TopicPartition(topic, 0): 1}, low
         step("delete_records ok")
 
+        t_del = time.monotonic()
         resp = await admin.delete_topics([topic])
         check(resp, "delete_topics")
-        for _ in range(50):
-            if topic not in await admin.list_topics():
-                break
-            await asyncio.sleep(0.1)
-        assert topic not in await admin.list_topics()
-        step(f"deleted topic {topic}")
+        step(f"delete_topics answered in {time.monotonic() - t_del:.1f}s: {resp.to_object()}")
+        while topic in await retry(admin.list_topics, "list_topics") and time.monotonic() - t_del < 30:
+            await asyncio.sleep(0.2)
+        assert topic not in await admin.list_topics(), f"{topic} still listed 30s after delete_topics"
+        step(f"deleted topic {topic} (gone from metadata after {time.monotonic() - t_del:.1f}s)")
     finally:
         await admin.close()
     step(f"OK ({args.mode}{' + fault' if args.fault else ''}) in {time.monotonic() - t_start:.1f}s")
