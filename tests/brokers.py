@@ -28,7 +28,7 @@ class BrokerKind:
 
 KINDS = {
     "kafka": BrokerKind(
-        "kafka", "ANYMQ_KAFKA_URL", "kafka://127.0.0.1:9092", "kafka.sh", "apache/kafka:3.9.1"
+        "kafka", "ANYMQ_KAFKA_URL", "kafka://127.0.0.1:9092", "kafka.sh", "apache/kafka:4.3.1"
     ),
     "rabbitmq": BrokerKind(
         "rabbitmq",
@@ -42,7 +42,7 @@ KINDS = {
         "ANYMQ_SQS_URL",
         "sqs://127.0.0.1:4566?endpoint_url=http://127.0.0.1:4566&region=us-east-1",
         "sqs.sh",
-        "localstack/localstack:3",
+        "localstack/localstack:4.14.0",
     ),
 }
 
