@@ -281,6 +281,7 @@ class SQSConsumer(ConsumerDriver):
                     Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(batch)],
                 )
             except (ClientError, BotoCoreError) as exc:
+                self._acks[:0] = batch  # keep them for the next flush
                 raise self._fail(exc, "deleting acked messages") from exc
             for failed in response.get("Failed") or []:
                 # an expired receipt handle: the message was redelivered (at-least-once)
