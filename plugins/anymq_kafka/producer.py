@@ -128,11 +128,13 @@ class KafkaProducer(ProducerDriver):
         return Receipt(topic, meta.partition, meta.offset)
 
     async def send_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[Receipt]:
-        """Group the messages by partition into closed record batches, submit all, then await.
+        """Build closed record batches per partition, submit them interleaved, then await.
 
         One future per record batch instead of one per message: the partition is picked with
         the same partitioner ``send`` uses, and a record's offset is the batch's base offset
-        plus its index in the batch.
+        plus its index in the batch. Batches are submitted round robin over the partitions,
+        so each produce request carries a batch for every partition (aiokafka queues one
+        undrained batch per partition).
         """
         partitions = await self._partitions(topic)
         for m in messages:  # all or nothing: check before the first record is queued
@@ -150,8 +152,9 @@ class KafkaProducer(ProducerDriver):
                 if p is None:
                     p = pick(m.key, everything, available)
                 by_partition.setdefault(p, []).append(index)
-            submitted: list[tuple[Any, int, list[int]]] = []
+            built: list[list[tuple[Any, int, list[int]]]] = []
             for p, indexes in by_partition.items():
+                chain: list[tuple[Any, int, list[int]]] = []
                 batch = client.create_batch()
                 members: list[int] = []
                 for index in indexes:
@@ -161,11 +164,9 @@ class KafkaProducer(ProducerDriver):
                     if batch.append(key=m.key, value=m.value, timestamp=None, headers=headers):
                         members.append(index)
                         continue
-                    if members:  # full: submit it and start the next one with this message
+                    if members:  # full: close it and start the next one with this message
                         batch.close()
-                        submitted.append(
-                            (await client.send_batch(batch, topic, partition=p), p, members)
-                        )
+                        chain.append((batch, p, members))
                         batch = client.create_batch()
                         members = []
                     if not batch.append(key=m.key, value=m.value, timestamp=None, headers=headers):
@@ -173,9 +174,15 @@ class KafkaProducer(ProducerDriver):
                     members.append(index)
                 if members:
                     batch.close()
-                    submitted.append(
-                        (await client.send_batch(batch, topic, partition=p), p, members)
-                    )
+                    chain.append((batch, p, members))
+                built.append(chain)
+            submitted: list[tuple[Any, int, list[int]]] = []
+            for round_ in itertools.zip_longest(*built):
+                for item in round_:
+                    if item is not None:
+                        batch, p, members = item
+                        future = await client.send_batch(batch, topic, partition=p)
+                        submitted.append((future, p, members))
             receipts: list[Receipt | None] = [None] * len(messages)
             for future, p, members in submitted:
                 base = (await future).offset
