@@ -231,7 +231,7 @@ async def main(url: str, rounds: int, count: int) -> list[dict[str, Any]]:
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="amqp://guest:guest@127.0.0.1:5672/")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--count", type=int, default=10_000, help="messages per round")
     args = parser.parse_args()
     rows = asyncio.run(main(args.url, max(3, args.rounds), args.count))
