@@ -79,18 +79,19 @@ class Amqp:
         try:
             async with asyncio.timeout(timeout):
                 self.conn = await aio_pika.connect_robust(self._target, timeout=timeout)
+        except amqp_errors.ProbableAuthenticationError as exc:
+            raise BrokerUnavailable(
+                f"RabbitMQ at {where(self.url)} refused the login of user "
+                f"{self.url.username or 'guest'!r} on vhost {self.url.path or '/'!r} "
+                "(wrong password, unknown user or vhost, or guest from a remote host)",
+                host=self.url.host,
+                port=self.url.port,
+            ) from exc
         except _START_ERRORS as exc:
             raise BrokerUnavailable(
                 f"cannot reach RabbitMQ at {where(self.url)} within {timeout:g}s "
                 f"({type(exc).__name__}: {_safe(exc, self.url)}); is the server running? "
                 "Start one with compose/rabbitmq.sh start",
-                host=self.url.host,
-                port=self.url.port,
-            ) from exc
-        except amqp_errors.ProbableAuthenticationError as exc:  # pragma: no cover - defensive
-            raise BrokerUnavailable(
-                f"RabbitMQ at {where(self.url)} refused the credentials of user "
-                f"{self.url.username or 'guest'!r}",
                 host=self.url.host,
                 port=self.url.port,
             ) from exc

@@ -26,6 +26,7 @@ from anymq.backend import ConsumerDriver, ConsumerOptions
 from anymq.errors import ClosedError, TopicNotFound
 from anymq.message import Received
 from anymq_rabbitmq import headers as hdr
+from anymq_rabbitmq.options import flag
 
 if TYPE_CHECKING:
     from anymq_rabbitmq.driver import RabbitBroker
@@ -41,7 +42,7 @@ class QueueConsumer(ConsumerDriver):
         self.queue: str | None = None
         self.quorum = False
         """True when x-delivery-count can be trusted (quorum group queue)."""
-        self.exclusive = bool(options.extra.get("exclusive", False))
+        self.exclusive = flag(options.extra, "exclusive", False)
         self.channel: AbstractRobustChannel | None = None
         self.tag: str | None = None
         self._underlay: aiormq.abc.AbstractChannel | None = None

@@ -216,6 +216,9 @@ class RabbitBroker(BrokerDriver):
             await self._create_locked(doc, name, self.settings.exchange_type, Retention())
 
     async def delete_topic(self, name: str) -> None:
+        tracker = self.trackers.pop(name, None)
+        if tracker is not None:
+            await tracker.close()
         async with self.registry.edit() as doc:
             meta = topo.TopicMeta.from_doc(doc, name)
             exists = await topo.exchange_exists(self.amqp, name)

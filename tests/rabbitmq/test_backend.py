@@ -54,7 +54,7 @@ async def test_unknown_options_name_the_valid_ones(rabbitmq_url: str) -> None:
             await broker.create_topic(_name("opt"), bogus=1)
 
 
-async def test_unreachable_broker_fails_fast_without_the_password() -> None:
+async def test_unreachable_broker_fails_fast_without_the_password(rabbitmq_url: str) -> None:
     started = time.monotonic()
     with pytest.raises(anymq.BrokerUnavailable) as info:
         async with anymq.connect("amqp://me:S3cret-pw@127.0.0.1:1/", connect_timeout=3):
@@ -62,6 +62,12 @@ async def test_unreachable_broker_fails_fast_without_the_password() -> None:
     assert time.monotonic() - started < 5
     assert "127.0.0.1:1" in str(info.value)
     assert "S3cret-pw" not in str(info.value)
+    target = anymq.URL.parse(rabbitmq_url)
+    wrong = f"amqp://{target.username or 'guest'}:Wr0ng-pw@{target.host}:{target.port or 5672}/"
+    with pytest.raises(anymq.BrokerUnavailable, match="refused the login") as info:
+        async with anymq.connect(wrong, connect_timeout=3):
+            pass
+    assert "Wr0ng-pw" not in str(info.value)
     started = time.monotonic()
     with pytest.raises(anymq.BrokerUnavailable) as info:  # nothing answers: the timeout bounds
         async with anymq.connect("amqp://me:S3cret-pw@10.255.255.1:5672/", connect_timeout=1):
