@@ -33,7 +33,8 @@ Compare brokers side by side: run the anymq contract suite against each (behavio
 one standard workload through anymq and through the broker's own client (performance).
 Writes a table to the terminal, a JSON file and a single-file HTML report.
 
-Without URLs: memory:// plus every URL in {env} and the config file's `urls`.
+Without URLs: memory:// plus the config file's `urls` and every URL set in
+{env}.
 """.format(env=", ".join(ENV_URLS))
 
 

@@ -29,6 +29,7 @@ def build(report: Report) -> dict[str, Any]:
         "leftovers": list(report.leftovers),
         "prefixes": list(report.prefixes),
         "created": list(report.created),
+        "swept": list(report.swept),
         "environment": report.environment,
         "settings": report.settings.public(),
         "brokers": [_broker(b) for b in report.brokers],

@@ -163,5 +163,7 @@ class Report:
     """Things the run created but could not remove (should stay empty)."""
     created: list[str] = field(default_factory=list)
     """What the performance part created (and removed again), e.g. 'kafka topic <name>'."""
+    swept: list[str] = field(default_factory=list)
+    """Contract-suite topics found after the suite ended and deleted (an interrupt's leftovers)."""
     prefixes: list[str] = field(default_factory=list)
     """Name prefixes of everything this run created on the brokers (topics, queues)."""

@@ -9,8 +9,10 @@ removed in a ``finally`` block, also after Ctrl-C or an error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 
+import anymq
 from anymq.compare import semantics
 from anymq.compare.behaviour import run_contract
 from anymq.compare.cleanup import Tracker
@@ -21,7 +23,7 @@ from anymq.compare.results import BrokerReport, Report
 from anymq.compare.settings import Settings
 from anymq.compare.targets import targets
 from anymq.compare.terminal import VERDICT, Display
-from anymq.errors import InvalidTopicName
+from anymq.errors import AnyMQError, InvalidTopicName
 from anymq.features import Capabilities
 
 TRACKER_PREFIX = "anymq-cmp"
@@ -129,9 +131,18 @@ class Comparison:
                 verdict = "✗" if event.get("outcome") == "failed" else "✓"
                 self.display.advance(key, f"behaviour: {verdict} {label}")
 
-        await run_contract(
-            target, tuning, self.settings.test_timeout, on_event, result=broker.behaviour
+        # The suite deletes its topics itself; a Ctrl-C that lands while a test is cleaning
+        # up can still cut that short, so whatever carries this run's prefix afterwards goes.
+        sweep = self.tracker.add(
+            f"contract-suite topics {self.contract_prefix}-* on {target.id}",
+            lambda: self._sweep(target.url, f"{self.contract_prefix}-"),
         )
+        try:
+            await run_contract(
+                target, tuning, self.settings.test_timeout, on_event, result=broker.behaviour
+            )
+        finally:
+            await self.tracker.undo(sweep)
         counts = broker.behaviour.counts()
         self.display.finish(
             key,
@@ -153,6 +164,15 @@ class Comparison:
             result=broker.performance,
         )
         self.display.finish(key, f"performance: {broker.performance.status}")
+
+    async def _sweep(self, url: str, prefix: str) -> None:
+        """Delete every topic named ``prefix...`` (what an interrupted suite left behind)."""
+        async with anymq.connect(url) as broker:
+            for name in await broker.list_topics():
+                if name.startswith(prefix):
+                    with contextlib.suppress(AnyMQError):
+                        await broker.delete_topic(name)
+                        self.report.swept.append(name)
 
     async def _cleanup(self) -> None:
         failures = await self.tracker.cleanup()
