@@ -88,8 +88,12 @@ class QueueConsumer(ConsumerDriver):
             return
         stale = self._underlay
         self._ready = deque(m for m in self._ready if m.channel is not stale)
-        with contextlib.suppress(Exception):
+        try:
             await self._consume()
+        except TopicNotFound:
+            self._on_cancel(spec.Basic.Cancel(consumer_tag=self.tag))  # deleted meanwhile
+        except Exception:  # the next reopen (after the next reconnect) tries again
+            pass
 
     async def _on_message(self, message: DeliveredMessage) -> None:
         self._ready.append(message)
