@@ -210,4 +210,14 @@ def queue_arguments(
         args["x-delivery-limit"] = max_deliveries - 1
     if dead_letter_exchange is not None:
         args["x-dead-letter-exchange"] = dead_letter_exchange
+        if (
+            queue_type == "quorum"
+            and meta.retention_bytes is None
+            and meta.retention_messages is None
+        ):
+            # At-least-once dead-lettering keeps a message until the dead-letter queue has
+            # confirmed it; RabbitMQ requires reject-publish overflow for it, which only
+            # matters with a length limit, so queues with length retention stay at-most-once.
+            args["x-dead-letter-strategy"] = "at-least-once"
+            args["x-overflow"] = "reject-publish"
     return args
