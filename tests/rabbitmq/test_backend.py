@@ -13,7 +13,7 @@ import aiormq.exceptions as amqp_errors
 import pytest
 
 import anymq
-from tests.rabbitmq.conftest import with_query
+from tests.rabbitmq.helpers import with_query
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.anymq]
 

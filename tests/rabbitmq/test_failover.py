@@ -17,7 +17,7 @@ import pytest
 
 import anymq
 from anymq.testing.ledger import Ledger
-from tests.rabbitmq.conftest import with_query
+from tests.rabbitmq.helpers import with_query
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.anymq, pytest.mark.slow]
 
