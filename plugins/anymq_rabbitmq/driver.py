@@ -185,7 +185,6 @@ class RabbitBroker(BrokerDriver):
                 "mode=stream needs an exchange that can route every message into the topic's "
                 "stream: topic, fanout or headers, not direct"
             )
-        await topo.declare_exchange(self.amqp, name, exchange_type, self.settings.mode)
         meta = topo.TopicMeta(
             name=name,
             exchange_type=exchange_type,
@@ -195,6 +194,17 @@ class RabbitBroker(BrokerDriver):
             ),
             retention_bytes=retention.bytes,
             retention_messages=retention.messages,
+        )
+        await topo.declare_exchange(
+            self.amqp,
+            name,
+            exchange_type,
+            self.settings.mode,
+            {
+                "ms": meta.retention_ms,
+                "bytes": meta.retention_bytes,
+                "messages": meta.retention_messages,
+            },
         )
         if self.stream_mode:
             stream = Names.stream(name)

@@ -116,11 +116,18 @@ async def require_exchange(amqp: Amqp, name: str, hint: str | None = None) -> No
         raise TopicNotFound(name, "rabbitmq", hint)
 
 
-async def declare_exchange(amqp: Amqp, name: str, exchange_type: str, mode: str) -> None:
+async def declare_exchange(
+    amqp: Amqp, name: str, exchange_type: str, mode: str, retention: dict[str, int | None]
+) -> None:
+    """A durable exchange marked ``x-anymq``; the retention is repeated in its arguments
+    for operators (the management UI shows them; AMQP cannot read them back, so anymq
+    itself reads the registry)."""
+    arguments: dict[str, Any] = {ANYMQ_ARG: mode}
+    arguments.update({f"x-anymq-retention-{k}": v for k, v in retention.items() if v})
     async with amqp.admin() as channel:
         try:
             await channel.exchange_declare(
-                name, exchange_type=exchange_type, durable=True, arguments={ANYMQ_ARG: mode}
+                name, exchange_type=exchange_type, durable=True, arguments=arguments
             )
         except amqp_errors.ChannelPreconditionFailed as exc:
             raise ConfigError(
