@@ -27,7 +27,7 @@ import aiormq
 import aiormq.exceptions as amqp_errors
 from pamqp import commands as spec
 
-from anymq.errors import BrokerUnavailable
+from anymq.errors import BrokerUnavailable, TopicNotFound
 from anymq_rabbitmq.connection import Amqp, where
 from anymq_rabbitmq.options import Names
 
@@ -51,7 +51,12 @@ class Registry:
             try:
                 doc, last_tag = await self._read(channel)
                 before = json.dumps(doc, sort_keys=True)
-                yield doc
+                try:
+                    yield doc
+                except TopicNotFound:  # stale entries dropped on the way out are saved
+                    if json.dumps(doc, sort_keys=True) != before:
+                        await self._write(channel, doc, last_tag)
+                    raise
                 if json.dumps(doc, sort_keys=True) != before:
                     await self._write(channel, doc, last_tag)
             finally:
