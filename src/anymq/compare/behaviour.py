@@ -28,6 +28,8 @@ OnEvent = Callable[[dict[str, Any]], None]
 
 INTERRUPT_GRACE = 30.0
 """Seconds the suite gets after SIGINT to clean up before it is killed."""
+SUITE_TESTS = 40
+"""The whole suite may take this many test timeouts (it has 35 tests, each bounded)."""
 
 
 class JsonLines:
@@ -132,11 +134,16 @@ async def run_contract(
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
             )
+            limit = SUITE_TESTS * test_timeout
+            overran = False
             try:
                 while process.returncode is None:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(process.wait(), 0.2)
                     absorb()
+                    if time.perf_counter() - started > limit:
+                        overran = True  # every test is bounded; this is a stuck process
+                        await interrupt(process)
             except BaseException:
                 result.status = "interrupted"
                 await interrupt(process)
@@ -146,8 +153,11 @@ async def run_contract(
                 result.seconds = round(time.perf_counter() - started, 3)
                 result.exit_code = process.returncode
         absorb()
-        if process.returncode not in (0, 1):
+        if overran:
             result.status = "error"
+            result.detail = f"the contract suite was stopped after {limit:g}s"
+        elif process.returncode not in (0, 1) or not result.tests:
+            result.status = "error"  # pytest could not run the suite at all
             result.detail = target.redact(tail(log))
         elif result.counts()["fail"]:
             result.status = "failed"

@@ -40,11 +40,12 @@ class Tracker:
         """A unique broker-safe name with the run's prefix: anymq-compare-<run>-<label>-<random>."""
         return f"{self.prefix}-{label}-{uuid.uuid4().hex[:6]}"
 
-    def add(self, what: str, undo: Undo) -> Created:
-        """Register how to remove something before creating it."""
+    def add(self, what: str, undo: Undo, *, record: bool = True) -> Created:
+        """Register how to remove something before creating it (``record``: list it)."""
         item = Created(next(self._tokens), what)
         self._undo[item.token] = (what, undo)
-        self.created.append(what)
+        if record:
+            self.created.append(what)
         return item
 
     @property

@@ -22,7 +22,7 @@ from anymq.compare.probe import probe
 from anymq.compare.results import BrokerReport, Report
 from anymq.compare.settings import Settings
 from anymq.compare.targets import targets
-from anymq.compare.terminal import VERDICT, Display
+from anymq.compare.terminal import Display
 from anymq.errors import AnyMQError, InvalidTopicName
 from anymq.features import Capabilities
 
@@ -136,6 +136,7 @@ class Comparison:
         sweep = self.tracker.add(
             f"contract-suite topics {self.contract_prefix}-* on {target.id}",
             lambda: self._sweep(target.url, f"{self.contract_prefix}-"),
+            record=False,
         )
         try:
             await run_contract(
@@ -146,8 +147,8 @@ class Comparison:
         counts = broker.behaviour.counts()
         self.display.finish(
             key,
-            f"behaviour: {broker.behaviour.status}: {counts['pass']} {VERDICT['pass'][0][0]} "
-            f"{counts['fail']} {VERDICT['fail'][0][0]} {counts['unsupported']} not supported",
+            f"behaviour: {broker.behaviour.status}: {counts['pass']} \u2713 "
+            f"{counts['fail']} \u2717 {counts['unsupported']} not supported",
         )
 
     async def _performance(self, broker: BrokerReport) -> None:
