@@ -12,7 +12,9 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -124,7 +126,9 @@ async def render(
     binary = chromium_path()
     if binary is None:
         raise FileNotFoundError(f"chromium is not installed; install it with: {INSTALL}")
-    with tempfile.TemporaryDirectory(prefix="anymq-chromium-") as profile:
+    with tempfile.TemporaryDirectory(
+        prefix="anymq-chromium-", ignore_cleanup_errors=True
+    ) as profile:
         process = await asyncio.create_subprocess_exec(
             binary,
             *FLAGS,
@@ -133,19 +137,26 @@ async def render(
             "about:blank",
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,  # its helper processes share a group we can stop
         )
         try:
             async with asyncio.timeout(timeout):
                 port = await _devtools_port(Path(profile))
                 return await _drive(port, file_uri(html), width, band)
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+            await _stop(process)
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    """Stop the browser and every helper process it started (its own process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), 10)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
 
 
 def _read_port(marker: Path) -> int | None:

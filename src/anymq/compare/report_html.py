@@ -44,6 +44,10 @@ table { border-collapse: collapse; margin: 8px 0 18px; }
 th, td { border: 1px solid var(--line); padding: 6px 10px; text-align: left; vertical-align: top; }
 th { background: var(--soft); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.brokers { width: 100%; }
+table.brokers th.features { width: 36%; }
+table.brokers th.url { width: 25%; }
+table.brokers td.features { font-size: 13px; }
 table.matrix { width: 100%; table-layout: fixed; }
 table.matrix th.semantic-col { width: 32%; }
 table.matrix td, table.matrix th { overflow-wrap: anywhere; }
@@ -138,7 +142,7 @@ def _brokers(doc: dict[str, Any]) -> str:
             f"<tr><th>{escape(b['id'])}</th><td><code>{escape(b['url'])}</code></td>"
             f"<td>{escape(b.get('backend') or NONE)}</td><td>{status}</td>"
             f'<td class="num">{svg.size(limit) if limit else NONE}</td>'
-            f'<td style="max-width:420px;font-size:13px">{escape(features)}</td></tr>'
+            f'<td class="features">{escape(features)}</td></tr>'
         )
     return (
         '<section id="brokers"><h2>Brokers compared</h2>'
@@ -146,8 +150,9 @@ def _brokers(doc: dict[str, Any]) -> str:
         "<code>***</code>). A broker that did not answer within the connect timeout is marked "
         "<i>unreachable</i> and its columns below say <i>not run</i>. <i>Features</i> is what "
         "the backend declares; the behaviour matrix checks every declaration.</p>"
-        "<table><tr><th>column</th><th>URL</th><th>backend</th><th>status</th>"
-        '<th class="num">largest message</th><th>declared features</th></tr>'
+        '<table class="brokers"><tr><th>column</th><th class="url">URL</th><th>backend</th>'
+        "<th>status</th>"
+        '<th class="num">largest message</th><th class="features">declared features</th></tr>'
         + "".join(rows)
         + "</table></section>"
     )

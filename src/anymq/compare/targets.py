@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from anymq.url import URL
 
@@ -53,5 +54,6 @@ def targets(urls: Sequence[str]) -> list[Target]:
         kind = _KINDS.get(parsed.scheme, parsed.scheme)
         used[kind] = used.get(kind, 0) + 1
         ident = kind if used[kind] == 1 else f"{kind}-{used[kind]}"
-        out.append(Target(ident, text, parsed.render(), parsed.scheme, kind))
+        shown = unquote(parsed.render())  # masked first, then readable: "http://", not "http%3A"
+        out.append(Target(ident, text, shown, parsed.scheme, kind))
     return out
