@@ -15,6 +15,9 @@ Workloads (anymq and raw alternate round by round; the median of the rounds coun
 
 moto applies no quotas and runs on the same cores, so absolute rates mean little: the ratio
 anymq/raw is the figure. Target >= 0.9. Results go to reports/bench_sqs.json.
+
+moto 5.2 scans a queue's whole message list for every message it adds or receives, so
+rates fall as queues fill: rounds use fresh topics and modest counts.
 """
 
 from __future__ import annotations
@@ -167,7 +170,8 @@ async def consume_raw(raw: Raw, queue_url: str, count: int) -> float:
 
 
 # -- latency ----------------------------------------------------------------------------
-async def latency_anymq(url: str, topic: str, count: int) -> list[float]:
+async def latency_anymq(url: str, topic: str, count: int) -> tuple[list[float], float]:
+    """Latencies and the rate from the first send to the last receive (set-up excluded)."""
     out: list[float] = []
     async with (
         anymq.connect(url) as broker,
@@ -183,14 +187,19 @@ async def latency_anymq(url: str, topic: str, count: int) -> list[float]:
                     return
 
         task = asyncio.get_running_loop().create_task(consume())
+        started = time.perf_counter()
         for _ in range(count):
             await producer.send(topic, repr(time.perf_counter()).encode())
             await asyncio.sleep(0.005)
         await asyncio.wait_for(task, 120)
-    return out
+        rate = count / (time.perf_counter() - started)
+    return out, rate
 
 
-async def latency_raw(raw: Raw, target: str, queue_url: str, count: int, mode: str) -> list[float]:
+async def latency_raw(
+    raw: Raw, target: str, queue_url: str, count: int, mode: str
+) -> tuple[list[float], float]:
+    """Latencies and the rate from the first send to the last receive."""
     out: list[float] = []
 
     async def consume() -> None:
@@ -212,6 +221,7 @@ async def latency_raw(raw: Raw, target: str, queue_url: str, count: int, mode: s
                 )
 
     task = asyncio.get_running_loop().create_task(consume())
+    started = time.perf_counter()
     for _ in range(count):
         body = repr(time.perf_counter())
         if mode == "sns":
@@ -220,7 +230,7 @@ async def latency_raw(raw: Raw, target: str, queue_url: str, count: int, mode: s
             await raw.sqs.send_message(QueueUrl=target, MessageBody=body)
         await asyncio.sleep(0.005)
     await asyncio.wait_for(task, 120)
-    return out
+    return out, count / (time.perf_counter() - started)
 
 
 # -- driver -----------------------------------------------------------------------------
@@ -238,22 +248,23 @@ async def run(url: str, rounds: int, count: int, latency_count: int) -> list[dic
                 return name, str(await topology.queue_url(name))
             return name, str(topology.topic_arn(name))
 
-        # produce: both sides into one topic (with one subscribed group, as in real use)
+        # produce: a fresh topic with one subscribed group per side and round (moto's
+        # sends slow down with the depth of the queues they land in: O(depth) per message)
         ours, theirs = Result("anymq"), Result("aiobotocore")
-        topic, target = await new_topic()
-        try:
-            if mode == "sns":
-                async with broker.consumer(topic, "sink"):
-                    pass
-            for r in range(rounds):
-                order = ["anymq", "raw"] if r % 2 == 0 else ["raw", "anymq"]
-                for side in order:
+        for r in range(rounds):
+            order = ["anymq", "raw"] if r % 2 == 0 else ["raw", "anymq"]
+            for side in order:
+                topic, target = await new_topic()
+                try:
+                    if mode == "sns":
+                        async with broker.consumer(topic, "sink"):
+                            pass
                     if side == "anymq":
                         ours.rates.append(await produce_anymq(url, topic, count, value))
                     else:
                         theirs.rates.append(await produce_raw(raw, target, count, value, mode))
-        finally:
-            await broker.delete_topic(topic)
+                finally:
+                    await broker.delete_topic(topic)
         pairs.append((f"produce 1 KiB ({mode}, batches of {BATCH})", ours, theirs))
         print(f"produce: anymq {ours.rates} raw {theirs.rates}", flush=True)
 
@@ -289,27 +300,32 @@ async def run(url: str, rounds: int, count: int, latency_count: int) -> list[dic
         pairs.append((f"consume 1 KiB (receive 10 + ack each, {mode})", ours, theirs))
         print(f"consume: anymq {ours.rates} raw {theirs.rates}", flush=True)
 
-        # latency
+        # latency: a fresh topic per side and round, so neither side sees the other's messages
         ours, theirs = Result("anymq"), Result("aiobotocore")
         for r in range(rounds):
-            topic, target = await new_topic()
-            try:
-                raw_queue = await raw.queue_for(target if mode == "sns" else None, f"{topic}-lat")
-                raw_target = target if mode == "sns" else raw_queue
-                order = ["anymq", "raw"] if r % 2 == 0 else ["raw", "anymq"]
-                for side in order:
-                    started = time.perf_counter()
+            order = ["anymq", "raw"] if r % 2 == 0 else ["raw", "anymq"]
+            for side in order:
+                topic, target = await new_topic()
+                raw_queue = None
+                try:
                     if side == "anymq":
-                        ours.latencies_ms.extend(await latency_anymq(url, topic, latency_count))
-                        ours.rates.append(latency_count / (time.perf_counter() - started))
+                        latencies, rate = await latency_anymq(url, topic, latency_count)
+                        ours.latencies_ms.extend(latencies)
+                        ours.rates.append(rate)
                     else:
-                        theirs.latencies_ms.extend(
-                            await latency_raw(raw, raw_target, raw_queue, latency_count, mode)
+                        raw_queue = await raw.queue_for(
+                            target if mode == "sns" else None, f"{topic}-lat"
                         )
-                        theirs.rates.append(latency_count / (time.perf_counter() - started))
-            finally:
-                await broker.delete_topic(topic)
-                await raw.sqs.delete_queue(QueueUrl=raw_queue)
+                        raw_target = target if mode == "sns" else raw_queue
+                        latencies, rate = await latency_raw(
+                            raw, raw_target, raw_queue, latency_count, mode
+                        )
+                        theirs.latencies_ms.extend(latencies)
+                        theirs.rates.append(rate)
+                finally:
+                    await broker.delete_topic(topic)
+                    if raw_queue is not None:
+                        await raw.sqs.delete_queue(QueueUrl=raw_queue)
         pairs.append(("end-to-end latency (send awaited, 1 at a time)", ours, theirs))
 
     rows = ratio_table(f"anymq vs aiobotocore on {url}", pairs)
@@ -329,9 +345,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--url", default="sqs://127.0.0.1:4566")
     parser.add_argument("--mode", choices=["sns", "queue"], default=None)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--count", type=int, default=2000, help="messages per round")
-    parser.add_argument("--latency-count", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--count", type=int, default=200, help="messages per round")
+    parser.add_argument("--latency-count", type=int, default=100)
     args = parser.parse_args()
     url = args.url
     if args.mode:

@@ -165,7 +165,9 @@ class Topology:
 
     async def _list_queues(self, prefix: str) -> list[str]:
         urls: list[str] = []
-        kwargs: dict[str, Any] = {"QueueNamePrefix": prefix, "MaxResults": 1000}
+        kwargs: dict[str, Any] = {"MaxResults": 1000}
+        if prefix:
+            kwargs["QueueNamePrefix"] = prefix
         while True:
             try:
                 response = await self.sqs.list_queues(**kwargs)
