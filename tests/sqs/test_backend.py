@@ -381,3 +381,34 @@ async def test_close_while_polling_gives_messages_back(sqs_url: str) -> None:
             assert [m.value for m in got] == [b"during close"]
         finally:
             await broker.delete_topic(topic)
+
+
+async def test_queue_mode_delivery_semantics(sqs_url: str) -> None:
+    """mode=queue: delays, nack counts and dead letters straight on SQS, no SNS involved."""
+    async with anymq.connect(with_options(sqs_url, mode="queue")) as broker:
+        topic = unique("qsem")
+        await broker.create_topic(topic)
+        dlt = broker.driver.dead_letter_topic(topic, "g")
+        try:
+            assert topic in await broker.list_topics()
+            consumer = broker.consumer(topic, "g", max_deliveries=2)
+            async with consumer, broker.producer() as producer:
+                assert dlt in await broker.list_topics()
+                sent = time.monotonic()
+                await producer.send(topic, b"poison", key=b"\x00k", delay=1)
+                counts = []
+                while len(counts) < 2 and time.monotonic() - sent < 10:
+                    for msg in await consumer.receive(1, timeout=1):
+                        assert time.monotonic() - sent >= 1
+                        counts.append(msg.delivery_count)
+                        await msg.nack()
+                assert counts == [1, 2]
+            async with broker.consumer(dlt, "ops") as dead:
+                [letter] = await dead.receive(1, timeout=5)
+            assert (letter.value, letter.key) == (b"poison", b"\x00k")
+            assert letter.headers["kafka_dlt-original-topic"] == topic.encode()
+            assert (await broker.describe_group(topic, "g")).backlog == 0
+        finally:
+            await broker.delete_topic(topic)
+            await broker.delete_topic(dlt)
+        assert topic not in await broker.list_topics()
