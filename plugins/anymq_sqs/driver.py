@@ -9,7 +9,6 @@ per-key order and requires ``.fifo`` topic names. See docs/backends/sqs.md.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,33 +63,37 @@ def capabilities(settings: Settings) -> Capabilities:
     )
 
 
-_SESSIONS: dict[str | None, Any] = {}
+_SHARED: list[Any] = []
 
 
-def _session(profile: str | None) -> Any:
-    """One botocore session per profile and process: it caches the service models, which
-    makes the second connect ~50x faster than loading them again."""
-    session = _SESSIONS.get(profile)
-    if session is None:
-        session = AioSession(profile=profile) if profile else AioSession()
-        _SESSIONS[profile] = session
-    return session
+def _session(profile: str | None, explicit_keys: bool) -> Any:
+    """A botocore session. With explicit keys one session is shared by the process: it caches
+    the service models, so the next connect is ~50x cheaper. Credentials from the chain get
+    a session of their own (refreshable ones hold an asyncio lock: one event loop each)."""
+    if not explicit_keys or profile is not None:
+        return AioSession(profile=profile) if profile else AioSession()
+    if not _SHARED:
+        _SHARED.append(AioSession())
+    return _SHARED[0]
 
 
-def _configured_credentials() -> bool:
-    """Credentials the user set up (env or shared files), without asking instance metadata."""
-    env = os.environ
-    if (
-        env.get("AWS_ACCESS_KEY_ID")
-        or env.get("AWS_PROFILE")
-        or env.get("AWS_WEB_IDENTITY_TOKEN_FILE")
-    ):
-        return True
-    files = (
-        env.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.expanduser("~/.aws/credentials"),
-        env.get("AWS_CONFIG_FILE") or os.path.expanduser("~/.aws/config"),
-    )
-    return any(os.path.exists(f) for f in files)
+def _local_credentials() -> tuple[str, str, str | None] | None:
+    """Credentials from the environment and the shared files, without the instance metadata
+    and container providers (on a laptop they only add seconds of timeouts)."""
+    from botocore.session import Session  # type: ignore[import-untyped]
+
+    try:
+        resolver = Session().get_component("credential_provider")
+        for slow in ("iam-role", "container-role"):
+            with contextlib.suppress(Exception):
+                resolver.remove(slow)
+        found = resolver.load_credentials()
+    except Exception:  # a broken config file: fall back to the dummy keys
+        return None
+    if found is None:
+        return None
+    frozen = found.get_frozen_credentials()
+    return frozen.access_key, frozen.secret_key, frozen.token
 
 
 class SQSBroker(BrokerDriver):
@@ -131,11 +134,15 @@ class SQSBroker(BrokerDriver):
         if s.access_key is not None:
             kwargs["aws_access_key_id"] = s.access_key
             kwargs["aws_secret_access_key"] = s.secret_key
-        elif s.local and s.profile is None and not _configured_credentials():
-            # a local emulator on a fresh machine: any keys do, and asking the instance
-            # metadata service for real ones would only add seconds to every connect
-            kwargs["aws_access_key_id"] = DUMMY_KEY
-            kwargs["aws_secret_access_key"] = DUMMY_SECRET
+        elif s.local and s.profile is None:
+            # a local emulator: configured keys if there are any, else dummy ones (any keys
+            # do), so tests run on a fresh machine without waiting for instance metadata
+            found = _local_credentials()
+            key, secret, token = found or (DUMMY_KEY, DUMMY_SECRET, None)
+            kwargs["aws_access_key_id"] = key
+            kwargs["aws_secret_access_key"] = secret
+            if token:
+                kwargs["aws_session_token"] = token
         return kwargs
 
     async def start(self) -> None:
@@ -146,8 +153,8 @@ class SQSBroker(BrokerDriver):
         s = self.settings
         stack = contextlib.AsyncExitStack()
         try:
-            session = _session(s.profile)
             kwargs = self._client_kwargs()
+            session = _session(s.profile, "aws_access_key_id" in kwargs)
             sqs = await stack.enter_async_context(session.create_client("sqs", **kwargs))
             sns = await stack.enter_async_context(session.create_client("sns", **kwargs))
             sts = await stack.enter_async_context(session.create_client("sts", **kwargs))
