@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+from collections.abc import Coroutine
 from typing import Any
 
 import pytest
@@ -64,7 +65,33 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
                 await func(**kwargs)
         finally:
             for item in cleanups:
-                await item.aclose_test()
+                await _finish(item.aclose_test())
 
     asyncio.run(run())
     return True
+
+
+CLEANUP_SECONDS = 60.0
+
+
+async def _finish(cleanup: Coroutine[Any, Any, None]) -> None:
+    """Run a test's cleanup to the end even if Ctrl-C cancels the test meanwhile.
+
+    Topics a test created must not outlive an interrupted run; the cancellation is raised
+    again once the cleanup is done (or after CLEANUP_SECONDS, so it can never hang).
+    """
+    task = asyncio.ensure_future(cleanup)
+    cancelled = False
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CLEANUP_SECONDS
+    while not task.done() and loop.time() < deadline:
+        try:
+            await asyncio.wait({task}, timeout=deadline - loop.time())
+        except asyncio.CancelledError:
+            cancelled = True
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]
+    if cancelled:
+        raise asyncio.CancelledError
