@@ -42,13 +42,18 @@ async def cmd_backends(args: argparse.Namespace) -> int:
         table.add_column(column)
     for scheme, spec in sorted(plugins.backends().items()):
         try:
-            driver = plugins.load_driver(scheme)
-            caps = driver.capabilities
-            features = ", ".join(sorted(f.value for f in caps.features))
-            loads = "[green]yes[/]"
+            plugins.load_driver(scheme)
         except AnyMQError as exc:
-            features = str(exc)
-            loads = "[red]no[/]"
+            table.add_row(f"{scheme}://", spec.name, "[red]no[/]", escape(str(exc)), "")
+            continue
+        try:
+            # Capabilities can depend on URL options (RabbitMQ's stream mode): show the
+            # defaults of a bare URL, which opens no connection.
+            caps = anymq.connect(f"{scheme}://").capabilities
+            features = ", ".join(sorted(f.value for f in caps.features))
+        except AnyMQError as exc:
+            features = f"(depends on the URL: {exc})"
+        loads = "[green]yes[/]"
         extra = f"pip install 'anymq[{spec.extra}]'" if spec.extra else "built in"
         table.add_row(f"{scheme}://", spec.name, loads, escape(features), escape(extra))
     console.print(table)

@@ -359,7 +359,7 @@ class Producer(_Lifecycle):
         if headers:
             encoded = _encode_headers(headers, self._caps)
             for name, hv in encoded.items():
-                size += len(name) + len(hv)
+                size += len(name.encode()) + len(hv)
         if size > self._limit:
             raise MessageTooLarge(size, self._limit, self._caps.backend)
         if partition is not None:

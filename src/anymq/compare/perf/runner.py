@@ -120,6 +120,8 @@ async def measure(
         result.detail = "; ".join(ours.side.errors) or "anymq side measured nothing"
     elif isinstance(raw, str) or not raw.side.measured:
         result.status = "partial"
+        if not isinstance(raw, str):
+            result.detail = "; ".join(raw.side.errors) or "the raw client measured nothing"
     return result
 
 
