@@ -7,7 +7,7 @@ messages are acknowledged through the consumer that delivered them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Generator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -44,6 +44,18 @@ class Receipt(NamedTuple):
     partition: int | None = None
     offset: int | None = None
     message_id: str | None = None
+
+
+class _Done:
+    """An awaitable that is already finished (settling a settled message)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        yield from ()
+
+
+_DONE = _Done()
 
 
 class Received:
@@ -110,15 +122,18 @@ class Received:
         """True once ack() or nack() has been called."""
         return self._settled
 
-    async def ack(self) -> None:
-        """Processing succeeded: the message will not be delivered to this group again."""
+    def ack(self) -> Awaitable[None]:
+        """Processing succeeded: the message will not be delivered to this group again.
+
+        Returns the driver's coroutine directly (no extra frame on the consume hot path).
+        """
         if self._settled:
-            return
+            return _DONE
         driver = self._driver
         if driver is None:
             raise ClosedError("this message was not delivered by a consumer; nothing to ack")
         self._settled = True
-        await driver.ack(self)
+        return driver.ack(self)
 
     async def nack(self, *, requeue: bool = True, delay: float | None = None) -> None:
         """Processing failed: redeliver (``requeue=True``) or drop / dead-letter it."""
