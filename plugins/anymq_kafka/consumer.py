@@ -35,7 +35,7 @@ from aiokafka import (  # type: ignore[import-untyped]
 from aiokafka import errors as kerr
 
 from anymq.backend import ConsumerDriver, ConsumerOptions
-from anymq.deadletter import dead_letter_headers
+from anymq.deadletter import headers_for, reason_for
 from anymq.errors import AnyMQError, BrokerUnavailable, ClosedError, PublishError
 from anymq.message import Received
 from anymq.model import Position
@@ -551,21 +551,8 @@ class KafkaConsumer(ConsumerDriver):
         target = self.options.dead_letter_topic
         assert target is not None
         assert self.dead_letters is not None
-        reason = (
-            f"delivery limit of {self.options.max_deliveries} reached"
-            if requeue
-            else "rejected without requeue"
-        )
-        headers = dead_letter_headers(
-            message.headers,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            timestamp_ms=message.timestamp_ms,
-            group=self.group,
-            delivery_count=message.delivery_count,
-            reason=reason,
-        )
+        reason = reason_for(self.options.max_deliveries, requeue)
+        headers = headers_for(message, group=self.group, reason=reason)
         partitions = await self.broker.admin.require(target)
         try:
             await self.dead_letters.send_and_wait(

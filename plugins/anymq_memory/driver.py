@@ -23,7 +23,7 @@ from anymq.backend import (
     ProducerDriver,
     ProducerOptions,
 )
-from anymq.deadletter import dead_letter_headers
+from anymq.deadletter import headers_for, reason_for
 from anymq.errors import ClosedError, ConfigError, TopicNotFound
 from anymq.features import Capabilities, Feature, NameRule
 from anymq.message import Receipt, Received
@@ -470,21 +470,8 @@ class MemoryConsumer(ConsumerDriver):
         target = self.broker.space.topics.get(self.options.dead_letter_topic or "")
         if target is None:
             return
-        reason = (
-            f"delivery limit of {self.options.max_deliveries} reached"
-            if requeue
-            else "rejected without requeue"
-        )
-        headers = dead_letter_headers(
-            message.headers,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            timestamp_ms=message.timestamp_ms,
-            group=self.options.group,
-            delivery_count=message.delivery_count,
-            reason=reason,
-        )
+        reason = reason_for(self.options.max_deliveries, requeue)
+        headers = headers_for(message, group=self.options.group, reason=reason)
         index = (message.partition or 0) % len(target.partitions)
         part = target.partitions[index]
         size = (

@@ -32,7 +32,7 @@ from aiormq.abc import DeliveredMessage
 from pamqp import commands as spec
 
 from anymq.backend import ConsumerDriver, ConsumerOptions
-from anymq.deadletter import dead_letter_headers
+from anymq.deadletter import headers_for, reason_for
 from anymq.errors import BrokerUnavailable, ClosedError, TopicNotFound
 from anymq.message import Received
 from anymq.model import Position as Pos
@@ -375,8 +375,7 @@ class StreamGroupConsumer(QueueConsumer):
         if self.options.dead_letter_topic is not None and (
             not requeue or (limit is not None and message.delivery_count >= limit)
         ):
-            reason = f"delivery limit of {limit} reached" if requeue else "rejected without requeue"
-            await self._dead_letter(message, reason)
+            await self._dead_letter(message, reason_for(limit, requeue))
             return
         await super().nack(message, requeue=requeue, delay=delay)
 
@@ -385,16 +384,7 @@ class StreamGroupConsumer(QueueConsumer):
         target = self.options.dead_letter_topic
         assert target is not None
         table = hdr.encode(
-            dead_letter_headers(
-                message.headers,
-                topic=self.topic,
-                partition=message.partition,
-                offset=message.offset,
-                timestamp_ms=message.timestamp_ms,
-                group=self.group,
-                delivery_count=message.delivery_count,
-                reason=reason,
-            ),
+            headers_for(message, group=self.group, reason=reason, topic=self.topic),
             message.key,
             message.timestamp_ms or hdr.now_ms(),
         )

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
 from anymq.backend import ConsumerDriver, ConsumerOptions
-from anymq.deadletter import dead_letter_headers
+from anymq.deadletter import headers_for, reason_for
 from anymq.errors import ClosedError, ConfigError
 from anymq.message import Received
 from anymq_sqs import codec, naming
@@ -241,21 +241,8 @@ class SQSConsumer(ConsumerDriver):
         await self._set_visibility([handle], seconds)
 
     async def _dead_letter(self, message: Received, requeue: bool) -> None:
-        reason = (
-            f"delivery limit of {self.options.max_deliveries} reached"
-            if requeue
-            else "rejected without requeue"
-        )
-        headers = dead_letter_headers(
-            message.headers,
-            topic=message.topic,
-            partition=None,
-            offset=None,
-            timestamp_ms=message.timestamp_ms,
-            group=self.options.group,
-            delivery_count=message.delivery_count,
-            reason=reason,
-        )
+        reason = reason_for(self.options.max_deliveries, requeue)
+        headers = headers_for(message, group=self.options.group, reason=reason)
         body, attrs = codec.encode(message.body, message.key, headers, binary=True)
         kwargs: dict[str, Any] = {"QueueUrl": self._dlq_url, "MessageBody": body}
         if attrs:

@@ -8,6 +8,11 @@ A dead-lettered message keeps its key, value and headers and gains
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from anymq.message import Received
+
 PREFIX = "kafka_dlt-"
 
 
@@ -43,3 +48,24 @@ def original_topic(headers: dict[str, bytes]) -> str | None:
     """The topic a dead letter came from, if the headers say."""
     raw = headers.get(PREFIX + "original-topic")
     return raw.decode() if raw is not None else None
+
+
+def reason_for(max_deliveries: int | None, requeue: bool) -> str:
+    """Why a message is dead-lettered: its delivery limit, or a nack without requeue."""
+    return f"delivery limit of {max_deliveries} reached" if requeue else "rejected without requeue"
+
+
+def headers_for(
+    message: Received, *, group: str | None, reason: str, topic: str | None = None
+) -> dict[str, bytes]:
+    """Dead-letter headers for a received message (its position where it has one)."""
+    return dead_letter_headers(
+        message.headers,
+        topic=topic or message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp_ms=message.timestamp_ms,
+        group=group,
+        delivery_count=message.delivery_count,
+        reason=reason,
+    )
