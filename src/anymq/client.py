@@ -283,8 +283,35 @@ class Broker(_Lifecycle):
         return f"<anymq.Broker {self.url.render()} {state}>"
 
 
-class Producer(_Lifecycle):
+class _Child(_Lifecycle):
+    """A producer or consumer: started through its driver, closed with its broker."""
+
+    broker: Broker
+    driver: ProducerDriver | ConsumerDriver
+
+    async def start(self) -> None:
+        """Open the driver (for a consumer: subscribe, live once this returns)."""
+        if self._closed:
+            raise ClosedError(f"{self!r} is closed")
+        if not self._started:
+            self.broker._check_open()
+            await self.driver.start()
+            self._started = True
+
+    async def close(self) -> None:
+        """Flush or leave, then close the driver. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.broker._forget(self)
+        if self._started:
+            await self.driver.close()
+
+
+class Producer(_Child):
     """Sends messages to topics; each send returns once the broker has the message."""
+
+    driver: ProducerDriver
 
     def __init__(self, broker: Broker, driver: ProducerDriver, serializer: Serializer | None):
         self.broker = broker
@@ -295,23 +322,6 @@ class Producer(_Lifecycle):
         self._limit = caps.max_message_bytes
         self._checked_topics: set[str] = set()
         self._partitions = Feature.PARTITIONS in caps.features
-
-    async def start(self) -> None:
-        if self._closed:
-            raise ClosedError(f"{self!r} is closed")
-        if not self._started:
-            self.broker._check_open()
-            await self.driver.start()
-            self._started = True
-
-    async def close(self) -> None:
-        """Flush what is pending and close. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        self.broker._forget(self)
-        if self._started:
-            await self.driver.close()
 
     def _topic(self, topic: str) -> None:
         if topic not in self._checked_topics:
@@ -472,8 +482,10 @@ def _encode_headers(headers: Headers, caps: Capabilities) -> dict[str, bytes]:
     return out
 
 
-class Consumer(_Lifecycle):
+class Consumer(_Child):
     """A live subscription: ``async for msg in consumer`` or ``await consumer.receive()``."""
+
+    driver: ConsumerDriver
 
     def __init__(
         self,
@@ -502,24 +514,10 @@ class Consumer(_Lifecycle):
         """Where messages go after max_deliveries attempts (None without max_deliveries)."""
         return self.options.dead_letter_topic
 
-    async def start(self) -> None:
-        """Subscribe; returns once messages sent from now on will reach this consumer."""
-        if self._closed:
-            raise ClosedError(f"{self!r} is closed")
-        if not self._started:
-            self.broker._check_open()
-            await self.driver.start()
-            self._started = True
-
     async def close(self) -> None:
         """Leave; unsettled messages go back to the group for redelivery. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
         self._buffer.clear()
-        self.broker._forget(self)
-        if self._started:
-            await self.driver.close()
+        await super().close()
 
     def _decode(self, batch: list[Received]) -> list[Received]:
         serializer = self.serializer
