@@ -59,6 +59,8 @@ CAPABILITIES = Capabilities(
     topic_names=NameRule(r"[A-Za-z0-9._-]{1,249}", "1 to 249 characters from A-Z a-z 0-9 . _ -"),
 )
 
+_new_tuple = tuple.__new__  # builds a Receipt without NamedTuple's Python-level __new__
+
 _BROKER_OPTIONS = {"auto_create_topics", "connect_timeout"}
 
 
@@ -202,7 +204,7 @@ class MemoryProducer(ProducerDriver):
         offset = part.base + len(part.records)
         part.records.append((offset, ts, message.key, message.value, message.headers, message.size))
         part.bytes += message.size
-        return Receipt(topic.name, index, offset)
+        return _new_tuple(Receipt, (topic.name, index, offset, None))
 
     def _topic(self, name: str) -> Topic:
         if self.closed:
@@ -210,32 +212,30 @@ class MemoryProducer(ProducerDriver):
         return self.broker.topic(name)
 
     async def send(self, topic: str, message: Outgoing) -> Receipt:
-        found = self.broker.space.topics.get(topic)
-        if found is None or self.closed:
-            found = self._topic(topic)
-        partitions = found.partitions
-        if message.partition is None and len(partitions) == 1:  # the cheap, common case
-            part = partitions[0]
-            offset = part.base + len(part.records)
-            part.records.append(
-                (
-                    offset,
-                    time_ns() // 1_000_000,
-                    message.key,
-                    message.value,
-                    message.headers,
-                    message.size,
-                )
-            )
-            part.bytes += message.size
-            receipt = Receipt(topic, 0, offset)
-        else:
-            receipt = self._append(found, message, now_ms())
+        found = self._topic(topic)
+        receipt = self._append(found, message, now_ms())
         if found.trims:
             found.enforce_retention()
         if found.waiters:
             found.wake()
         return receipt
+
+    async def send_value(self, topic: str, value: bytes, key: bytes | None, size: int) -> Receipt:
+        """The single-message hot path: no Outgoing, no partitioner call on one partition."""
+        found = self.broker.space.topics.get(topic)
+        if found is None or self.closed:
+            found = self._topic(topic)
+        partitions = found.partitions
+        index = 0 if len(partitions) == 1 else self.pick(key, len(partitions))
+        part = partitions[index]
+        offset = part.base + len(part.records)
+        part.records.append((offset, time_ns() // 1_000_000, key, value, None, size))
+        part.bytes += size
+        if found.trims:
+            found.enforce_retention()
+        if found.waiters:
+            found.wake()
+        return _new_tuple(Receipt, (topic, index, offset, None))
 
     async def send_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[Receipt]:
         found = self._topic(topic)
@@ -431,8 +431,14 @@ class MemoryConsumer(ConsumerDriver):
             pstate.ack(offset)
 
     async def ack_many(self, messages: Sequence[Received]) -> None:
-        for message in messages:
-            await self.ack(message)
+        if self.closed or self.state is None:
+            raise ClosedError("consumer closed before this ack; the messages will be redelivered")
+        parts = self.state.parts
+        for message in messages:  # one coroutine for the whole batch
+            pstate = parts[message.partition]  # type: ignore[index]
+            offset: int = message.offset  # type: ignore[assignment]
+            if pstate.inflight.get(offset) is self:
+                pstate.ack(offset)
 
     async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
         if self.closed:

@@ -15,7 +15,7 @@ Every ``close()`` must be idempotent and every backend exception mapped onto
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -141,6 +141,12 @@ class ProducerDriver(ABC):
     @abstractmethod
     async def send(self, topic: str, message: Outgoing) -> Receipt:
         """Send one message and return once the broker has it."""
+
+    def send_value(
+        self, topic: str, value: bytes, key: bytes | None, size: int
+    ) -> Awaitable[Receipt]:
+        """The hot path: bytes value, optional key, nothing else. Override to skip Outgoing."""
+        return self.send(topic, Outgoing(value, key, None, None, None, None, size))
 
     async def send_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[Receipt]:
         """Send many; the default sends one by one. Backends override with a real batch path."""

@@ -419,7 +419,7 @@ class Producer(_Child):
             size = len(value) + (len(key) if key is not None else 0)
             if size > self._limit:
                 raise MessageTooLarge(size, self._limit, self._caps.backend)
-            return self.driver.send(topic, Outgoing(value, key, None, None, None, None, size))
+            return self.driver.send_value(topic, value, key, size)
         out = self._prepare(value, key, headers, partition, routing_key, delay)
         return self.driver.send(topic, out)
 
