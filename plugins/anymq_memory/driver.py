@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from time import time_ns
 from typing import Any
 
@@ -26,7 +26,7 @@ from anymq.backend import (
 from anymq.deadletter import headers_for, reason_for
 from anymq.errors import ClosedError, ConfigError, TopicNotFound
 from anymq.features import Capabilities, Feature, NameRule
-from anymq.message import Receipt, Received
+from anymq.message import DONE, Receipt, Received
 from anymq.model import GroupInfo, PartitionLag, Position, Retention, TopicInfo
 from anymq.url import URL
 from anymq_memory.group import GroupState, PartitionState
@@ -419,7 +419,8 @@ class MemoryConsumer(ConsumerDriver):
             return None
         return pstate
 
-    async def ack(self, message: Received) -> None:
+    def ack(self, message: Received) -> Awaitable[None]:
+        """Synchronous: advancing a position needs no I/O, so no coroutine per message."""
         if self.closed or self.state is None:
             raise ClosedError(
                 "consumer closed before this ack; the message went back to the group and "
@@ -429,6 +430,7 @@ class MemoryConsumer(ConsumerDriver):
         offset: int = message.offset  # type: ignore[assignment]
         if pstate.inflight.get(offset) is self:
             pstate.ack(offset)
+        return DONE
 
     async def ack_many(self, messages: Sequence[Received]) -> None:
         if self.closed or self.state is None:

@@ -175,8 +175,9 @@ class ConsumerDriver(ABC):
         """Up to max_messages; waits up to timeout seconds (None: until one arrives)."""
 
     @abstractmethod
-    async def ack(self, message: Received) -> None:
-        """The group is done with this message."""
+    def ack(self, message: Received) -> Awaitable[None]:
+        """The group is done with this message (an ``async def`` in most drivers; a driver
+        that settles synchronously may return ``anymq.message.DONE``)."""
 
     async def ack_many(self, messages: Sequence[Received]) -> None:
         """Ack several; backends with a batch call (SQS DeleteMessageBatch) override this."""

@@ -55,7 +55,8 @@ class _Done:
         yield from ()
 
 
-_DONE = _Done()
+DONE = _Done()
+"""An awaitable that is already complete; drivers that settle synchronously return it."""
 
 
 class Received:
@@ -128,7 +129,7 @@ class Received:
         Returns the driver's coroutine directly (no extra frame on the consume hot path).
         """
         if self._settled:
-            return _DONE
+            return DONE
         driver = self._driver
         if driver is None:
             raise ClosedError("this message was not delivered by a consumer; nothing to ack")
