@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import (  # type: ignore[import-untyped]
@@ -37,7 +37,7 @@ from aiokafka import errors as kerr
 from anymq.backend import ConsumerDriver, ConsumerOptions
 from anymq.deadletter import headers_for, reason_for
 from anymq.errors import AnyMQError, BrokerUnavailable, ClosedError, PublishError
-from anymq.message import Received
+from anymq.message import DONE, Received
 from anymq.model import Position
 from anymq_kafka.errors import mapped, unavailable
 from anymq_kafka.options import CONSUMER, convert
@@ -468,7 +468,8 @@ class KafkaConsumer(ConsumerDriver):
                 return out
 
     # -- settling ---------------------------------------------------------------------
-    async def ack(self, message: Received) -> None:
+    def ack(self, message: Received) -> Awaitable[None]:
+        """Synchronous bookkeeping; the committer task sends commits in the background."""
         track: Track = message.handle
         if not track.live or self.closed:
             if self.closed:
@@ -476,7 +477,7 @@ class KafkaConsumer(ConsumerDriver):
                     "consumer closed before this ack; the message went back to the group and "
                     "will be redelivered"
                 )
-            return  # the partition moved on; its new owner reads the message again
+            return DONE  # the partition moved on; its new owner reads the message again
         offset: int = message.offset  # type: ignore[assignment]
         pending = track.pending
         if pending and pending[0] == offset:  # in-order ack: advance the frontier inline
@@ -495,6 +496,7 @@ class KafkaConsumer(ConsumerDriver):
         if not self._commit_pending:
             self._commit_pending = True
             self._commit_wanted.set()
+        return DONE
 
     async def ack_many(self, messages: Sequence[Received]) -> None:
         """Settle a batch with one wake-up of the committer."""
