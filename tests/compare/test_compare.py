@@ -299,11 +299,22 @@ def interrupt_during_contract_suite(tmp_path: Path, url: str) -> tuple[dict[str,
         if real:
             asyncio.run(new_topic(url, CONTRACT_TOPIC, before))
         else:
-            time.sleep(3.0)  # let it get into a test
+            wait_for_finished_test(suite[0][1], deadline)
         return interrupt(process, tmp_path), suite[0][0]
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def wait_for_finished_test(cmdline: str, deadline: float) -> None:
+    """Poll the suite's results file (named on its command line) until one test finished."""
+    words = cmdline.split()
+    results = Path(words[words.index("--anymq-compare-out") + 1])
+    while time.monotonic() < deadline:
+        if results.exists() and results.read_text(encoding="utf-8").strip():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no contract test finished before the deadline ({results})")
 
 
 def interrupt_during_performance(tmp_path: Path, url: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ def test_cleanup_survives_cancellation_and_cancellation_is_kept() -> None:
 
     async def interrupted_test() -> None:
         try:
-            await asyncio.sleep(10)
+            await asyncio.Event().wait()  # until cancelled
         finally:
             await _finish(cleanup())
 
