@@ -33,7 +33,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-
 import anymq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Result, ratio_table
+from common import Result, alternate, ratio_table
 
 ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 1000
@@ -234,38 +234,26 @@ async def run(url: str, rounds: int, count: int, latency_count: int) -> list[dic
     for size in (1024, 100):
         value = b"x" * size
         n = count if size == 100 else count // 2
-        ours, raw = Result("anymq"), Result("aiokafka")
         topic = await new_topic(url)
         try:
-            for r in range(rounds):
-                order = [(ours, produce_anymq), (raw, produce_raw)]
-                for result, work in order if r % 2 == 0 else order[::-1]:
-                    result.rates.append(await work(url, topic, n, value))
+            ours, raw = await alternate(rounds, produce_anymq, produce_raw, url, topic, n, value)
         finally:
             await drop_topic(url, topic)
         pairs.append((f"produce {size} B (batches of {CHUNK})", ours, raw))
         print(f"produce {size} B: anymq {ours.rates} raw {raw.rates}", flush=True)
 
-        ours, raw = Result("anymq"), Result("aiokafka")
         topic = await new_topic(url)
         try:
             await fill(url, topic, n, value)
-            for r in range(rounds):
-                order = [(ours, consume_anymq), (raw, consume_raw)]
-                for result, work in order if r % 2 == 0 else order[::-1]:
-                    result.rates.append(await work(url, topic, n))
+            ours, raw = await alternate(rounds, consume_anymq, consume_raw, url, topic, n)
         finally:
             await drop_topic(url, topic)
         pairs.append((f"consume {size} B (group, ack each)", ours, raw))
         print(f"consume {size} B: anymq {ours.rates} raw {raw.rates}", flush=True)
-        ours, raw = Result("anymq"), Result("aiokafka")
         topic = await new_topic(url)
         try:
             await fill(url, topic, n, value)
-            for r in range(rounds):
-                order = [(ours, consume_anymq_batch), (raw, consume_raw)]
-                for result, work in order if r % 2 == 0 else order[::-1]:
-                    result.rates.append(await work(url, topic, n))
+            ours, raw = await alternate(rounds, consume_anymq_batch, consume_raw, url, topic, n)
         finally:
             await drop_topic(url, topic)
         pairs.append((f"consume {size} B (receive(500) + ack_many)", ours, raw))
@@ -284,15 +272,6 @@ async def run(url: str, rounds: int, count: int, latency_count: int) -> list[dic
         await drop_topic(url, topic)
     pairs.append(("end-to-end latency (send awaited, 1 at a time)", ours, raw))
     rows = ratio_table(f"anymq vs aiokafka on {url}", pairs)
-    for row, (_, o, w) in zip(rows, pairs, strict=True):
-        if o.latencies_ms:
-            row.update(
-                anymq_p50_ms=o.percentile(50),
-                anymq_p99_ms=o.percentile(99),
-                raw_p50_ms=w.percentile(50),
-                raw_p99_ms=w.percentile(99),
-            )
-        row.update(anymq_rounds=o.rates, raw_rounds=w.rates)
     return rows
 
 

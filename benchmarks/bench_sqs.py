@@ -329,15 +329,6 @@ async def run(url: str, rounds: int, count: int, latency_count: int) -> list[dic
         pairs.append(("end-to-end latency (send awaited, 1 at a time)", ours, theirs))
 
     rows = ratio_table(f"anymq vs aiobotocore on {url}", pairs)
-    for row, (_, o, w) in zip(rows, pairs, strict=True):
-        if o.latencies_ms:
-            row.update(
-                anymq_p50_ms=o.percentile(50),
-                anymq_p99_ms=o.percentile(99),
-                raw_p50_ms=w.percentile(50),
-                raw_p99_ms=w.percentile(99),
-            )
-        row.update(anymq_rounds=o.rates, raw_rounds=w.rates)
     return rows
 
 

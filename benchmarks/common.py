@@ -11,6 +11,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -33,6 +34,22 @@ class Result:
         return data[min(len(data) - 1, int(q / 100 * len(data)))]
 
 
+async def alternate(
+    rounds: int,
+    ours: Callable[..., Awaitable[float]],
+    raw: Callable[..., Awaitable[float]],
+    *args: Any,
+) -> tuple[Result, Result]:
+    """Run ``ours(*args)`` and ``raw(*args)`` ``rounds`` times each, swapping which goes
+    first every round, so drift on a shared machine hits both sides alike."""
+    mine, theirs = Result("anymq"), Result("raw")
+    order = [(mine, ours), (theirs, raw)]
+    for index in range(rounds):
+        for result, work in order if index % 2 == 0 else order[::-1]:
+            result.rates.append(await work(*args))
+    return mine, theirs
+
+
 async def timed(count: int, work: Callable[[], Awaitable[None]]) -> float:
     """Messages per second for ``work``, which handles ``count`` messages."""
     started = time.perf_counter()
@@ -42,8 +59,8 @@ async def timed(count: int, work: Callable[[], Awaitable[None]]) -> float:
 
 def ratio_table(
     title: str, pairs: list[tuple[str, Result, Result]], console: Console | None = None
-) -> list[dict[str, float | str]]:
-    """Print anymq vs raw as a rich table; return the rows for JSON output."""
+) -> list[dict[str, object]]:
+    """Print anymq vs raw as a rich table; return the rows (with every round) for JSON."""
     table = Table(title=title)
     for column in (
         "workload",
@@ -54,7 +71,7 @@ def ratio_table(
         "p99 ratio",
     ):
         table.add_column(column, justify="right" if column != "workload" else "left")
-    rows: list[dict[str, float | str]] = []
+    rows: list[dict[str, object]] = []
     for workload, ours, raw in pairs:
         ratio = ours.rate / raw.rate if raw.rate else 0.0
         p50 = ours.percentile(50) / raw.percentile(50) if raw.percentile(50) else 0.0
@@ -67,15 +84,23 @@ def ratio_table(
             f"{p50:.2f}" if p50 else "-",
             f"{p99:.2f}" if p99 else "-",
         )
-        rows.append(
-            {
-                "workload": workload,
-                "anymq": ours.rate,
-                "raw": raw.rate,
-                "ratio": ratio,
-                "p50_ratio": p50,
-                "p99_ratio": p99,
-            }
-        )
+        row: dict[str, object] = {
+            "workload": workload,
+            "anymq": ours.rate,
+            "raw": raw.rate,
+            "ratio": ratio,
+            "p50_ratio": p50,
+            "p99_ratio": p99,
+            "anymq_rounds": ours.rates,
+            "raw_rounds": raw.rates,
+        }
+        if ours.latencies_ms:
+            row.update(
+                anymq_p50_ms=ours.percentile(50),
+                anymq_p99_ms=ours.percentile(99),
+                raw_p50_ms=raw.percentile(50),
+                raw_p99_ms=raw.percentile(99),
+            )
+        rows.append(row)
     (console or Console()).print(table)
     return rows
