@@ -5,9 +5,6 @@ acked. Also measures the handover after a clean close (LeaveGroup)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 import time
 import uuid
 
@@ -15,6 +12,7 @@ import pytest
 
 import anymq
 from anymq.testing.ledger import Ledger
+from tests.failover import KilledMember, wait_received
 
 pytestmark = [pytest.mark.kafka, pytest.mark.anymq]
 
@@ -50,73 +48,37 @@ async def test_sigkilled_member_loses_nothing(kafka_url: str) -> None:
     topic = f"anymq-kafka-kill-{uuid.uuid4().hex[:8]}"
     group = f"kill-{uuid.uuid4().hex[:8]}"
     ledger = Ledger()
-    child_acked: list[bytes] = []
     async with anymq.connect(kafka_url) as broker:
         await broker.create_topic(topic, partitions=4)
-        child = None
         try:
             survivor = broker.consumer(topic, group, prefetch=100, session_timeout_ms=6000)
             await survivor.start()
-            child = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-c",
-                CHILD,
-                kafka_url,
-                topic,
-                group,
-                stdout=asyncio.subprocess.PIPE,
-            )
-            assert child.stdout is not None
-            line = await asyncio.wait_for(child.stdout.readline(), 60)
-            assert line.strip() == b"ready", line
-
-            async def read_child() -> None:
-                assert child is not None
-                assert child.stdout is not None
-                async for raw in child.stdout:
-                    word, _, value = raw.decode().strip().partition(" ")
-                    if word == "ack":
-                        child_acked.append(value.encode())
-
-            reader = asyncio.get_running_loop().create_task(read_child())
-            async with broker.producer() as producer:
-                await producer.send_batch(
-                    topic,
-                    [
-                        anymq.Message(ledger.expect(b"m%04d" % i), key=b"k%d" % i)
-                        for i in range(count)
-                    ],
-                )
-            stop = asyncio.Event()
-            draining = asyncio.get_running_loop().create_task(_drain(survivor, ledger, stop))
-            deadline = time.monotonic() + 60
-            while len(child_acked) < 40:
-                assert time.monotonic() < deadline, "the child never got to work"
-                await asyncio.sleep(0.02)
-            os.kill(child.pid, signal.SIGKILL)
-            killed_at = time.monotonic()
-            await child.wait()
-            await reader
-            for value in child_acked:
-                ledger.record(value)
-            unacked_by_child = set(ledger.sent) - set(child_acked)
-            while not unacked_by_child <= set(ledger.received):
-                assert time.monotonic() - killed_at < 60, (
-                    f"survivor still misses {len(unacked_by_child - set(ledger.received))} "
-                    f"messages 60 s after the kill ({ledger.summary()})"
-                )
-                await asyncio.sleep(0.05)
-            handover = time.monotonic() - killed_at
-            stop.set()
-            await draining
-            await survivor.close()
+            async with KilledMember(CHILD, kafka_url, topic, group) as child:
+                await child.ready()
+                async with broker.producer() as producer:
+                    await producer.send_batch(
+                        topic,
+                        [
+                            anymq.Message(ledger.expect(b"m%04d" % i), key=b"k%d" % i)
+                            for i in range(count)
+                        ],
+                    )
+                stop = asyncio.Event()
+                draining = asyncio.get_running_loop().create_task(_drain(survivor, ledger, stop))
+                assert await child.reported("ack", 40, timeout=60), "the child never got to work"
+                killed_at = await child.kill()
+                for value in child.acked:
+                    ledger.record(value)
+                unacked_by_child = set(ledger.sent) - set(child.acked)
+                await wait_received(ledger, unacked_by_child, killed_at=killed_at, within=60)
+                handover = time.monotonic() - killed_at
+                stop.set()
+                await draining
+                await survivor.close()
         finally:
-            if child is not None and child.returncode is None:
-                child.kill()
-                await child.wait()
             await broker.delete_topic(topic)
     print(
-        f"\nSIGKILL failover: child acked {len(child_acked)}, handover {handover:.1f}s "
+        f"\nSIGKILL failover: child acked {len(child.acked)}, handover {handover:.1f}s "
         f"(session timeout 6 s), {ledger.summary()}"
     )
     ledger.assert_complete()

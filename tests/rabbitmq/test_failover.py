@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import sys
 import time
 import uuid
 
@@ -17,6 +14,7 @@ import pytest
 
 import anymq
 from anymq.testing.ledger import Ledger
+from tests.failover import KilledMember
 from tests.rabbitmq.helpers import with_query
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.anymq, pytest.mark.slow]
@@ -50,80 +48,52 @@ async def test_sigkilled_member_hands_over_unacked(rabbitmq_url: str, mode: str)
     topic = f"anymq-rmq-kill-{uuid.uuid4().hex[:8]}"
     group = "workers"
     ledger = Ledger()
-    child_got: list[bytes] = []
-    child_acked: list[bytes] = []
     async with anymq.connect(url) as broker:
         await broker.create_topic(topic)
-        child = None
         try:
             # The child joins first: in stream mode it becomes the group's pump.
-            child = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", CHILD, url, topic, group, stdout=asyncio.subprocess.PIPE
-            )
-            assert child.stdout is not None
-            line = await asyncio.wait_for(child.stdout.readline(), 60)
-            assert line.strip() == b"ready", line
-            survivor = broker.consumer(topic, group, prefetch=20)
-            await survivor.start()
+            async with KilledMember(CHILD, url, topic, group) as child:
+                await child.ready()
+                survivor = broker.consumer(topic, group, prefetch=20)
+                await survivor.start()
 
-            async def read_child() -> None:
-                assert child is not None
-                assert child.stdout is not None
-                async for raw in child.stdout:
-                    word, _, value = raw.decode().strip().partition(" ")
-                    if word == "got":
-                        child_got.append(value.encode())
-                        if len(child_got) >= 30:
-                            busy.set()
-                    elif word == "ack":
-                        child_acked.append(value.encode())
+                stop = asyncio.Event()
+                complete = asyncio.Event()
+                seen_at: dict[bytes, float] = {}
 
-            busy = asyncio.Event()
-            watcher = asyncio.create_task(read_child())
-            stop = asyncio.Event()
-            complete = asyncio.Event()
-            seen_at: dict[bytes, float] = {}
+                async def drain() -> None:
+                    while not stop.is_set():
+                        for msg in await survivor.receive(max_messages=50, timeout=0.2):
+                            ledger.record(msg.value)
+                            seen_at.setdefault(msg.value, time.monotonic())
+                            await asyncio.sleep(0.002)
+                            await msg.ack()
+                        if child.returncode is not None and _complete(ledger, child.acked):
+                            complete.set()
 
-            async def drain() -> None:
-                while not stop.is_set():
-                    for msg in await survivor.receive(max_messages=50, timeout=0.2):
-                        ledger.record(msg.value)
-                        seen_at.setdefault(msg.value, time.monotonic())
-                        await asyncio.sleep(0.002)
-                        await msg.ack()
-                    if child.returncode is not None and _complete(ledger, child_acked):
-                        complete.set()
-
-            draining = asyncio.create_task(drain())
-            async with broker.producer() as producer:
-                for i in range(count):
-                    await producer.send(topic, ledger.expect(b"m%04d" % i))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(busy.wait(), 30)
-            assert len(child_got) >= 30, "the child member never got its share"
-            os.kill(child.pid, signal.SIGKILL)
-            killed = time.monotonic()
-            await child.wait()
-            await watcher
-            held = set(child_got) - set(child_acked)
-            assert held, "the child held nothing unacked when it was killed"
-            if _complete(ledger, child_acked):
-                complete.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(complete.wait(), 60)
-            stop.set()
-            await draining
-            await survivor.close()
+                draining = asyncio.create_task(drain())
+                async with broker.producer() as producer:
+                    for i in range(count):
+                        await producer.send(topic, ledger.expect(b"m%04d" % i))
+                await child.reported("got", 30, timeout=30)
+                assert len(child.got) >= 30, "the child member never got its share"
+                killed = await child.kill()
+                held = set(child.got) - set(child.acked)
+                assert held, "the child held nothing unacked when it was killed"
+                if _complete(ledger, child.acked):
+                    complete.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(complete.wait(), 60)
+                stop.set()
+                await draining
+                await survivor.close()
         finally:
-            if child is not None and child.returncode is None:
-                child.kill()
-                await child.wait()
             await broker.delete_topic(topic)
     handed = [seen_at[v] - killed for v in held if v in seen_at and seen_at[v] >= killed]
-    for value in child_acked:  # acked by the child: done for the group
+    for value in child.acked:  # acked by the child: done for the group
         ledger.record(value)
     print(
-        f"{mode}: child got {len(child_got)}, acked {len(child_acked)}, held {len(held)} "
+        f"{mode}: child got {len(child.got)}, acked {len(child.acked)}, held {len(held)} "
         f"unacked at SIGKILL; handover {min(handed) if handed else float('nan'):.3f}s; "
         f"{ledger.summary()}"
     )
