@@ -20,6 +20,7 @@ from anymq.compare.perf.workload import (
     PingPong,
     Plan,
     RoundResult,
+    Signal,
     Workers,
     bodies,
     timed,
@@ -114,32 +115,26 @@ async def run_round(url: str, plan: Plan, tracker: Tracker) -> RoundResult:
             "producing",
         )
 
+        # One consumer per member for both phases: cancelling an iterator between phases
+        # can leave its consumer registered at the broker, which then takes latency messages
+        # no loop reads (seen as "message N did not arrive").
         drain = Drain(plan.count)
+        pingpong = PingPong(plan)
+        either = _Either(drain, pingpong)
         async with Workers(grace=0) as workers:
 
             async def member(member_queue: Any) -> None:
                 async with member_queue.iterator(arguments=consume_args) as messages:
                     async for message in messages:
-                        drain.mark(message.body)
-                        await message.ack()
                         if drain.done:
-                            return
-
-            for member_queue in members:
-                workers.start(member(member_queue), drain)
-            consume_seconds = await drain.timed(plan.phase_timeout)
-
-        pingpong = PingPong(plan)
-        async with Workers(grace=0) as workers:
-
-            async def listen(member_queue: Any) -> None:
-                async with member_queue.iterator(arguments=consume_args) as messages:
-                    async for message in messages:
-                        pingpong.received(message.body, time.perf_counter_ns())
+                            pingpong.received(message.body, time.perf_counter_ns())
+                        else:
+                            drain.mark(message.body)
                         await message.ack()
 
             for member_queue in members:
-                workers.start(listen(member_queue), pingpong)
+                workers.start(member(member_queue), either)
+            consume_seconds = await drain.timed(plan.phase_timeout)
             sender = publishers[0]
             await pingpong.run(
                 lambda data: sender.publish(aio_pika.Message(data, delivery_mode=persistent), "k")
@@ -149,3 +144,15 @@ async def run_round(url: str, plan: Plan, tracker: Tracker) -> RoundResult:
             await connection.close()
         await tracker.undo(created)
     return RoundResult(produce_seconds, consume_seconds, pingpong.latencies_ns, drain.duplicates)
+
+
+class _Either(Signal):
+    """A consumer loop's error fails whichever phase is waiting (drain, then latency)."""
+
+    def __init__(self, *phases: Signal) -> None:
+        super().__init__()
+        self.phases = phases
+
+    def fail(self, exc: BaseException) -> None:
+        for phase in self.phases:
+            phase.fail(exc)
