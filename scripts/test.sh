@@ -14,5 +14,6 @@ fi
 bash scripts/brokers.sh start
 echo "test: ruff"; ruff check src plugins tests benchmarks
 echo "test: mypy --strict"; mypy
+echo "test: docs build (mkdocs --strict)"; mkdocs build --strict -q -d .cache/site
 echo "test: pytest"
 exec python -m pytest "$@"
