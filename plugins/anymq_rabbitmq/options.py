@@ -40,7 +40,8 @@ BROKER_OPTIONS: dict[str, str] = {
 
 PRODUCER_OPTIONS: dict[str, str] = {
     "confirm": "wait for publisher confirms (default true)",
-    "mandatory": "raise PublishError when no queue is bound for a message (default false)",
+    "mandatory": "raise PublishError when no queue takes a message (default: true in stream "
+    "mode, false in classic mode)",
     "persistent": "delivery_mode 2 so messages survive a broker restart (default true)",
     "ttl": "per-message TTL in seconds (AMQP expiration)",
     "offsets": "stream mode: receipts carry stream offsets read back from the stream (default on)",

@@ -47,7 +47,9 @@ class RabbitProducer(ProducerDriver):
             raise ConfigError("the rabbitmq backend does not compress messages (compression=None)")
         self.broker = broker
         self.confirm = flag(options.extra, "confirm", True)
-        self.mandatory = flag(options.extra, "mandatory", False)
+        # In stream mode the topic's stream is always bound, so a returned message was not
+        # stored (e.g. the stream is still recovering after a restart): fail the send.
+        self.mandatory = flag(options.extra, "mandatory", broker.stream_mode)
         self.delivery_mode = 2 if flag(options.extra, "persistent", True) else 1
         ttl = seconds(options.extra, "ttl", None)
         self.expiration = None if ttl is None else str(int(ttl * 1000))

@@ -190,7 +190,9 @@ class Pump:
             items.append((message.body, self.work, _copy_properties(props, offset, topic)))
         if items:
             await self._throttle(publisher)
-            await publish_many(publisher, "", items, mandatory=False)
+            # mandatory: a copy the work queue did not take fails the pump, which then
+            # starts over from the stored offset instead of storing past a lost copy.
+            await publish_many(publisher, "", items, mandatory=True)
         await self.store.write({"offset": self.next_offset}, publisher)
 
     async def _throttle(self, publisher: Any) -> None:
