@@ -420,15 +420,7 @@ class RabbitBroker(BrokerDriver):
             await topo.bind(self.amqp, queue, meta.name, key, bind_args)
             if wanted not in bindings:
                 bindings.append(wanted)
-        meta.groups[group] = {
-            "queue": queue,
-            "queue_type": queue_type,
-            "bindings": bindings,
-            "max_deliveries": max_deliveries,
-            "dead_letter_topic": dlx,
-        }
-        if meta.known:
-            meta.save(doc)
+        _record_group(meta, doc, group, queue, queue_type, bindings, max_deliveries, dlx)
 
     # -- clients -----------------------------------------------------------------------
     def producer(self, options: ProducerOptions) -> ProducerDriver:
@@ -519,15 +511,7 @@ class RabbitBroker(BrokerDriver):
                 self._binding(meta, options.binding)
                 if options.binding not in bindings:
                     bindings.append(options.binding)
-            meta.groups[group] = {
-                "queue": queue,
-                "queue_type": queue_type,
-                "bindings": bindings,
-                "max_deliveries": max_deliveries,
-                "dead_letter_topic": dlx,
-            }
-            if meta.known:
-                meta.save(doc)
+            _record_group(meta, doc, group, queue, queue_type, bindings, max_deliveries, dlx)
             if await store.read() is None:
                 stream = Names.stream(topic)
                 position = await resolve(self, stream, position_request(options.start))
@@ -543,3 +527,25 @@ def hdr_now() -> int:
 
 
 __all__ = ["CAPABILITIES", "RabbitBroker"]
+
+
+def _record_group(
+    meta: topo.TopicMeta,
+    doc: Doc,
+    group: str,
+    queue: str,
+    queue_type: str,
+    bindings: list[str],
+    max_deliveries: int | None,
+    dlx: str | None,
+) -> None:
+    """Remember a group's queue in the topic's registry entry (saved if the topic is known)."""
+    meta.groups[group] = {
+        "queue": queue,
+        "queue_type": queue_type,
+        "bindings": bindings,
+        "max_deliveries": max_deliveries,
+        "dead_letter_topic": dlx,
+    }
+    if meta.known:
+        meta.save(doc)
