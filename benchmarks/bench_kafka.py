@@ -24,6 +24,7 @@ import json
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-
 import anymq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Result, alternate, ratio_table
+from common import Result, ack_each_rate, alternate, ratio_table
 
 ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 1000
@@ -112,14 +113,7 @@ async def consume_anymq(url: str, topic: str, count: int) -> float:
         async with broker.consumer(
             topic, group, start="earliest", prefetch=500, fetch_max_wait_ms=FETCH_WAIT_MS
         ) as consumer:
-            started = time.perf_counter()
-            seen = 0
-            async for msg in consumer:
-                await msg.ack()
-                seen += 1
-                if seen >= count:
-                    break
-            return seen / (time.perf_counter() - started)
+            return await ack_each_rate(consumer, count)
 
 
 async def consume_anymq_batch(url: str, topic: str, count: int) -> float:
@@ -231,33 +225,42 @@ async def latency_raw(url: str, topic: str, count: int) -> list[float]:
 # -- driver -----------------------------------------------------------------------------
 async def run(url: str, rounds: int, count: int, latency_count: int) -> list[dict[str, Any]]:
     pairs: list[tuple[str, Result, Result]] = []
+
+    async def measure(
+        label: str,
+        ours: Callable[..., Awaitable[float]],
+        raw: Callable[..., Awaitable[float]],
+        *args: Any,
+        prefill: tuple[int, bytes] | None = None,
+    ) -> None:
+        """One workload on a fresh topic (pre-filled for consume workloads), both sides."""
+        topic = await new_topic(url)
+        try:
+            if prefill is not None:
+                await fill(url, topic, *prefill)
+            result = await alternate(rounds, ours, raw, url, topic, *args)
+        finally:
+            await drop_topic(url, topic)
+        pairs.append((label, *result))
+        print(f"{label}: anymq {result[0].rates} raw {result[1].rates}", flush=True)
+
     for size in (1024, 100):
         value = b"x" * size
         n = count if size == 100 else count // 2
-        topic = await new_topic(url)
-        try:
-            ours, raw = await alternate(rounds, produce_anymq, produce_raw, url, topic, n, value)
-        finally:
-            await drop_topic(url, topic)
-        pairs.append((f"produce {size} B (batches of {CHUNK})", ours, raw))
-        print(f"produce {size} B: anymq {ours.rates} raw {raw.rates}", flush=True)
-
-        topic = await new_topic(url)
-        try:
-            await fill(url, topic, n, value)
-            ours, raw = await alternate(rounds, consume_anymq, consume_raw, url, topic, n)
-        finally:
-            await drop_topic(url, topic)
-        pairs.append((f"consume {size} B (group, ack each)", ours, raw))
-        print(f"consume {size} B: anymq {ours.rates} raw {raw.rates}", flush=True)
-        topic = await new_topic(url)
-        try:
-            await fill(url, topic, n, value)
-            ours, raw = await alternate(rounds, consume_anymq_batch, consume_raw, url, topic, n)
-        finally:
-            await drop_topic(url, topic)
-        pairs.append((f"consume {size} B (receive(500) + ack_many)", ours, raw))
-        print(f"consume batch {size} B: anymq {ours.rates} raw {raw.rates}", flush=True)
+        filled = (n, value)
+        await measure(
+            f"produce {size} B (batches of {CHUNK})", produce_anymq, produce_raw, n, value
+        )
+        await measure(
+            f"consume {size} B (group, ack each)", consume_anymq, consume_raw, n, prefill=filled
+        )
+        await measure(
+            f"consume {size} B (receive(500) + ack_many)",
+            consume_anymq_batch,
+            consume_raw,
+            n,
+            prefill=filled,
+        )
 
     ours, raw = Result("anymq"), Result("aiokafka")
     topic = await new_topic(url)

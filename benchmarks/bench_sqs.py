@@ -36,7 +36,7 @@ from aiobotocore.session import AioSession  # type: ignore[import-untyped]
 import anymq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Result, ratio_table
+from common import Result, ack_each_rate, ratio_table
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 10
@@ -135,14 +135,7 @@ async def produce_raw(raw: Raw, target: str, count: int, value: bytes, mode: str
 # -- consume ----------------------------------------------------------------------------
 async def consume_anymq(url: str, topic: str, group: str, count: int) -> float:
     async with anymq.connect(url) as broker, broker.consumer(topic, group) as consumer:
-        started = time.perf_counter()
-        seen = 0
-        async for msg in consumer:
-            await msg.ack()
-            seen += 1
-            if seen >= count:
-                break
-        return seen / (time.perf_counter() - started)
+        return await ack_each_rate(consumer, count)
 
 
 async def consume_raw(raw: Raw, queue_url: str, count: int) -> float:

@@ -50,6 +50,19 @@ async def alternate(
     return mine, theirs
 
 
+async def ack_each_rate(consumer: Any, count: int) -> float:
+    """Messages per second for ``async for`` + ``ack()`` of ``count`` messages (the
+    single-message consume path every bench measures)."""
+    started = time.perf_counter()
+    seen = 0
+    async for msg in consumer:
+        await msg.ack()
+        seen += 1
+        if seen >= count:
+            break
+    return seen / (time.perf_counter() - started)
+
+
 async def timed(count: int, work: Callable[[], Awaitable[None]]) -> float:
     """Messages per second for ``work``, which handles ``count`` messages."""
     started = time.perf_counter()
