@@ -39,6 +39,7 @@ from anymq.deadletter import headers_for, reason_for
 from anymq.errors import AnyMQError, BrokerUnavailable, ClosedError, PublishError
 from anymq.message import DONE, Received
 from anymq.model import Position
+from anymq_kafka import fetch
 from anymq_kafka.errors import mapped, unavailable
 from anymq_kafka.options import CONSUMER, convert
 from anymq_kafka.tracker import Track, decode
@@ -78,6 +79,9 @@ class KafkaConsumer(ConsumerDriver):
         self.commit_interval = settings.get("commit_interval_ms", 200) / 1000
         self.join_timeout = settings.get("join_timeout", 60.0)
         self.client: Any = None
+        self.acks: list[Received] | None = None
+        self.native = False
+        """True once :mod:`anymq_kafka.fetch` makes the client fetch Received messages."""
         self.dead_letters: Any = None
         self.tracks: dict[int, Track] = {}
         self.counts: dict[int, dict[int, int]] = {}
@@ -129,6 +133,9 @@ class KafkaConsumer(ConsumerDriver):
         except (kerr.KafkaError, OSError, TimeoutError) as exc:
             await self._stop_clients()
             raise unavailable(hosts, exc, broker.settings.connect_timeout) from exc
+        self.native = fetch.install(client, self)
+        if not self.native:
+            log.warning("aiokafka's fetcher changed shape: consuming through ConsumerRecords")
         try:
             if self.group is None:
                 await self._assign_all(partitions)
@@ -139,6 +146,7 @@ class KafkaConsumer(ConsumerDriver):
         except BaseException:
             await self._stop_clients()
             raise
+        self.acks = []
 
     async def _wait_joined(self) -> None:
         try:
@@ -194,6 +202,8 @@ class KafkaConsumer(ConsumerDriver):
         if self.closed:
             return
         self.closed = True
+        self._drain()
+        self.acks = None  # from now on Received.ack() reaches ack(), which refuses
         for handle in self.timers:  # due later: the group redelivers them now
             handle.cancel()
         self.timers.clear()
@@ -225,6 +235,7 @@ class KafkaConsumer(ConsumerDriver):
     # -- rebalance --------------------------------------------------------------------
     async def _on_revoked(self, revoked: set[Any]) -> None:
         """Commit what is done, then forget in-flight work of the revoked partitions."""
+        self._drain()
         tracks = [self.tracks[tp.partition] for tp in revoked if tp.partition in self.tracks]
         if tracks and not self.closed:
             try:
@@ -246,6 +257,7 @@ class KafkaConsumer(ConsumerDriver):
 
     async def _on_assigned(self, assigned: set[Any]) -> None:
         """Resolve every assigned partition's position; a new group commits its start."""
+        self._drain()
         try:
             tps = sorted(assigned)
             kept = {tp.partition for tp in tps}
@@ -304,6 +316,7 @@ class KafkaConsumer(ConsumerDriver):
         """Commit the frontier (and done offsets above it) of the dirty tracks; on a
         handover also tracks with messages in flight, to pass on their delivery counts."""
         async with self._commit_lock:
+            self._drain()
             offsets = {}
             for track in tracks:
                 if track.live and (track.dirty or (handover and track.pending)):
@@ -337,16 +350,23 @@ class KafkaConsumer(ConsumerDriver):
             except Exception as exc:  # keep committing: a failed round is retried
                 log.warning("background commit of %s/%s failed: %s", self.topic, self.group, exc)
                 await asyncio.sleep(1.0)
-                self._commit_pending = True
-                self._commit_wanted.set()
+                self._wake_committer()
+                continue
+            if any(track.pending for track in self.tracks.values()):
+                self._wake_committer()  # messages in flight: their deferred acks need a round
+
+    def _wake_committer(self) -> None:
+        if not self._commit_pending:
+            self._commit_pending = True
+            self._commit_wanted.set()
 
     # -- receiving --------------------------------------------------------------------
     def _take(self, records: dict[Any, list[Any]], out: list[Received]) -> None:
-        """Turn fetched records into Received messages (the hot path: kept flat)."""
+        """Hand fetched messages to their partition's Track (the hot path: kept flat)."""
         tracks = self.tracks
-        topic = self.topic
-        append = out.append
         for tp, batch in records.items():
+            if not self.native:
+                batch = [self._copy(rec) for rec in batch]
             partition = tp.partition
             track = tracks.get(partition)
             if track is None:  # assignment callback failed: start from what was fetched
@@ -355,55 +375,47 @@ class KafkaConsumer(ConsumerDriver):
             if track.acked or counts:
                 self._take_slow(track, batch, counts, out)
                 continue
-            track.pending.extend([rec.offset for rec in batch])
+            pending = track.pending.append
+            for msg in batch:
+                msg.handle = track
+                pending(msg.offset)
             track.next = batch[-1].offset + 1
-            for rec in batch:
-                headers = rec.headers
-                value = rec.value
-                append(
-                    Received(
-                        value if value is not None else b"",
-                        rec.key,
-                        {k: v if v is not None else b"" for k, v in headers} if headers else {},
-                        topic,
-                        partition,
-                        rec.offset,
-                        rec.timestamp,
-                        1,
-                        None,
-                        track,
-                        self,
-                    )
-                )
+            out.extend(batch)
+
+    def _copy(self, rec: Any) -> Received:
+        """A Received for an aiokafka ConsumerRecord (when :mod:`anymq_kafka.fetch` could
+        not install itself)."""
+        value = rec.value
+        return Received(
+            value if value is not None else b"",
+            rec.key,
+            rec.headers,
+            self.topic,
+            rec.partition,
+            rec.offset,
+            rec.timestamp,
+            1,
+            None,
+            None,
+            self,
+        )
 
     def _take_slow(
-        self, track: Track, batch: list[Any], counts: dict[int, int] | None, out: list[Received]
+        self,
+        track: Track,
+        batch: list[Received],
+        counts: dict[int, int] | None,
+        out: list[Received],
     ) -> None:
-        """Records of a partition with done offsets to skip or delivery counts to continue."""
-        for rec in batch:
-            offset = rec.offset
+        """Messages of a partition with done offsets to skip or delivery counts to continue."""
+        for msg in batch:
+            offset: int = msg.offset  # type: ignore[assignment]
             if not track.fetched(offset):
                 continue
-            count = 1
             if counts and offset in counts:
-                count = counts[offset] + 1
-                counts[offset] = count
-            headers = rec.headers
-            out.append(
-                Received(
-                    rec.value if rec.value is not None else b"",
-                    rec.key,
-                    {k: v if v is not None else b"" for k, v in headers} if headers else {},
-                    self.topic,
-                    track.tp.partition,
-                    offset,
-                    rec.timestamp,
-                    count,
-                    None,
-                    track,
-                    self,
-                )
-            )
+                msg.delivery_count = counts[offset] = counts[offset] + 1
+            msg.handle = track
+            out.append(msg)
 
     def _take_redeliveries(self, out: list[Received], limit: int) -> None:
         redeliver = self.redeliver
@@ -436,6 +448,8 @@ class KafkaConsumer(ConsumerDriver):
             if self.closed:
                 return []
             raise ClosedError("consumer is not started")
+        if self.acks:
+            self._drain()  # before fetching: the acked messages can be freed first
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         out: list[Received] = []
@@ -462,6 +476,7 @@ class KafkaConsumer(ConsumerDriver):
                 ) from exc
             if records:
                 self._take(records, out)
+                self._wake_committer()  # deferred acks of these are committed in rounds
             if out or self.closed:
                 return out
             if deadline is not None and loop.time() >= deadline:
@@ -469,50 +484,50 @@ class KafkaConsumer(ConsumerDriver):
 
     # -- settling ---------------------------------------------------------------------
     def ack(self, message: Received) -> Awaitable[None]:
-        """Synchronous bookkeeping; the committer task sends commits in the background."""
-        track: Track = message.handle
-        if not track.live or self.closed:
-            if self.closed:
-                raise ClosedError(
-                    "consumer closed before this ack; the message went back to the group and "
-                    "will be redelivered"
-                )
-            return DONE  # the partition moved on; its new owner reads the message again
-        offset: int = message.offset  # type: ignore[assignment]
-        pending = track.pending
-        if pending and pending[0] == offset:  # in-order ack: advance the frontier inline
-            pending.popleft()
-            acked = track.acked
-            if acked:
-                while pending and pending[0] in acked:
-                    acked.discard(pending.popleft())
-        else:
-            track.acked.add(offset)
-        track.dirty = True
-        if self.counts:
-            counts = self.counts.get(track.tp.partition)
-            if counts:
-                counts.pop(offset, None)
-        if not self._commit_pending:
-            self._commit_pending = True
-            self._commit_wanted.set()
+        """Synchronous bookkeeping; the committer task sends commits in the background.
+
+        While the consumer runs, ``Received.ack()`` defers to :attr:`acks` instead; this is
+        the path after close (which refuses) and for the driver's own acks.
+        """
+        if self.closed:
+            raise ClosedError(
+                "consumer closed before this ack; the message went back to the group and "
+                "will be redelivered"
+            )
+        self._settle((message,))
         return DONE
 
     async def ack_many(self, messages: Sequence[Received]) -> None:
         """Settle a batch with one wake-up of the committer."""
         if self.closed:
             raise ClosedError("consumer closed before this ack; the messages will be redelivered")
+        self._settle(messages)
+
+    def _drain(self) -> None:
+        """Settle the acks that ``Received.ack()`` deferred (see ``ConsumerDriver.acks``)."""
+        acks = self.acks
+        if acks:
+            self.acks = []
+            self._settle(acks)
+
+    def _settle(self, messages: Sequence[Received]) -> None:
+        counted = self.counts
         for message in messages:
             track: Track = message.handle
-            if track.live:
-                offset: int = message.offset  # type: ignore[assignment]
+            if not track.live:
+                continue
+            offset: int = message.offset  # type: ignore[assignment]
+            pending = track.pending
+            if pending and pending[0] == offset and not track.acked:  # in order: the common case
+                pending.popleft()
+            else:
                 track.ack(offset)
-                counts = self.counts.get(track.tp.partition)
+            track.dirty = True
+            if counted:
+                counts = counted.get(track.tp.partition)
                 if counts:
                     counts.pop(offset, None)
-        if not self._commit_pending:
-            self._commit_pending = True
-            self._commit_wanted.set()
+        self._wake_committer()
 
     async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
         track: Track = message.handle
@@ -576,6 +591,7 @@ class KafkaConsumer(ConsumerDriver):
     async def seek(self, position: Position) -> None:
         if self.closed or self.client is None:
             raise ClosedError("consumer is closed")
+        self._drain()
         tps = [
             track.tp
             for track in self.tracks.values()

@@ -166,6 +166,13 @@ class ConsumerDriver(ABC):
     #: Set by the public Consumer, so settling a message can check what is declared.
     capabilities: Capabilities
 
+    acks: list[Received] | None = None
+    """Deferred acks, for drivers whose ack is bookkeeping only (Kafka commits in the
+    background). While this is a list, ``Received.ack()`` appends the message to it instead
+    of calling :meth:`ack`, which saves a call per message on the hot path; the driver must
+    drain the list before anything reads its ack state (next receive, commit, rebalance,
+    seek, close) and set it back to None when acks must fail (closed)."""
+
     @abstractmethod
     async def start(self) -> None:
         """Subscribe; return only once a message sent after this returns will be received."""

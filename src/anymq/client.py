@@ -569,13 +569,15 @@ class Consumer(_Child):
 
     async def ack_many(self, messages: Iterable[Received]) -> None:
         """Ack a batch in one go (one request where the broker allows it)."""
-        pending = [m for m in messages if not m.settled]
+        driver = self.driver
+        pending = [m for m in messages if not m._settled]
         for msg in pending:
-            if msg._driver is not self.driver:
+            if msg._driver is not driver:
                 raise ConfigError(f"{msg!r} was not delivered by this consumer")
+        for msg in pending:
             msg._settled = True
         if pending:
-            await self.driver.ack_many(pending)
+            await driver.ack_many(pending)
 
     async def seek(self, position: Position | str) -> None:
         """Move this consumer (and its group) to ``position``: replay or skip ahead."""

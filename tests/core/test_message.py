@@ -1,0 +1,89 @@
+"""Received messages: lazily built headers, the shared finished awaitable, deferred acks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+
+import pytest
+
+import anymq
+from anymq.backend import ConsumerDriver
+from anymq.message import DONE, Received
+from anymq.model import Position
+
+pytestmark = pytest.mark.anymq
+
+
+class _Recorder(ConsumerDriver):
+    """A driver that records how it was asked to settle (no broker involved)."""
+
+    def __init__(self) -> None:
+        self.direct: list[Received] = []
+
+    async def start(self) -> None:
+        pass
+
+    async def receive(self, max_messages: int, timeout: float | None) -> list[Received]:
+        return []
+
+    def ack(self, message: Received) -> Awaitable[None]:
+        self.direct.append(message)
+        return DONE
+
+    async def ack_many(self, messages: Sequence[Received]) -> None:
+        self.direct.extend(messages)
+
+    async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
+        pass
+
+    async def seek(self, position: Position) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+def _message(driver: ConsumerDriver | None, headers: object = ()) -> Received:
+    return Received(b"v", None, headers, "t", 0, 7, None, 1, None, None, driver)  # type: ignore[arg-type]
+
+
+def test_header_pairs_become_a_dict_on_first_read() -> None:
+    msg = _message(None, [("a", b"1"), ("null", None)])
+    headers = msg.headers
+    assert headers == {"a": b"1", "null": b""}
+    assert msg.headers is headers, "converted once, then the same dict"
+    headers["added"] = b"x"
+    assert msg.headers["added"] == b"x"
+    msg.headers = {"b": b"2"}
+    assert msg.headers == {"b": b"2"}
+    assert _message(None).headers == {}
+
+
+def test_a_dict_is_kept_as_given() -> None:
+    given = {"a": b"1"}
+    assert _message(None, given).headers is given
+
+
+async def test_done_can_be_awaited_any_number_of_times() -> None:
+    for _ in range(3):
+        assert await DONE is None
+
+
+async def test_acks_go_to_the_driver_or_its_deferred_list() -> None:
+    driver = _Recorder()
+    first = _message(driver)
+    await first.ack()
+    assert driver.direct == [first], "without a deferred list, ack() calls the driver"
+
+    driver.acks = []
+    second = _message(driver)
+    await second.ack()
+    await second.ack()  # settling twice is a no-op
+    assert driver.acks == [second], "with a deferred list, ack() only appends to it"
+    assert driver.direct == [first]
+    assert second.settled
+
+
+async def test_ack_without_a_consumer_is_refused() -> None:
+    with pytest.raises(anymq.ClosedError, match="not delivered by a consumer"):
+        await _message(None).ack()
