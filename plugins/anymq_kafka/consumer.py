@@ -193,10 +193,12 @@ class KafkaConsumer(ConsumerDriver):
         """No group: read every partition from the start position, nothing is committed."""
         tps = [TopicPartition(self.topic, p) for p in range(partitions)]
         self.client.assign(tps)
+        self.client.pause(*tps)  # no fetch before the positions are set (see _on_assigned)
         starts = await self._positions(tps, self.options.start)
         for tp in tps:
             self.client.seek(tp, starts[tp])
             self.tracks[tp.partition] = Track(tp, starts[tp])
+        self._release(tps)
 
     async def close(self) -> None:
         if self.closed:
@@ -258,8 +260,9 @@ class KafkaConsumer(ConsumerDriver):
     async def _on_assigned(self, assigned: set[Any]) -> None:
         """Resolve every assigned partition's position; a new group commits its start."""
         self._drain()
+        tps = sorted(assigned)
+        self.client.pause(*tps)  # until every position is set (see _release)
         try:
-            tps = sorted(assigned)
             kept = {tp.partition for tp in tps}
             for partition in [p for p in self.counts if p not in kept]:
                 del self.counts[partition]
@@ -288,7 +291,28 @@ class KafkaConsumer(ConsumerDriver):
             log.exception("assignment of %s/%s failed", self.topic, self.group)
             if not self._joined.is_set():
                 self._join_error = exc
+        finally:
+            if self.client is not None:
+                self._release(tps)
         self._joined.set()
+
+    def _release(self, tps: list[Any]) -> None:
+        """Let aiokafka fetch the partitions that were paused while their positions were set.
+
+        The pause keeps aiokafka from fetching at its own reset position, which the seek
+        would throw away. The seek after resume wakes its fetcher: when its offset reset
+        finished at the moment of our seek, the fetcher could miss that wake-up and sleep out
+        its 0.2 s timeout, holding back the first messages after start().
+        """
+        client = self.client
+        owned = client.assignment()
+        for tp in tps:
+            if tp not in owned:
+                continue
+            client.resume(tp)
+            track = self.tracks.get(tp.partition)
+            if track is not None and track.tp == tp:
+                client.seek(tp, track.next)
 
     async def _positions(self, tps: list[Any], position: Position) -> dict[Any, int]:
         """Concrete offsets for ``position`` on each partition (clamped to the log)."""

@@ -348,7 +348,7 @@ class MemoryConsumer(ConsumerDriver):
                         Received(
                             record[3],
                             record[2],
-                            dict(headers) if headers else {},
+                            dict(headers) if headers else (),
                             name,
                             index,
                             offset,
@@ -374,7 +374,7 @@ class MemoryConsumer(ConsumerDriver):
         return Received(
             record[3],
             record[2],
-            dict(headers) if headers else {},
+            dict(headers) if headers else (),
             topic,
             index,
             offset,
