@@ -571,9 +571,9 @@ class Consumer(_Child):
         """Ack a batch in one go (one request where the broker allows it)."""
         driver = self.driver
         pending = [m for m in messages if not m._settled]
-        for msg in pending:
-            if msg._driver is not driver:
-                raise ConfigError(f"{msg!r} was not delivered by this consumer")
+        if {m._driver for m in pending} - {driver}:  # checked before anything is settled
+            stranger = next(m for m in pending if m._driver is not driver)
+            raise ConfigError(f"{stranger!r} was not delivered by this consumer")
         for msg in pending:
             msg._settled = True
         if pending:

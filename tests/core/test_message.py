@@ -87,3 +87,22 @@ async def test_acks_go_to_the_driver_or_its_deferred_list() -> None:
 async def test_ack_without_a_consumer_is_refused() -> None:
     with pytest.raises(anymq.ClosedError, match="not delivered by a consumer"):
         await _message(None).ack()
+
+
+async def test_ack_many_refuses_a_stranger_before_settling_anything() -> None:
+    async with anymq.connect("memory://ack-many-stranger") as broker:
+        await broker.create_topic("t")
+        async with (
+            broker.consumer("t", "a", start="earliest") as first,
+            broker.consumer("t", "b", start="earliest") as second,
+            broker.producer() as producer,
+        ):
+            await producer.send("t", b"x")
+            [mine] = await first.receive(1, timeout=5)
+            [theirs] = await second.receive(1, timeout=5)
+            with pytest.raises(anymq.ConfigError, match="not delivered by this consumer"):
+                await first.ack_many([mine, theirs])
+            assert not mine.settled, "nothing is settled when the batch is refused"
+            assert not theirs.settled
+            await first.ack_many([mine])
+            assert mine.settled
