@@ -24,6 +24,8 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Sequence
+from itertools import groupby, islice
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import (  # type: ignore[import-untyped]
@@ -48,6 +50,9 @@ if TYPE_CHECKING:
     from anymq_kafka.driver import KafkaBroker
 
 log = logging.getLogger("anymq.kafka")
+
+_HANDLE = attrgetter("handle")
+_OFFSET = attrgetter("offset")
 
 #: How long one getmany() waits before receive() looks at redeliveries and timers again.
 _POLL_SLICE = 0.1
@@ -535,22 +540,34 @@ class KafkaConsumer(ConsumerDriver):
             self._settle(acks)
 
     def _settle(self, messages: Sequence[Received]) -> None:
+        """Record acks. The usual case is handled per run of one partition's messages:
+        acked in delivery order from the frontier on, the run just moves the frontier."""
         counted = self.counts
-        for message in messages:
-            track: Track = message.handle
+        for track, run in groupby(messages, _HANDLE):
             if not track.live:
-                continue
-            offset: int = message.offset  # type: ignore[assignment]
+                continue  # the partition moved on: its new owner reads these again
+            batch = list(run)
             pending = track.pending
-            if pending and pending[0] == offset and not track.acked:  # in order: the common case
-                pending.popleft()
+            size = len(batch)
+            if (
+                not track.acked
+                and size <= len(pending)
+                and list(map(_OFFSET, batch)) == list(islice(pending, size))
+            ):
+                if size == len(pending):
+                    pending.clear()
+                else:
+                    for _ in range(size):
+                        pending.popleft()
             else:
-                track.ack(offset)
+                for message in batch:
+                    track.ack(message.offset)
             track.dirty = True
             if counted:
                 counts = counted.get(track.tp.partition)
                 if counts:
-                    counts.pop(offset, None)
+                    for message in batch:
+                        counts.pop(message.offset, None)  # type: ignore[arg-type]
         self._wake_committer()
 
     async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:

@@ -179,3 +179,36 @@ async def test_first_message_after_start_is_not_held_back(kafka_url: str) -> Non
                 await msg.ack()
     slow = [round(w, 3) for w in waits if w >= 0.1]
     assert not slow, f"{len(slow)} of {len(waits)} first messages were held back: {slow} s"
+
+
+async def test_acks_out_of_order_across_partitions_never_pass_an_unacked_message(
+    kafka_url: str,
+) -> None:
+    """Acks are recorded per run of one partition's messages; a run that is not the
+    partition's next messages in order (here p0:2 while p0:1 is open) must not move the
+    frontier past the open one."""
+    async with anymq.connect(kafka_url) as broker:
+        topic = f"anymq-kafka-runs-{uuid.uuid4().hex[:8]}"
+        group = f"runs-{uuid.uuid4().hex[:8]}"
+        await broker.create_topic(topic, partitions=2)
+        try:
+            async with broker.producer() as producer:
+                await producer.send_batch(
+                    topic,
+                    [anymq.Message(b"p0-%d" % i, partition=0) for i in range(3)]
+                    + [anymq.Message(b"p1-0", partition=1)],
+                )
+            async with broker.consumer(topic, group, start="earliest") as consumer:
+                got = {(m.partition, m.offset): m for m in await _take(consumer, 4)}
+                assert set(got) == {(0, 0), (0, 1), (0, 2), (1, 0)}
+                await consumer.ack_many([got[0, 0], got[1, 0], got[0, 2]])
+            info = await broker.describe_group(topic, group)
+            committed = {p.partition: p.committed for p in info.partitions}
+            assert committed == {0: 1, 1: 1}, "p0:1 was never acked: p0 commits up to it"
+            async with broker.consumer(topic, group) as again:
+                [back] = await _take(again, 1)
+                assert (back.partition, back.offset, back.value) == (0, 1, b"p0-1")
+                assert await again.receive(10, timeout=1) == [], "p0:2 was done: skipped"
+                await back.ack()
+        finally:
+            await broker.delete_topic(topic)
