@@ -404,10 +404,9 @@ class KafkaConsumer(ConsumerDriver):
             if track.acked or counts:
                 self._take_slow(track, batch, counts, out)
                 continue
-            pending = track.pending.append
             for msg in batch:
                 msg.handle = track
-                pending(msg.offset)
+            track.pending.extend(map(_OFFSET, batch))
             track.next = batch[-1].offset + 1
             out.extend(batch)
 
