@@ -395,7 +395,7 @@ class KafkaConsumer(ConsumerDriver):
         tracks = self.tracks
         for tp, batch in records.items():
             if not self.native:
-                batch = [self._copy(rec) for rec in batch]
+                batch = [fetch.from_consumer_record(rec, self) for rec in batch]
             partition = tp.partition
             track = tracks.get(partition)
             if track is None:  # assignment callback failed: start from what was fetched
@@ -409,24 +409,6 @@ class KafkaConsumer(ConsumerDriver):
             track.pending.extend(map(_OFFSET, batch))
             track.next = batch[-1].offset + 1
             out.extend(batch)
-
-    def _copy(self, rec: Any) -> Received:
-        """A Received for an aiokafka ConsumerRecord (when :mod:`anymq_kafka.fetch` could
-        not install itself)."""
-        value = rec.value
-        return Received(
-            value if value is not None else b"",
-            rec.key,
-            rec.headers,
-            self.topic,
-            rec.partition,
-            rec.offset,
-            rec.timestamp,
-            1,
-            None,
-            None,
-            self,
-        )
 
     def _take_slow(
         self,
