@@ -94,13 +94,15 @@ class KafkaAdmin:
         await self._close_quietly()
 
     # -- metadata ---------------------------------------------------------------------
-    async def _metadata(self, topics: list[str] | None) -> dict[str, Any]:
-        """MetadataResponse as a dict, never creating topics, bounded by metadata_timeout."""
+    async def _metadata(self, topics: list[str] | None, node: int | None = None) -> dict[str, Any]:
+        """MetadataResponse as a dict (from ``node``, else any broker), never creating
+        topics, bounded by metadata_timeout."""
         request = MetadataRequest(topics, allow_auto_topic_creation=False)
         client = self.client._client
         try:
             async with asyncio.timeout(self.settings.metadata_timeout):
-                node = client.get_random_node()
+                if node is None:
+                    node = client.get_random_node()
                 if node is None:
                     await client.force_metadata_update()
                     node = client.get_random_node()
@@ -112,12 +114,12 @@ class KafkaAdmin:
         result: dict[str, Any] = response.to_object()
         return result
 
-    async def topic_metadata(self, name: str) -> dict[str, Any]:
-        """One topic's metadata; TopicNotFound if the broker does not know it."""
+    async def topic_metadata(self, name: str, node: int | None = None) -> dict[str, Any]:
+        """One topic's metadata; TopicNotFound if the broker asked does not know it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.metadata_timeout
         while True:
-            [topic] = (await self._metadata([name]))["topics"]
+            [topic] = (await self._metadata([name], node))["topics"]
             code = topic["error_code"]
             if code == _UNKNOWN_TOPIC:
                 self.partitions.pop(name, None)
@@ -171,17 +173,21 @@ class KafkaAdmin:
         return True
 
     async def _wait_ready(self, name: str) -> None:
-        """Wait until every partition of a new topic has a leader (bounded)."""
+        """Wait until every broker knows the new topic and each partition has a leader
+        (bounded). Brokers learn of a new topic a moment apart; asking only one of them
+        let the next call, sent to another, fail with TopicNotFound."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(10.0, self.settings.metadata_timeout)
-        while True:
-            try:
-                await self.topic_metadata(name)
-                return
-            except TopicNotFound:
-                if loop.time() > deadline:
-                    raise
-                await asyncio.sleep(0.05)
+        brokers = self.client._client.cluster.brokers()
+        for node in sorted(b.nodeId for b in brokers) or [None]:
+            while True:
+                try:
+                    await self.topic_metadata(name, node)
+                    break
+                except TopicNotFound:
+                    if loop.time() > deadline:
+                        raise
+                    await asyncio.sleep(0.05)
 
     async def delete_topic(self, name: str) -> None:
         try:

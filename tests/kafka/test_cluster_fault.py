@@ -10,6 +10,7 @@ was running."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import subprocess
 import time
@@ -67,6 +68,42 @@ async def _node(command: str, node: int) -> float:
     return time.monotonic() - started
 
 
+async def _create_replicated(broker: anymq.Broker, topic: str) -> None:
+    """rf=3, min.insync.replicas=2; right after the cluster starts, a broker may still be
+    registering with the quorum (InvalidReplicationFactor for a moment)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            await broker.create_topic(
+                topic, partitions=3, replication_factor=3, configs={"min.insync.replicas": "2"}
+            )
+            return
+        except anymq.ConfigError as exc:
+            if "InvalidReplicationFactor" not in str(exc) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def test_a_new_topic_is_known_to_every_broker(kafka_cluster: str) -> None:
+    """create_topic returns once every broker knows the topic: the next call may go to any
+    of them (one CI run failed describe_topic right after create_topic with TopicNotFound)."""
+    async with anymq.connect(kafka_cluster) as broker:
+        admin = broker.driver.admin  # type: ignore[attr-defined]
+        topics = [f"anymq-kafka-known-{uuid.uuid4().hex[:8]}" for _ in range(5)]
+        try:
+            for topic in topics:
+                await _create_replicated(broker, topic)
+                nodes = sorted(b.nodeId for b in admin.client._client.cluster.brokers())
+                assert len(nodes) == 3
+                for node in nodes:
+                    [meta] = (await admin._metadata([topic], node))["topics"]
+                    assert meta["error_code"] == 0, f"broker {node} does not know {topic} yet"
+        finally:
+            for topic in topics:
+                with contextlib.suppress(anymq.TopicNotFound):
+                    await broker.delete_topic(topic)
+
+
 async def test_stopping_a_broker_loses_no_acknowledged_message(kafka_cluster: str) -> None:
     topic = f"anymq-kafka-fault-{uuid.uuid4().hex[:8]}"
     ledger = Ledger()
@@ -75,17 +112,7 @@ async def test_stopping_a_broker_loses_no_acknowledged_message(kafka_cluster: st
     failures: list[str] = []
     stop_sending = asyncio.Event()
     async with anymq.connect(kafka_cluster) as broker:
-        deadline = time.monotonic() + 60
-        while True:  # right after start, a broker may still be registering with the quorum
-            try:
-                await broker.create_topic(
-                    topic, partitions=3, replication_factor=3, configs={"min.insync.replicas": "2"}
-                )
-                break
-            except anymq.ConfigError as exc:
-                if "InvalidReplicationFactor" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.5)
+        await _create_replicated(broker, topic)
         info = await broker.describe_topic(topic)
         assert info.details["replication_factor"] == 3
         victim = info.details["leaders"][0]
