@@ -12,6 +12,10 @@ Kafka has no per-message ack, so this driver keeps it client-side:
 - a rebalance commits what is done, then forgets the revoked partitions' in-flight work,
   which the new owner reads again from the committed offset (at-least-once).
 
+For speed, messages are built inside aiokafka's fetcher (:mod:`anymq_kafka.fetch`) and acks
+are deferred: ``Received.ack()`` appends to :attr:`KafkaConsumer.acks`, which ``_drain``
+settles before every fetch, commit, rebalance, seek and close.
+
 ``start()`` returns once the group join finished and every assigned partition has a
 resolved position; a new group commits its starting positions at that moment, so it is
 durable from then on.
