@@ -34,7 +34,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-
 import anymq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Result, ack_each_rate, alternate, ratio_table
+from common import Result, ack_each_rate, alternate, ping_latencies, ratio_table
 
 ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 1000
@@ -160,26 +160,15 @@ async def consume_raw(url: str, topic: str, count: int) -> float:
 
 # -- latency ----------------------------------------------------------------------------
 async def latency_anymq(url: str, topic: str, count: int) -> list[float]:
-    out: list[float] = []
     async with anymq.connect(url) as broker:
         group = f"lat-{uuid.uuid4().hex[:8]}"
         async with (
             broker.consumer(topic, group, fetch_max_wait_ms=FETCH_WAIT_MS) as consumer,
             broker.producer() as producer,
         ):
-
-            async def consume() -> None:
-                async for msg in consumer:
-                    out.append((time.perf_counter() - float(msg.value)) * 1000)
-                    await msg.ack()
-                    if len(out) >= count:
-                        return
-
-            task = asyncio.get_running_loop().create_task(consume())
-            for _ in range(count):
-                await producer.send(topic, repr(time.perf_counter()).encode())
-                await asyncio.sleep(0.001)
-            await asyncio.wait_for(task, 60)
+            out, _rate = await ping_latencies(
+                consumer, producer, topic, count, gap=0.001, timeout=60
+            )
     return out
 
 

@@ -36,7 +36,7 @@ from aiobotocore.session import AioSession  # type: ignore[import-untyped]
 import anymq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Result, ack_each_rate, ratio_table
+from common import Result, ack_each_rate, ping_latencies, ratio_table
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 10
@@ -165,28 +165,12 @@ async def consume_raw(raw: Raw, queue_url: str, count: int) -> float:
 # -- latency ----------------------------------------------------------------------------
 async def latency_anymq(url: str, topic: str, count: int) -> tuple[list[float], float]:
     """Latencies and the rate from the first send to the last receive (set-up excluded)."""
-    out: list[float] = []
     async with (
         anymq.connect(url) as broker,
         broker.consumer(topic, f"lat-{uuid.uuid4().hex[:6]}") as consumer,
         broker.producer() as producer,
     ):
-
-        async def consume() -> None:
-            async for msg in consumer:
-                out.append((time.perf_counter() - float(msg.value)) * 1000)
-                await msg.ack()
-                if len(out) >= count:
-                    return
-
-        task = asyncio.get_running_loop().create_task(consume())
-        started = time.perf_counter()
-        for _ in range(count):
-            await producer.send(topic, repr(time.perf_counter()).encode())
-            await asyncio.sleep(0.005)
-        await asyncio.wait_for(task, 120)
-        rate = count / (time.perf_counter() - started)
-    return out, rate
+        return await ping_latencies(consumer, producer, topic, count, gap=0.005, timeout=120)
 
 
 async def latency_raw(

@@ -7,6 +7,7 @@ depend on the machine.
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -61,6 +62,30 @@ async def ack_each_rate(consumer: Any, count: int) -> float:
         if seen >= count:
             break
     return seen / (time.perf_counter() - started)
+
+
+async def ping_latencies(
+    consumer: Any, producer: Any, topic: str, count: int, *, gap: float, timeout: float
+) -> tuple[list[float], float]:
+    """End-to-end milliseconds of ``count`` messages sent one at a time (``gap`` seconds
+    apart) and received by ``consumer``, and the rate from the first send to the last
+    receive. Each body is the sender's ``perf_counter`` clock (one process, one clock)."""
+    out: list[float] = []
+
+    async def consume() -> None:
+        async for msg in consumer:
+            out.append((time.perf_counter() - float(msg.value)) * 1000)
+            await msg.ack()
+            if len(out) >= count:
+                return
+
+    task = asyncio.get_running_loop().create_task(consume())
+    started = time.perf_counter()
+    for _ in range(count):
+        await producer.send(topic, repr(time.perf_counter()).encode())
+        await asyncio.sleep(gap)
+    await asyncio.wait_for(task, timeout)
+    return out, count / (time.perf_counter() - started)
 
 
 async def timed(count: int, work: Callable[[], Awaitable[None]]) -> float:
