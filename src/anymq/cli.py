@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import anymq
-from anymq import plugins
+from anymq import arguments, plugins
 from anymq.errors import AnyMQError
 
 console = Console()
@@ -81,6 +81,16 @@ async def cmd_topics(args: argparse.Namespace) -> int:
             await broker.delete_topic(args.name)
             console.print(f"{args.name}: deleted")
     return 0
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds >= 0 (float() alone accepts 'nan')."""
+    try:
+        return arguments.seconds("seconds", float(text))  # type: ignore[return-value]
+    except ValueError:  # float() failed, or ConfigError (a ValueError)
+        raise argparse.ArgumentTypeError(
+            f"expected a finite number of seconds >= 0, got {text!r}"
+        ) from None
 
 
 def _headers(pairs: Sequence[str]) -> dict[str, str]:
@@ -162,7 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     consume.add_argument("--group")
     consume.add_argument("--start", default="latest", choices=["latest", "earliest"])
     consume.add_argument("--count", type=int)
-    consume.add_argument("--timeout", type=float, default=5.0)
+    consume.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=5.0,
+        help="stop after this many seconds without a message (default: 5)",
+    )
     consume.add_argument("--no-ack", action="store_true")
     command("demo", cmd_demo, "walk through the semantics on memory:// (or --url)")
     try:

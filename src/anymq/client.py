@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
-from anymq import plugins
+from anymq import arguments, plugins
 from anymq.backend import (
     BrokerDriver,
     ConsumerDriver,
@@ -201,8 +201,7 @@ class Broker(_Lifecycle):
             self.capabilities.require(Feature.ROUND_ROBIN, detail="partitioner='round_robin'")
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
             raise ConfigError(f"batch_size must be a positive int (bytes), got {batch_size!r}")
-        if linger is not None and (not isinstance(linger, (int, float)) or linger < 0):
-            raise ConfigError(f"linger must be seconds >= 0, got {linger!r}")
+        arguments.seconds("linger", linger, none="the client's default")
         opts = ProducerOptions(
             partitioner=partitioner,  # type: ignore[arg-type]
             batch_size=batch_size,
@@ -383,8 +382,7 @@ class Producer(_Child):
                 raise ConfigError(f"routing_key must be a str, got {routing_key!r}")
         if delay is not None:
             self._caps.require(Feature.DELAYED_DELIVERY, detail="delay")
-            if not isinstance(delay, (int, float)) or delay < 0:
-                raise ConfigError(f"delay must be seconds >= 0, got {delay!r}")
+            arguments.seconds("delay", delay)
         return Outgoing(value, key, encoded, partition, routing_key, delay, size)
 
     def send(
@@ -553,10 +551,8 @@ class Consumer(_Child):
     async def receive(self, max_messages: int = 100, timeout: float | None = 1.0) -> list[Received]:
         """Up to ``max_messages``, waiting at most ``timeout`` seconds for the first one."""
         self._check_open()
-        if not isinstance(max_messages, int) or max_messages < 1:
-            raise ConfigError(f"max_messages must be an int >= 1, got {max_messages!r}")
-        if timeout is not None and timeout < 0:
-            raise ConfigError(f"timeout must be seconds >= 0 or None, got {timeout!r}")
+        arguments.count("max_messages", max_messages)
+        arguments.seconds("timeout", timeout, none="wait until a message arrives")
         out: list[Received] = []
         buffer = self._buffer
         while buffer and len(out) < max_messages:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-from anymq.errors import ClosedError, ConfigError
+from anymq.arguments import seconds
+from anymq.errors import ClosedError
 from anymq.features import Feature
 
 if TYPE_CHECKING:
@@ -172,8 +173,7 @@ class Received:
         if driver is None:
             raise ClosedError("this message was not delivered by a consumer; nothing to nack")
         if delay is not None:
-            if not isinstance(delay, (int, float)) or delay < 0:
-                raise ConfigError(f"nack delay must be seconds >= 0, got {delay!r}")
+            seconds("nack delay", delay, none="redeliver at once")
             driver.capabilities.require(Feature.NACK_DELAY, detail="nack(delay=...)")
         self._settled = True
         await driver.nack(self, requeue=requeue, delay=delay)

@@ -70,3 +70,33 @@ def test_topics_produce_consume_in_one_process(capsys: object) -> None:
     assert "key=b'k' a" in out
     assert "key=b'k' b" in out
     assert main(["topics", "delete", "cli-t", "--url", "memory://cli"]) == 0
+
+
+def run_script(script: str) -> subprocess.CompletedProcess[str]:
+    """Several CLI calls in one process (memory:// lives in one process), time-bounded."""
+    return subprocess.run(
+        [sys.executable, "-c", f"import sys\nfrom anymq.cli import main\n{script}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", **_pythonpath()},
+    )
+
+
+def _pythonpath() -> dict[str, str]:
+    import os
+
+    path = os.environ.get("PYTHONPATH")
+    return {"PYTHONPATH": path} if path else {}
+
+
+def test_consume_refuses_a_timeout_that_is_not_finite_seconds() -> None:
+    for bad in ("nan", "inf", "-1", "soon"):
+        done = run_script(
+            "main(['topics', 'create', 't', '--url', 'memory://cli'])\n"
+            f"sys.exit(main(['consume', 't', '--url', 'memory://cli', '--timeout', {bad!r}]))"
+        )
+        assert done.returncode == 2, (bad, done.stdout, done.stderr)
+        assert "--timeout" in done.stderr, done.stderr
+        assert bad in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import pytest
 
 from anymq.testing.context import TestContext
+from anymq.testing.suite_arguments import ArgumentContract
 from anymq.testing.suite_basic import BasicContract
 from anymq.testing.suite_delivery import DeliveryContract
 from anymq.testing.suite_groups import GroupContract
@@ -24,7 +25,14 @@ from anymq.testing.suite_log import LogContract
 from anymq.testing.suite_order import OrderContract
 
 
-class ContractSuite(BasicContract, GroupContract, DeliveryContract, OrderContract, LogContract):
+class ContractSuite(
+    BasicContract,
+    ArgumentContract,
+    GroupContract,
+    DeliveryContract,
+    OrderContract,
+    LogContract,
+):
     """Every semantic of the anymq model, one test each; capabilities decide what is proven."""
 
     pytestmark: ClassVar[list[pytest.MarkDecorator]] = [pytest.mark.anymq]
