@@ -166,6 +166,11 @@ class ConsumerDriver(ABC):
     #: Set by the public Consumer, so settling a message can check what is declared.
     capabilities: Capabilities
 
+    closed: bool = False
+    """True once :meth:`close` has begun. Settling checks it before marking a message
+    settled, so a refused ack or nack leaves the message unsettled (a retry fails again
+    instead of silently doing nothing)."""
+
     acks: list[Received] | None = None
     """Deferred acks, for drivers whose ack is bookkeeping only (Kafka commits in the
     background). While this is a list, ``Received.ack()`` appends the message to it instead

@@ -25,7 +25,7 @@ from anymq.backend import (
 )
 from anymq.errors import ClosedError, ConfigError, MessageTooLarge, SerializationError
 from anymq.features import Capabilities, Feature
-from anymq.message import Headers, Message, Receipt, Received
+from anymq.message import Headers, Message, Receipt, Received, refused
 from anymq.model import GroupInfo, Position, Retention, TopicInfo
 from anymq.serializers import Serializer, not_bytes, resolve
 from anymq.url import URL
@@ -570,10 +570,18 @@ class Consumer(_Child):
         if {m._driver for m in pending} - {driver}:  # checked before anything is settled
             stranger = next(m for m in pending if m._driver is not driver)
             raise ConfigError(f"{stranger!r} was not delivered by this consumer")
+        if not pending:
+            return
+        if self._closed or driver.closed:
+            raise refused("ack_many")  # before anything is marked settled
         for msg in pending:
             msg._settled = True
-        if pending:
+        try:
             await driver.ack_many(pending)
+        except ClosedError:  # the driver refused the batch: none of it is settled
+            for msg in pending:
+                msg._settled = False
+            raise
 
     async def seek(self, position: Position | str) -> None:
         """Move this consumer (and its group) to ``position``: replay or skip ahead."""

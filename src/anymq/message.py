@@ -69,6 +69,14 @@ DONE = _Done()
 """An awaitable that is already complete; drivers that settle synchronously return it."""
 
 
+def refused(what: str) -> ClosedError:
+    """The error for settling through a closed consumer; the message stays unsettled."""
+    return ClosedError(
+        f"the consumer that delivered this message is closed, so the {what} was refused and "
+        "the message stays unsettled; its group gets it again (at-least-once)"
+    )
+
+
 class Received:
     """A message delivered to a consumer; settle it with ``ack()`` or ``nack()``.
 
@@ -158,12 +166,19 @@ class Received:
         driver = self._driver
         if driver is None:
             raise ClosedError("this message was not delivered by a consumer; nothing to ack")
-        self._settled = True
         acks = driver.acks
         if acks is not None:  # the driver settles these in bulk (see ConsumerDriver.acks)
+            self._settled = True
             acks.append(self)
             return DONE
-        return driver.ack(self)
+        if driver.closed:
+            raise refused("ack")
+        self._settled = True
+        try:
+            return driver.ack(self)
+        except ClosedError:  # refused at once (a synchronous driver closing): not settled
+            self._settled = False
+            raise
 
     async def nack(self, *, requeue: bool = True, delay: float | None = None) -> None:
         """Processing failed: redeliver (``requeue=True``) or drop / dead-letter it."""
@@ -175,8 +190,14 @@ class Received:
         if delay is not None:
             seconds("nack delay", delay, none="redeliver at once")
             driver.capabilities.require(Feature.NACK_DELAY, detail="nack(delay=...)")
+        if driver.closed:
+            raise refused("nack")
         self._settled = True
-        await driver.nack(self, requeue=requeue, delay=delay)
+        try:
+            await driver.nack(self, requeue=requeue, delay=delay)
+        except ClosedError:
+            self._settled = False
+            raise
 
     def __repr__(self) -> str:
         where = f"{self.topic}[{self.partition}]@{self.offset}"

@@ -23,6 +23,7 @@ from anymq.testing.suite_delivery import DeliveryContract
 from anymq.testing.suite_groups import GroupContract
 from anymq.testing.suite_log import LogContract
 from anymq.testing.suite_order import OrderContract
+from anymq.testing.suite_settle import SettleContract
 
 
 class ContractSuite(
@@ -30,6 +31,7 @@ class ContractSuite(
     ArgumentContract,
     GroupContract,
     DeliveryContract,
+    SettleContract,
     OrderContract,
     LogContract,
 ):
