@@ -11,7 +11,7 @@ import asyncio
 import importlib
 import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from rich.table import Table
 
 import anymq
 from anymq import arguments, plugins
+from anymq.cli_io import printable, stdin_lines
 from anymq.errors import AnyMQError
 
 console = Console()
@@ -104,19 +105,40 @@ def _headers(pairs: Sequence[str]) -> dict[str, str]:
 
 
 async def cmd_produce(args: argparse.Namespace) -> int:
-    values = args.values or [line.rstrip("\n") for line in sys.stdin]
     headers = _headers(args.header)
+    # Values are bytes: argv gives back the bytes the shell passed (fsencode undoes Python's
+    # surrogateescape), stdin lines are never decoded, so any input is sent as it is.
+    values: AsyncIterator[bytes] = (
+        _listed([os.fsencode(v) for v in args.values]) if args.values else stdin_lines()
+    )
+    sent = 0
     async with anymq.connect(_url(args)) as broker, broker.producer() as producer:
-        for value in values:
-            receipt = await producer.send(
-                args.topic, value.encode(), key=args.key, headers=headers or None
-            )
+        async for value in values:
+            try:
+                receipt = await producer.send(
+                    args.topic, value, key=args.key, headers=headers or None
+                )
+            except AnyMQError as exc:
+                exc.args = (
+                    f"stopped at message {sent + 1} of the input: {exc}. The {sent} message(s) "
+                    "before it were sent, nothing after it",
+                )
+                raise
+            sent += 1
             console.print(f"sent to {receipt.topic}[{receipt.partition}]@{receipt.offset}")
     return 0
 
 
+async def _listed(values: list[bytes]) -> AsyncIterator[bytes]:
+    for value in values:
+        yield value
+
+
 async def cmd_consume(args: argparse.Namespace) -> int:
     received = 0
+    raw = sys.stdout.buffer if args.raw else None
+    if raw is not None:
+        sys.stdout.flush()  # text written before goes out before the bytes
     async with (
         anymq.connect(_url(args)) as broker,
         broker.consumer(args.topic, args.group, start=args.start) as consumer,
@@ -128,12 +150,18 @@ async def cmd_consume(args: argparse.Namespace) -> int:
             if not batch:
                 break
             for msg in batch:
-                where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
-                text = escape(msg.body.decode(errors="replace"))
-                console.print(f"{where} key={escape(repr(msg.key))} {text}")
+                if raw is not None:
+                    raw.write(msg.body + b"\n")
+                else:
+                    where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
+                    text = escape(printable(msg.body.decode(errors="replace")))
+                    line = f"{where} key={escape(repr(msg.key))} {text}"
+                    console.print(line, soft_wrap=True)  # one line per message, never wrapped
                 if not args.no_ack:
                     await msg.ack()
                 received += 1
+            if raw is not None:
+                raw.flush()
     err_console.print(f"{received} message(s)")
     return 0
 
@@ -162,12 +190,25 @@ def build_parser() -> argparse.ArgumentParser:
     topics.add_argument("--partitions", type=int, default=1)
     topics.add_argument("--retention-seconds", type=float)
     topics.add_argument("--retention-bytes", type=int)
-    produce = command("produce", cmd_produce, "send messages (arguments or stdin lines)")
+    produce = command(
+        "produce",
+        cmd_produce,
+        "send messages: the VALUES given, else each line of stdin as it arrives. Lines are "
+        "bytes (input need not be UTF-8) and end at \\n (a \\r before it is dropped); each is "
+        "sent before the next is read, so on an error the lines before it were sent",
+    )
     produce.add_argument("topic")
     produce.add_argument("values", nargs="*")
     produce.add_argument("--key")
     produce.add_argument("--header", action="append", default=[], metavar="NAME=VALUE")
-    consume = command("consume", cmd_consume, "receive and print messages")
+    consume = command(
+        "consume",
+        cmd_consume,
+        "receive and print messages, one per line: topic[partition]@offset, key, value. "
+        "Control characters in keys and values (escape sequences, newlines, bidi controls) "
+        "are shown escaped (\\x1b, \\n, \\u202e) so data cannot drive the terminal; use "
+        "--raw for the exact bytes",
+    )
     consume.add_argument("topic")
     consume.add_argument("--group")
     consume.add_argument("--start", default="latest", choices=["latest", "earliest"])
@@ -179,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop after this many seconds without a message (default: 5)",
     )
     consume.add_argument("--no-ack", action="store_true")
+    consume.add_argument(
+        "--raw",
+        action="store_true",
+        help="write each value's bytes unchanged, one per line, and nothing else (for pipes, "
+        "e.g. into `anymq produce`); values are not escaped",
+    )
     command("demo", cmd_demo, "walk through the semantics on memory:// (or --url)")
     try:
         compare: Any = importlib.import_module("anymq.compare.cli")

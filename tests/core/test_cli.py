@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import select
+import signal
 import subprocess
 import sys
+import time
 
 from anymq.cli import main
+
+
+def _pythonpath() -> dict[str, str]:
+    """Let the subprocess import the anymq under test (the worktree's, not an installed one)."""
+    path = os.environ.get("PYTHONPATH")
+    return {"PYTHONPATH": path} if path else {}
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -14,7 +24,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=60,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", **_pythonpath()},
     )
 
 
@@ -83,13 +93,6 @@ def run_script(script: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _pythonpath() -> dict[str, str]:
-    import os
-
-    path = os.environ.get("PYTHONPATH")
-    return {"PYTHONPATH": path} if path else {}
-
-
 def test_consume_refuses_a_timeout_that_is_not_finite_seconds() -> None:
     for bad in ("nan", "inf", "-1", "soon"):
         done = run_script(
@@ -100,3 +103,119 @@ def test_consume_refuses_a_timeout_that_is_not_finite_seconds() -> None:
         assert "--timeout" in done.stderr, done.stderr
         assert bad in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
+
+
+def run_bytes(script: str, stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+    """Like run_script, with bytes in and out and a UTF-8 locale (strict decoding)."""
+    return subprocess.run(
+        [sys.executable, "-c", f"import sys\nfrom anymq.cli import main\n{script}"],
+        input=stdin,
+        capture_output=True,
+        timeout=30,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", **_pythonpath()},
+    )
+
+
+ROUNDTRIP = (
+    "main(['topics', 'create', 't', '--url', 'memory://cli'])\n"
+    "code = main(['produce', 't', '--url', 'memory://cli'])\n"
+    "print('produce exit', code, file=sys.stderr)\n"
+    "print('---', flush=True)\n"
+    "sys.exit(code or main(['consume', 't', '--url', 'memory://cli', '--start', 'earliest',"
+    " '--timeout', '0.2', '--raw']))"
+)
+
+
+def test_produce_sends_stdin_lines_as_bytes_even_if_not_utf8() -> None:
+    lines = [b"good", b"\xff\xfe not utf-8 \xc3", "ünïcødé ✓".encode(), b"", b"last"]
+    done = run_bytes(ROUNDTRIP, b"\n".join(lines) + b"\n")
+    assert b"Traceback" not in done.stderr, done.stderr.decode(errors="replace")
+    assert b"produce exit 0" in done.stderr, done.stderr.decode(errors="replace")
+    assert done.returncode == 0
+    assert done.stdout.split(b"---\n")[1].split(b"\n")[:-1] == lines, done.stdout
+    assert b"5 message(s)" in done.stderr
+
+
+def test_produce_treats_crlf_and_a_missing_final_newline_as_line_ends() -> None:
+    done = run_bytes(ROUNDTRIP, b"one\r\ntwo\nthree")
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert done.stdout.split(b"---\n")[1] == b"one\ntwo\nthree\n"
+
+
+def test_produce_error_says_how_many_lines_were_sent() -> None:
+    too_big = b"x" * (1024 * 1024 + 1)  # over memory://'s 1 MiB limit
+    done = run_bytes(ROUNDTRIP, b"a\nb\n" + too_big + b"\nnever\n")
+    assert done.returncode == 2
+    stderr = " ".join(done.stderr.decode().split())  # rich wraps long lines
+    assert "Traceback" not in stderr, stderr
+    assert "stopped at message 3 of the input" in stderr, stderr
+    assert "The 2 message(s) before it were sent, nothing after it" in stderr, stderr
+    assert "produce exit 2" in stderr
+
+
+def test_ctrl_c_while_produce_waits_on_stdin_exits_at_once() -> None:
+    script = (
+        "import sys\nfrom anymq.cli import main\n"
+        "main(['topics', 'create', 't', '--url', 'memory://cli'])\n"
+        "sys.exit(main(['produce', 't', '--url', 'memory://cli']))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", **_pythonpath()},
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    try:
+        proc.stdin.write(b"first\n")
+        proc.stdin.flush()  # stdin stays open: the command waits for the next line
+        seen = b""
+        deadline = time.monotonic() + 15
+        while b"sent to" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+            if ready:
+                seen += os.read(proc.stdout.fileno(), 4096)
+        assert b"sent to t" in seen, "the first line was not sent while stdin stayed open"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        try:
+            code = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("Ctrl-C was ignored while waiting on stdin") from None
+        assert time.monotonic() - started < 5
+        assert code == 130
+        stderr = proc.stderr.read() if proc.stderr else b""
+        assert b"Traceback" not in stderr, stderr.decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdin.close()
+
+
+def test_consume_escapes_terminal_control_characters(capsys: object) -> None:
+    evil = "\x1b]0;pwned\x07\x1b[2J\x9b31m\u202eevil\x7f\rover\nline"
+    assert main(["topics", "create", "cli-esc", "--url", "memory://cli-esc"]) == 0
+    assert (
+        main(["produce", "cli-esc", evil, "--key", "k\x1b[2J", "--url", "memory://cli-esc"]) == 0
+    )
+    capsys.readouterr()  # type: ignore[attr-defined]
+    args = ["consume", "cli-esc", "--start", "earliest", "--timeout", "0.2"]
+    assert main([*args, "--url", "memory://cli-esc"]) == 0
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    for control in ("\x1b", "\x07", "\x9b", "\u202e", "\x7f", "\r"):
+        assert control not in out, f"{control!r} reached the terminal: {out!r}"
+    assert "\\x1b]0;pwned\\x07\\x1b[2J" in out, out
+    assert "\\u202eevil" in out
+    assert out.count("\n") == 1, f"a newline in the value split the line: {out!r}"
+    assert main(["topics", "delete", "cli-esc", "--url", "memory://cli-esc"]) == 0
+
+
+def test_consume_help_says_how_to_get_the_raw_bytes() -> None:
+    done = run("consume", "--help")
+    assert done.returncode == 0
+    assert "--raw" in done.stdout
+    assert "escaped" in done.stdout
