@@ -72,8 +72,8 @@ DONE = _Done()
 def refused(what: str) -> ClosedError:
     """The error for settling through a closed consumer; the message stays unsettled."""
     return ClosedError(
-        f"the consumer that delivered this message is closed, so the {what} was refused and "
-        "the message stays unsettled; its group gets it again (at-least-once)"
+        f"the consumer that delivered this message is closed, so the {what} was refused; "
+        "the message stays unsettled and will be redelivered to its group"
     )
 
 
