@@ -235,6 +235,31 @@ SEMANTICS: tuple[Semantic, ...] = (
         "Producers, consumers and brokers raise ClosedError after close().",
     ),
     Semantic(
+        "test_receive_refuses_bad_timeout_and_count",
+        "bad receive timeouts and counts are refused",
+        "Basics",
+        "NaN, infinite, negative, str and bool values raise ConfigError before any wait.",
+    ),
+    Semantic(
+        "test_nack_refuses_bad_delay",
+        "bad nack delays are refused",
+        "Basics",
+        "nack(delay=NaN, inf, -1, '1', True) raises ConfigError and leaves the message unsettled.",
+    ),
+    Semantic(
+        "test_send_refuses_bad_delay_and_linger",
+        "bad send delays and linger are refused",
+        "Basics",
+        "Bad delays and linger values raise ConfigError (or UnsupportedFeature); nothing is sent.",
+    ),
+    Semantic(
+        "test_refused_acks_after_close_settle_nothing",
+        "a refused ack settles nothing",
+        "Delivery",
+        "ack, nack and ack_many after close raise ClosedError every time; the group gets the "
+        "messages again.",
+    ),
+    Semantic(
         "test_credentials_never_shown",
         "credentials are never shown",
         "Basics",
