@@ -2,7 +2,9 @@
 
 AMQP has no message key and only second-resolution timestamps, so anymq carries the key
 and a millisecond timestamp in headers of its own (``x-anymq-*``). Everything RabbitMQ or
-anymq adds is stripped on receipt, so user headers come back exactly as sent. A message
+anymq adds is stripped on receipt, so user headers come back exactly as sent; those names are
+therefore reserved (:func:`rule`, refused before sending), and key + headers must fit the
+AMQP header frame (``frame_max``), or RabbitMQ closes the whole connection. A message
 that RabbitMQ dead-lettered (it has ``x-death``) gets Spring Kafka's ``kafka_dlt-*``
 headers instead, the same ones every anymq backend writes, so a dead letter looks alike
 whatever the broker.
