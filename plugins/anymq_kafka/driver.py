@@ -18,7 +18,7 @@ from anymq.backend import (
     ProducerOptions,
 )
 from anymq.errors import ClosedError
-from anymq.features import Capabilities, Feature, NameRule
+from anymq.features import Capabilities, Feature, HeaderRule, NameRule
 from anymq.model import GroupInfo, Retention, TopicInfo
 from anymq.url import URL
 from anymq_kafka import options as opts
@@ -52,6 +52,8 @@ CAPABILITIES = Capabilities(
     max_batch=10_000,
     max_headers=None,
     max_partitions=10_000,
+    # Key and headers travel in the record with the value: no limit of their own.
+    headers=HeaderRule(max_metadata_bytes=1_000_000),
     topic_names=NameRule(
         r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,249}",
         "1 to 249 characters from A-Z, a-z, 0-9, '.', '_' and '-' (not '.' or '..')",

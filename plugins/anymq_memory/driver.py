@@ -25,7 +25,7 @@ from anymq.backend import (
 )
 from anymq.deadletter import headers_for, reason_for
 from anymq.errors import ClosedError, ConfigError, TopicNotFound
-from anymq.features import Capabilities, Feature, NameRule
+from anymq.features import Capabilities, Feature, HeaderRule, NameRule
 from anymq.message import DONE, Receipt, Received
 from anymq.model import GroupInfo, PartitionLag, Position, Retention, TopicInfo
 from anymq.url import URL
@@ -56,6 +56,7 @@ CAPABILITIES = Capabilities(
     max_message_bytes=1_048_576,
     max_batch=100_000,
     max_partitions=1024,
+    headers=HeaderRule(max_metadata_bytes=1_048_576),  # no limit besides the message's
     topic_names=NameRule(r"[A-Za-z0-9._-]{1,249}", "1 to 249 characters from A-Z a-z 0-9 . _ -"),
 )
 

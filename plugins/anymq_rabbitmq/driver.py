@@ -14,7 +14,7 @@ Mapping (see docs/backends/rabbitmq.md):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from anymq.backend import (
@@ -28,6 +28,7 @@ from anymq.errors import ConfigError, TopicNotFound
 from anymq.features import Capabilities, Feature, NameRule
 from anymq.model import GroupInfo, PartitionLag, Retention, TopicInfo
 from anymq.url import URL
+from anymq_rabbitmq import headers as hdr
 from anymq_rabbitmq import topology as topo
 from anymq_rabbitmq.connection import Amqp
 from anymq_rabbitmq.consumer import QueueConsumer
@@ -88,6 +89,8 @@ CAPABILITIES = Capabilities(
     max_headers=None,
     max_partitions=1,
     topic_names=NAME_RULE,
+    # Key and headers go in the AMQP header frame (frame_max), not the body: see headers.py.
+    headers=hdr.rule(hdr.DEFAULT_FRAME_MAX),
 )
 
 
@@ -148,6 +151,8 @@ class RabbitBroker(BrokerDriver):
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
         await self.amqp.start()
+        frame_max = hdr.frame_max_of(self.amqp.conn)  # the server may lower the default
+        self.capabilities = replace(self.capabilities, headers=hdr.rule(frame_max))
         if self.stream_amqp is not self.amqp:
             try:
                 await self.stream_amqp.start()

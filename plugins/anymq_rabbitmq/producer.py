@@ -36,6 +36,14 @@ if TYPE_CHECKING:
 
 #: Channel errors after which the same publish can simply be tried again.
 _RETRY = (*CONNECTION_ERRORS, asyncio.CancelledError)
+#: The server closed the connection over a frame it could not take (frame_too_large, bad
+#: syntax): the same publish would close it again, and with it every channel on it.
+_PROTOCOL_ERRORS = (
+    amqp_errors.ConnectionFrameError,
+    amqp_errors.ConnectionSyntaxError,
+    amqp_errors.ConnectionCommandInvalid,
+    amqp_errors.ConnectionUnexpectedFrame,
+)
 
 
 class RabbitProducer(ProducerDriver):
@@ -186,6 +194,12 @@ class RabbitProducer(ProducerDriver):
             raise PublishError(f"RabbitMQ refused a message for topic {topic!r}: {exc}") from exc
         if isinstance(exc, (PublishError, TopicNotFound, ClosedError, ConfigError)):
             raise exc
+        if isinstance(exc, _PROTOCOL_ERRORS):
+            raise PublishError(
+                f"RabbitMQ closed the connection over a frame sent while publishing to "
+                f"{topic!r}: {exc}; not retried, as the same frames would close it again "
+                "(frame_too_large means the key + headers do not fit the header frame)"
+            ) from exc
         if self.closed:
             raise ClosedError("producer closed while sending") from exc
         if isinstance(exc, asyncio.CancelledError):

@@ -201,7 +201,12 @@ def _value(attr: Mapping[str, Any]) -> bytes:
 def decode(
     body: str, attrs: Mapping[str, Mapping[str, Any]] | None
 ) -> tuple[bytes, bytes | None, dict[str, bytes]]:
-    """(value, key, headers) of a received message; internal attributes are stripped."""
+    """(value, key, headers) of a received message; internal attributes are stripped.
+
+    Never raises: internal attributes another client got wrong (a body marked base64 that
+    is not, an ``anymq.pack`` anymq cannot read) are delivered as plain headers under their
+    own names, so the message can still be acked, nacked or dead-lettered.
+    """
     if not attrs:
         return body.encode("utf-8"), None, {}
     key: bytes | None = None
@@ -218,22 +223,29 @@ def decode(
                 packed = attr
             continue
         headers[name] = _value(attr)
+    value = body.encode("utf-8")
     if enc == "base64":
-        value = base64.b64decode(body)
+        try:
+            value = base64.b64decode(body)
+        except ValueError:  # not written by anymq: deliver the text, say how it was marked
+            headers[BODY] = b"base64"
     elif enc == "empty":
         value = b""
-    else:
-        value = body.encode("utf-8")
     if packed is not None:
-        raw = (
-            _value(packed)
-            if "BinaryValue" in packed
-            else base64.b64decode(packed.get("StringValue", ""))
-        )
-        has_key, packed_key, extra = unpack(raw)
-        if has_key:
-            key = packed_key
-        headers.update(extra)
+        try:
+            raw = (
+                _value(packed)
+                if "BinaryValue" in packed
+                else base64.b64decode(packed.get("StringValue", ""))
+            )
+            has_key, packed_key, extra = unpack(raw)
+        except (ValueError, IndexError):  # not anymq's format: hand it over as it came
+            found = packed.get("BinaryValue", packed.get("StringValue", ""))
+            headers[PACK] = found.encode("utf-8") if isinstance(found, str) else bytes(found)
+        else:
+            if has_key:
+                key = packed_key
+            headers.update(extra)
     return value, key, headers
 
 

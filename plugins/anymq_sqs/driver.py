@@ -24,7 +24,7 @@ from anymq.backend import (
     ProducerOptions,
 )
 from anymq.errors import ClosedError, ConfigError
-from anymq.features import Capabilities, Feature
+from anymq.features import Capabilities, Feature, HeaderRule
 from anymq.model import GroupInfo, Retention, TopicInfo
 from anymq.url import URL
 from anymq_sqs import codec, naming
@@ -52,14 +52,18 @@ def capabilities(settings: Settings) -> Capabilities:
     else:
         features.add(Feature.DELAYED_DELIVERY)  # FIFO queues have no per-message delay
     reserve = codec.DEAD_LETTER_RESERVE if settings.mode == "queue" else 0
+    limit = codec.max_message_bytes(settings.max_message_size, reserve=reserve)
     return Capabilities(
         backend=BACKEND,
         features=frozenset(features),
-        max_message_bytes=codec.max_message_bytes(settings.max_message_size, reserve=reserve),
+        max_message_bytes=limit,
         max_batch=10,
         max_headers=codec.MAX_HEADERS,
         max_partitions=1,
         topic_names=naming.NAME_RULE,
+        # Key and headers are attributes counted with the body: no limit of their own, and
+        # names SQS refuses (or anymq.*) are packed, so only anymq's common prefix is kept.
+        headers=HeaderRule(max_metadata_bytes=limit),
     )
 
 

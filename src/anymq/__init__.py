@@ -20,7 +20,7 @@ from anymq.errors import (
     UnknownBackend,
     UnsupportedFeature,
 )
-from anymq.features import Capabilities, Feature, NameRule
+from anymq.features import Capabilities, Feature, HeaderRule, NameRule
 from anymq.message import Message, Receipt, Received
 from anymq.model import GroupInfo, PartitionLag, Position, Retention, TopicInfo
 from anymq.serializers import JsonSerializer, Serializer, StrSerializer
@@ -39,6 +39,7 @@ __all__ = [
     "Consumer",
     "Feature",
     "GroupInfo",
+    "HeaderRule",
     "InvalidTopicName",
     "JsonSerializer",
     "Message",

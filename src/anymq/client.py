@@ -319,6 +319,9 @@ class Producer(_Child):
         caps = broker.capabilities
         self._caps = caps
         self._limit = caps.max_message_bytes
+        self._meta_limit = caps.max_metadata_bytes
+        # Below this a bytes value + bytes key passes both limits with one comparison.
+        self._fast_limit = min(self._limit, self._meta_limit)
         self._checked_topics: set[str] = set()
         self._partitions = Feature.PARTITIONS in caps.features
 
@@ -356,21 +359,25 @@ class Producer(_Child):
             else:
                 raise not_bytes(value)
         size = len(value)
+        meta = 0
         if key is not None:
             if type(key) is str:
-                key = key.encode("utf-8")
+                key = _utf8(key, "message key", SerializationError)
             elif type(key) is not bytes:
                 raise SerializationError(
                     f"message key must be bytes or str, got {type(key).__name__}"
                 )
-            size += len(key)
+            meta = len(key)
         encoded: dict[str, bytes] | None = None
         if headers:
-            encoded = _encode_headers(headers, self._caps)
-            for name, hv in encoded.items():
-                size += len(name.encode()) + len(hv)
+            encoded, raw, count = _encode_headers(headers, self._caps)
+            size += raw
+            meta += raw + count * self._caps.headers.overhead
+        size += len(key) if key is not None else 0
         if size > self._limit:
             raise MessageTooLarge(size, self._limit, self._caps.backend)
+        if meta > self._meta_limit:
+            self._too_much_metadata(meta)
         if partition is not None:
             if not self._partitions:
                 self._caps.require(Feature.PARTITIONS, detail="sending to a chosen partition")
@@ -415,11 +422,20 @@ class Producer(_Child):
             and (key is None or type(key) is bytes)
         ):  # the common case, kept cheap: no per-message work beyond the size check
             size = len(value) + (len(key) if key is not None else 0)
-            if size > self._limit:
-                raise MessageTooLarge(size, self._limit, self._caps.backend)
+            if size > self._fast_limit:
+                if size > self._limit:
+                    raise MessageTooLarge(size, self._limit, self._caps.backend)
+                if key is not None and len(key) > self._meta_limit:
+                    self._too_much_metadata(len(key))
             return self.driver.send_value(topic, value, key, size)
         out = self._prepare(value, key, headers, partition, routing_key, delay)
         return self.driver.send(topic, out)
+
+    def _too_much_metadata(self, size: int) -> None:
+        caps = self._caps
+        raise MessageTooLarge(
+            size, self._meta_limit, caps.backend, part="metadata", why=caps.headers.metadata_limit
+        )
 
     async def send_batch(self, topic: str, messages: Iterable[Message | bytes]) -> list[Receipt]:
         """Send many messages; all are checked first, so a bad one means none are sent."""
@@ -458,26 +474,59 @@ class Producer(_Child):
         return f"<anymq.Producer {self.broker.url.render()}>"
 
 
-def _encode_headers(headers: Headers, caps: Capabilities) -> dict[str, bytes]:
+def _encode_headers(headers: Headers, caps: Capabilities) -> tuple[dict[str, bytes], int, int]:
+    """Header values as bytes, plus the bytes of names + values and the header count.
+
+    Names are checked against the backend's rule here, so a name the broker would cut,
+    overwrite or drop is refused before anything is sent.
+    """
     if not isinstance(headers, Mapping):
         raise ConfigError(f"headers must be a mapping of str to str/bytes, got {headers!r}")
     if caps.max_headers is not None and len(headers) > caps.max_headers:
         raise ConfigError(
             f"{len(headers)} headers is over the {caps.backend} limit of {caps.max_headers}"
         )
+    rule = caps.headers
+    longest = rule.max_name_bytes
     out: dict[str, bytes] = {}
+    raw = 0
     for name, value in headers.items():
         if not isinstance(name, str) or not name:
             raise ConfigError(f"header names must be non-empty str, got {name!r}")
+        if rule.reserved_name(name):
+            raise ConfigError(
+                f"header name {name!r} is reserved on {caps.backend}: {rule.why_reserved}; "
+                "nothing was sent. Use another name"
+            )
+        name_bytes = len(name) if name.isascii() else len(_utf8(name, "header name", ConfigError))
+        if longest is not None and name_bytes > longest:
+            raise ConfigError(
+                f"header name {name[:40]!r}... is {name_bytes} bytes, over the {caps.backend} "
+                f"limit of {longest} bytes (longer names would be cut and could collide); "
+                "nothing was sent"
+            )
         if isinstance(value, str):
-            out[name] = value.encode("utf-8")
+            encoded = _utf8(value, f"header {name!r}", SerializationError)
         elif isinstance(value, (bytes, bytearray, memoryview)):
-            out[name] = bytes(value)
+            encoded = bytes(value)
         else:
             raise SerializationError(
                 f"header {name!r} must be str or bytes, got {type(value).__name__}"
             )
-    return out
+        out[name] = encoded
+        raw += name_bytes + len(encoded)
+    return out, raw, len(out)
+
+
+def _utf8(text: str, what: str, error: type[ConfigError | SerializationError]) -> bytes:
+    """``text`` as UTF-8, or an anymq error naming the field (lone surrogates cannot be sent)."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise error(
+            f"{what} {text!r} is not valid Unicode text ({exc.reason} at position "
+            f"{exc.start}); pass bytes or a str without lone surrogates. Nothing was sent"
+        ) from exc
 
 
 class Consumer(_Child):

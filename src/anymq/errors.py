@@ -7,7 +7,7 @@
     ├── UnsupportedFeature                  the backend does not declare this capability
     ├── TopicNotFound (LookupError)         the topic does not exist (and auto-create is off)
     ├── InvalidTopicName (ValueError)       the name breaks the backend's naming rule
-    ├── MessageTooLarge (ValueError)        body + key + headers over the backend's limit
+    ├── MessageTooLarge (ValueError)        body + key + headers (or key + headers) too large
     ├── SerializationError (TypeError)      a value is not bytes and no serializer is set
     ├── PublishError                        the broker refused or did not confirm a message
     └── ClosedError (RuntimeError)          the client was used after close()
@@ -95,15 +95,31 @@ class InvalidTopicName(AnyMQError, ValueError):
 
 
 class MessageTooLarge(AnyMQError, ValueError):
-    """A message is over the backend's size limit; nothing was sent."""
+    """A message (or its key + headers) is over the backend's size limit; nothing was sent.
 
-    def __init__(self, size: int, limit: int, backend: str) -> None:
+    ``part`` is "message" for value + key + headers, "metadata" for key + headers alone,
+    where a backend carries them apart from the body under a smaller limit.
+    """
+
+    def __init__(
+        self, size: int, limit: int, backend: str, *, part: str = "message", why: str = ""
+    ) -> None:
         self.size = size
         self.limit = limit
-        super().__init__(
-            f"message of {size} bytes (value + key + headers) is over the {backend} limit of "
-            f"{limit} bytes; nothing was sent. Store large payloads elsewhere and send a reference"
-        )
+        self.part = part
+        if part == "metadata":
+            text = (
+                f"key + headers of {size} bytes are over the {backend} limit of {limit} bytes "
+                f"for them{f' ({why})' if why else ''}; nothing was sent. Move large data "
+                "into the message body"
+            )
+        else:
+            text = (
+                f"message of {size} bytes (value + key + headers) is over the {backend} limit "
+                f"of {limit} bytes; nothing was sent. Store large payloads elsewhere and send "
+                "a reference"
+            )
+        super().__init__(text)
 
 
 class SerializationError(AnyMQError, TypeError):

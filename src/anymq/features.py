@@ -8,8 +8,8 @@ suite proves both halves on every backend.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from anymq.errors import InvalidTopicName, UnsupportedFeature
@@ -75,6 +75,44 @@ class NameRule:
         return name
 
 
+#: Header names anymq keeps for itself on every backend (RabbitMQ carries the key and the
+#: timestamp in them), so code that works on one backend works on all.
+ANYMQ_HEADER_PREFIX = "x-anymq-"
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderRule:
+    """How a backend carries the key and headers: the names it keeps, and their limits.
+
+    Checked before anything is sent, so a header the broker would overwrite, drop, cut or
+    refuse (possibly closing the connection) is an error at the call instead.
+    """
+
+    reserved: frozenset[str] = frozenset()
+    """Exact names the backend or its broker uses itself (beyond the reserved prefixes)."""
+    reserved_prefixes: tuple[str, ...] = (ANYMQ_HEADER_PREFIX,)
+    why_reserved: str = "anymq keeps 'x-anymq-*' for its own metadata on every backend"
+    max_name_bytes: int | None = None
+    """Longest header name in UTF-8 bytes, or None when only the size limits apply."""
+    max_metadata_bytes: int | None = None
+    """Largest key + headers (see :meth:`size`); None: only ``max_message_bytes`` applies."""
+    overhead: int = 0
+    """Bytes each header costs on the wire besides its name and value (counted in size)."""
+    metadata_limit: str = ""
+    """Where ``max_metadata_bytes`` comes from, quoted in MessageTooLarge."""
+
+    def reserved_name(self, name: str) -> bool:
+        """True if ``name`` is one the backend keeps for itself."""
+        return name in self.reserved or name.startswith(self.reserved_prefixes)
+
+    def size(self, key: bytes | None, headers: Mapping[str, bytes] | None) -> int:
+        """Bytes of key + headers as counted against ``max_metadata_bytes``."""
+        total = len(key) if key is not None else 0
+        for name, value in (headers or {}).items():
+            total += len(name.encode("utf-8")) + len(value) + self.overhead
+        return total
+
+
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     """The features and limits a backend declares."""
@@ -89,6 +127,14 @@ class Capabilities:
     """Most headers per message, or None for no limit."""
     max_partitions: int = 1
     topic_names: NameRule = field(default_factory=NameRule)
+    headers: HeaderRule = field(default_factory=HeaderRule)
+    """Reserved header names, the longest name and the key + headers limit."""
+
+    @property
+    def max_metadata_bytes(self) -> int:
+        """Largest key + headers (``HeaderRule.size``) anymq accepts; checked before sending."""
+        limit = self.headers.max_metadata_bytes
+        return self.max_message_bytes if limit is None else limit
 
     def __contains__(self, feature: object) -> bool:
         return feature in self.features
@@ -101,12 +147,4 @@ class Capabilities:
 
     def with_features(self, features: Iterable[Feature]) -> Capabilities:
         """A copy with a different feature set (for backend modes such as streams)."""
-        return Capabilities(
-            backend=self.backend,
-            features=frozenset(features),
-            max_message_bytes=self.max_message_bytes,
-            max_batch=self.max_batch,
-            max_headers=self.max_headers,
-            max_partitions=self.max_partitions,
-            topic_names=self.topic_names,
-        )
+        return replace(self, features=frozenset(features))

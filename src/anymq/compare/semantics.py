@@ -265,6 +265,36 @@ SEMANTICS: tuple[Semantic, ...] = (
         "Basics",
         "Passwords never appear in str() or repr() of URLs and brokers.",
     ),
+    Semantic(
+        "test_metadata_over_the_limit_is_refused_and_nobody_is_hurt",
+        "too large a key + headers is refused, harmlessly",
+        "Basics",
+        "Key + headers over the declared limit raise MessageTooLarge; others keep working.",
+    ),
+    Semantic(
+        "test_metadata_at_the_limit_arrives_intact",
+        "key + headers at the limit arrive intact",
+        "Basics",
+        "A key and headers of exactly the declared metadata limit come back unchanged.",
+    ),
+    Semantic(
+        "test_reserved_header_names_are_refused",
+        "reserved header names are refused",
+        "Basics",
+        "Header names the backend uses itself raise ConfigError; nothing is sent.",
+    ),
+    Semantic(
+        "test_long_header_names_are_kept_or_refused",
+        "long header names are kept or refused",
+        "Basics",
+        "Names up to the declared length arrive intact; longer ones are refused, never cut.",
+    ),
+    Semantic(
+        "test_unencodable_keys_and_header_names_are_refused",
+        "unencodable keys and names are refused",
+        "Basics",
+        "A key or header with a lone surrogate raises an anymq error before sending.",
+    ),
 )
 
 BY_TEST: Mapping[str, Semantic] = {s.test: s for s in SEMANTICS}

@@ -21,6 +21,7 @@ from anymq.testing.suite_arguments import ArgumentContract
 from anymq.testing.suite_basic import BasicContract
 from anymq.testing.suite_delivery import DeliveryContract
 from anymq.testing.suite_groups import GroupContract
+from anymq.testing.suite_headers import HeaderContract
 from anymq.testing.suite_log import LogContract
 from anymq.testing.suite_order import OrderContract
 from anymq.testing.suite_settle import SettleContract
@@ -34,6 +35,7 @@ class ContractSuite(
     SettleContract,
     OrderContract,
     LogContract,
+    HeaderContract,
 ):
     """Every semantic of the anymq model, one test each; capabilities decide what is proven."""
 
