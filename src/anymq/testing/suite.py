@@ -21,10 +21,13 @@ from anymq.testing.suite_basic import BasicContract
 from anymq.testing.suite_delivery import DeliveryContract
 from anymq.testing.suite_groups import GroupContract
 from anymq.testing.suite_log import LogContract
+from anymq.testing.suite_naming import NamingContract
 from anymq.testing.suite_order import OrderContract
 
 
-class ContractSuite(BasicContract, GroupContract, DeliveryContract, OrderContract, LogContract):
+class ContractSuite(
+    BasicContract, GroupContract, DeliveryContract, OrderContract, LogContract, NamingContract
+):
     """Every semantic of the anymq model, one test each; capabilities decide what is proven."""
 
     pytestmark: ClassVar[list[pytest.MarkDecorator]] = [pytest.mark.anymq]
