@@ -32,7 +32,7 @@ from anymq.url import URL
 from anymq_rabbitmq import topology as topo
 from anymq_rabbitmq.connection import Amqp
 from anymq_rabbitmq.consumer import QueueConsumer
-from anymq_rabbitmq.naming import Names
+from anymq_rabbitmq.naming import Names, escape
 from anymq_rabbitmq.options import (
     CONSUMER_OPTIONS,
     EXCHANGE_TYPES,
@@ -271,10 +271,14 @@ class RabbitBroker(BrokerDriver):
         return list(doc["topics"])
 
     async def describe_group(self, topic: str, group: str) -> GroupInfo:
-        doc = await self.registry.read()
+        meta = topo.TopicMeta(name=topic)
+        if self.stream_mode or escape(group) != group:
+            # Only a group with an escaped character can have a queue named otherwise
+            # (by an earlier anymq): the registry knows; stream mode needs its bindings.
+            doc = await self.registry.read()
+            meta = topo.TopicMeta.from_doc(doc, topic) or meta
         if not await topo.exchange_exists(self.amqp, topic):
             raise TopicNotFound(topic, "rabbitmq")
-        meta = topo.TopicMeta.from_doc(doc, topic) or topo.TopicMeta(name=topic)
         counts = await topo.queue_counts(self.amqp, _recorded_queue(meta, group))
         ready, members = counts if counts is not None else (0, 0)
         if self.stream_mode and counts is not None:
@@ -334,7 +338,6 @@ class RabbitBroker(BrokerDriver):
     async def prepare_queue(self, options: ConsumerOptions) -> QueuePlan:
         """Declare what a consumer reads (group queue, dead-letter topic) and plan the rest."""
         topic, group = options.topic, options.group
-        quorum = self.settings.queue_type == "quorum"
         if group is None:
             async with self.registry.edit() as doc:
                 meta = await self._meta_locked(doc, topic)

@@ -8,6 +8,7 @@ binding, so one topic's messages were all dropped and its consumer got the other
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import aiormq
@@ -132,7 +133,35 @@ async def test_a_legacy_group_queue_is_kept_and_not_shared(rabbitmq_url: str) ->
             assert not await _queue_exists(rabbitmq_url, legacy)
         finally:
             for topic in (x, f"{x}.orders"):
-                try:
+                with contextlib.suppress(anymq.TopicNotFound):
                     await broker.delete_topic(topic)
-                except anymq.TopicNotFound:
-                    pass
+
+
+async def test_an_existing_group_queue_is_bound_again(rabbitmq_url: str) -> None:
+    """A group queue that exists but lost its binding (created elsewhere, a crash between
+    declare and bind, the exchange re-created) is bound again when a member subscribes."""
+    topic = f"anymq-rmq-rebind-{uuid.uuid4().hex[:8]}"
+    async with anymq.connect(rabbitmq_url) as broker:
+        await broker.create_topic(topic)
+        try:
+            async with broker.consumer(topic, "billing"):
+                pass
+            queue = (await broker.describe_topic(topic)).details["queues"][0]
+            target = anymq.URL.parse(rabbitmq_url)
+            connection = await aiormq.connect(
+                f"amqp://{target.username or 'guest'}:{target.password or 'guest'}@"
+                f"{target.host}:{target.port or 5672}/"
+            )
+            try:
+                channel = await connection.channel()
+                await channel.queue_unbind(queue, topic, routing_key="#")
+            finally:
+                await connection.close()
+            async with (
+                broker.consumer(topic, "billing") as consumer,
+                broker.producer() as producer,
+            ):
+                await producer.send(topic, b"routed again")
+                assert [m.value for m in await _drain(consumer, 1)] == [b"routed again"]
+        finally:
+            await broker.delete_topic(topic)
