@@ -3,8 +3,9 @@
 Mapping (see docs/backends/rabbitmq.md):
 
 - topic: a durable exchange (topic type by default), recorded in anymq's registry;
-- group: the durable queue ``<topic>.<group>`` bound to the exchange (quorum by default,
-  so x-delivery-limit dead-letters to ``<topic>.DLT`` and x-delivery-count counts);
+- group: the durable queue ``<topic>.<group>`` bound to the exchange, the group's ``.`` and
+  ``%`` escaped so no two pairs share it (naming.py; quorum by default, so x-delivery-limit
+  dead-letters to ``<topic>.DLT`` and x-delivery-count counts);
 - no group: an exclusive auto-delete queue that lives as long as the consumer;
 - retention: message TTL / max-length / max-length-bytes of the group queues;
 - ``mode=stream``: every topic also gets a stream; groups read it through a pump that
@@ -32,12 +33,12 @@ from anymq_rabbitmq import headers as hdr
 from anymq_rabbitmq import topology as topo
 from anymq_rabbitmq.connection import Amqp
 from anymq_rabbitmq.consumer import QueueConsumer
+from anymq_rabbitmq.naming import Names, escape
 from anymq_rabbitmq.options import (
     CONSUMER_OPTIONS,
     EXCHANGE_TYPES,
     TOPIC_OPTIONS,
     BrokerSettings,
-    Names,
     check_known,
     choice,
 )
@@ -65,7 +66,6 @@ NAME_RULE = NameRule(
 
 #: RabbitMQ's own limit is 128 MiB (max_message_size); anymq keeps messages to 16 MiB.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-MAX_QUEUE_NAME = 255
 
 CLASSIC_FEATURES = frozenset(
     {
@@ -239,7 +239,11 @@ class RabbitBroker(BrokerDriver):
             exists = await topo.exchange_exists(self.amqp, name)
             if meta is not None:
                 for group in meta.groups:
-                    for queue in Names.group_objects(name, group, meta.mode):
+                    queues = Names.group_objects(name, group, meta.mode)
+                    recorded = _recorded_queue(meta, group)
+                    if recorded not in queues and not _owners(doc, recorded, name, group):
+                        queues.append(recorded)  # named by an older anymq, ours alone
+                    for queue in queues:
                         await topo.delete_queue(self.amqp, queue)
                 doc["topics"].pop(name, None)
             if meta is not None and meta.mode == "stream":
@@ -263,7 +267,7 @@ class RabbitBroker(BrokerDriver):
                 "mode": meta.mode,
                 "managed_by_anymq": meta.known,
                 "groups": sorted(meta.groups),
-                "queues": sorted(Names.group_queue(name, g) for g in meta.groups),
+                "queues": sorted(_recorded_queue(meta, g) for g in meta.groups),
             },
         )
 
@@ -272,12 +276,18 @@ class RabbitBroker(BrokerDriver):
         return list(doc["topics"])
 
     async def describe_group(self, topic: str, group: str) -> GroupInfo:
+        meta = topo.TopicMeta(name=topic)
+        if self.stream_mode or escape(group) != group:
+            # Only a group with an escaped character can have a queue named otherwise
+            # (by an earlier anymq): the registry knows; stream mode needs its bindings.
+            doc = await self.registry.read()
+            meta = topo.TopicMeta.from_doc(doc, topic) or meta
         if not await topo.exchange_exists(self.amqp, topic):
             raise TopicNotFound(topic, "rabbitmq")
-        counts = await topo.queue_counts(self.amqp, Names.group_queue(topic, group))
+        counts = await topo.queue_counts(self.amqp, _recorded_queue(meta, group))
         ready, members = counts if counts is not None else (0, 0)
         if self.stream_mode and counts is not None:
-            return await self._describe_stream_group(topic, group, ready, members)
+            return await self._describe_stream_group(meta, group, ready, members)
         return GroupInfo(
             topic=topic,
             group=group,
@@ -287,11 +297,10 @@ class RabbitBroker(BrokerDriver):
         )
 
     async def _describe_stream_group(
-        self, topic: str, group: str, ready: int, members: int
+        self, meta: topo.TopicMeta, group: str, ready: int, members: int
     ) -> GroupInfo:
         """Backlog = stream messages after the group's offset (up to a marker) + work queue."""
-        doc = await self.registry.read()
-        meta = topo.TopicMeta.from_doc(doc, topic) or topo.TopicMeta(name=topic)
+        topic = meta.name
         entry = meta.groups.get(group) or {}
         bindings = list(entry.get("bindings") or [])
         position = await OffsetStore(self.stream_amqp, Names.offsets(topic, group)).read()
@@ -334,7 +343,6 @@ class RabbitBroker(BrokerDriver):
     async def prepare_queue(self, options: ConsumerOptions) -> QueuePlan:
         """Declare what a consumer reads (group queue, dead-letter topic) and plan the rest."""
         topic, group = options.topic, options.group
-        quorum = self.settings.queue_type == "quorum"
         if group is None:
             async with self.registry.edit() as doc:
                 meta = await self._meta_locked(doc, topic)
@@ -344,12 +352,8 @@ class RabbitBroker(BrokerDriver):
             args = topo.queue_arguments(meta, "classic")
             args.pop("x-queue-type")
             return QueuePlan(None, False, args, key, bind_args)
-        queue = self._queue_name(topic, group)
-        if options.max_deliveries is None and options.binding is None:
-            counts = await topo.queue_counts(self.amqp, queue)
-            if counts is not None:  # the group exists: nothing to change
-                await self._require(topic)
-                return QueuePlan(queue, quorum, {})
+        # Always under the registry lock, also for an existing group: the queue must be checked
+        # against the registry (is it this group's?) and bound, never taken as it is.
         async with self.registry.edit() as doc:
             meta = await self._meta_locked(doc, topic)
             dlx = None
@@ -357,29 +361,36 @@ class RabbitBroker(BrokerDriver):
                 dlx = options.dead_letter_topic
                 dead = await self._meta_locked(doc, dlx, create="topic")
                 await self._ensure_group_locked(doc, dead, group, None, None, None)
-            await self._ensure_group_locked(
+            queue, queue_type = await self._ensure_group_locked(
                 doc, meta, group, options.binding, options.max_deliveries, dlx
             )
-        return QueuePlan(queue, quorum, {})
+        return QueuePlan(queue, queue_type == "quorum", {})
 
     def _binding(self, meta: topo.TopicMeta, binding: str | None) -> str:
         if binding is not None and meta.exchange_type == "fanout":
             raise ConfigError(f"topic {meta.name!r} is a fanout exchange: bindings do not apply")
         return binding if binding is not None else meta.default_binding()
 
-    def _queue_name(self, topic: str, group: str) -> str:
-        queue = Names.group_queue(topic, group)
-        longest = max(len(q.encode()) for q in Names.group_objects(topic, group, "stream"))
-        if longest > MAX_QUEUE_NAME:
+    @staticmethod
+    def _claim(doc: Doc, meta: topo.TopicMeta, group: str) -> str:
+        """The group's queue, refused when the registry records it for another group.
+
+        Names are injective, but a group whose queue an earlier anymq named ``<topic>.<group>``
+        without escaping keeps that queue (and its messages), and that name may be the one
+        another pair maps to now.
+        """
+        queue = _recorded_queue(meta, group)
+        owners = _owners(doc, queue, meta.name, group)
+        if owners:
+            other_topic, other_group = owners[0]
             raise ConfigError(
-                f"topic and group names are too long together: RabbitMQ queue names such as "
-                f"{queue!r} must stay within {MAX_QUEUE_NAME} bytes"
+                f"group {group!r} of topic {meta.name!r} would read the queue {queue!r}, but "
+                f"that queue belongs to group {other_group!r} of topic {other_topic!r} (it was "
+                "named before anymq escaped '.' in group names); consuming it would mix the "
+                "two topics' messages. Use another group name, or delete topic "
+                f"{other_topic!r} (or that group's queue) first"
             )
         return queue
-
-    async def _require(self, topic: str) -> None:
-        if not await topo.exchange_exists(self.amqp, topic):
-            raise TopicNotFound(topic, "rabbitmq")
 
     async def _meta_locked(
         self, doc: Doc, topic: str, *, create: str | None = None
@@ -405,27 +416,32 @@ class RabbitBroker(BrokerDriver):
         binding: str | None,
         max_deliveries: int | None,
         dlx: str | None,
-    ) -> None:
-        queue = self._queue_name(meta.name, group)
+    ) -> tuple[str, str]:
+        """Declare, bind and record a group's queue; returns its name and queue type."""
+        queue = self._claim(doc, meta, group)
         entry = meta.groups.get(group)
         queue_type = self.settings.queue_type
         if entry is not None and max_deliveries is None and dlx is None:
             queue_type = entry.get("queue_type", queue_type)
             max_deliveries = entry.get("max_deliveries")
             dlx = entry.get("dead_letter_topic")
-        args = topo.queue_arguments(
-            meta, queue_type, max_deliveries=max_deliveries, dead_letter_exchange=dlx
-        )
-        await topo.declare_queue(self.amqp, queue, args, f"group {group!r}")
+        unrecorded = entry is None and max_deliveries is None and dlx is None
+        if not (unrecorded and await topo.queue_counts(self.amqp, queue) is not None):
+            # A queue anymq has no record of (topic made outside anymq) is used as it is.
+            args = topo.queue_arguments(
+                meta, queue_type, max_deliveries=max_deliveries, dead_letter_exchange=dlx
+            )
+            await topo.declare_queue(self.amqp, queue, args, f"group {group!r}")
         bindings: list[str] = list(entry.get("bindings", [])) if entry else []
-        wanted = binding if binding is not None else (None if bindings else "")
-        if wanted is not None:
+        if binding is not None or not bindings:
             wanted = self._binding(meta, binding)
-            key, bind_args = topo.binding_arguments(meta.exchange_type, wanted)
-            await topo.bind(self.amqp, queue, meta.name, key, bind_args)
             if wanted not in bindings:
                 bindings.append(wanted)
+        for each in bindings:  # binding is idempotent: an existing queue is bound again
+            key, bind_args = topo.binding_arguments(meta.exchange_type, each)
+            await topo.bind(self.amqp, queue, meta.name, key, bind_args)
         _record_group(meta, doc, group, queue, queue_type, bindings, max_deliveries, dlx)
+        return queue, queue_type
 
     # -- clients -----------------------------------------------------------------------
     def producer(self, options: ProducerOptions) -> ProducerDriver:
@@ -475,11 +491,14 @@ class RabbitBroker(BrokerDriver):
 
     async def prepare_stream_group(
         self, options: ConsumerOptions
-    ) -> tuple[topo.TopicMeta, list[str], bool]:
-        """Declare a stream-mode group's work queue, offset and control queues; store its start."""
+    ) -> tuple[topo.TopicMeta, list[str], bool, str]:
+        """Declare a stream-mode group's work queue, offset and control queues; store its start.
+
+        Returns the topic's entry, the group's bindings, whether the work queue is a quorum
+        queue, and its name.
+        """
         topic, group = options.topic, options.group
         assert group is not None
-        queue = self._queue_name(topic, group)
         store = OffsetStore(self.stream_amqp, Names.offsets(topic, group))
         async with self.registry.edit() as doc:
             meta = await self._meta_locked(doc, topic)
@@ -488,6 +507,7 @@ class RabbitBroker(BrokerDriver):
                     f"topic {topic!r} was created in classic mode (no stream); connect without "
                     "mode=stream to consume it"
                 )
+            queue = self._claim(doc, meta, group)
             dlx = options.dead_letter_topic
             if dlx is not None:
                 await self._meta_locked(doc, dlx, create="topic")
@@ -522,7 +542,7 @@ class RabbitBroker(BrokerDriver):
                 position = await resolve(self, stream, position_request(options.start))
                 async with self.stream_amqp.admin_confirm() as channel:
                     await store.write(position, channel)
-        return meta, bindings, queue_type == "quorum"
+        return meta, bindings, queue_type == "quorum", queue
 
 
 def hdr_now() -> int:
@@ -532,6 +552,22 @@ def hdr_now() -> int:
 
 
 __all__ = ["CAPABILITIES", "RabbitBroker"]
+
+
+def _recorded_queue(meta: topo.TopicMeta, group: str) -> str:
+    """The queue the registry records for a group, else the name it gets now."""
+    queue = (meta.groups.get(group) or {}).get("queue")
+    return queue if isinstance(queue, str) and queue else Names.group_queue(meta.name, group)
+
+
+def _owners(doc: Doc, queue: str, topic: str, group: str) -> list[tuple[str, str]]:
+    """The other (topic, group) pairs the registry records ``queue`` for."""
+    return [
+        (other, name)
+        for other, entry in doc["topics"].items()
+        for name, info in (entry.get("groups") or {}).items()
+        if (other, name) != (topic, group) and (info or {}).get("queue") == queue
+    ]
 
 
 def _record_group(

@@ -1,9 +1,8 @@
-"""Options of the rabbitmq backend: parsing, defaults and the names anymq gives broker objects.
+"""Options of the rabbitmq backend: parsing and defaults.
 
 Every option is checked once here, so a typo fails at ``connect()`` with the list of valid
 names instead of being ignored. URL query values arrive as strings; keyword options may be
-typed values. Names of RabbitMQ objects are derived in one place (:class:`Names`) so that
-``delete_topic`` can find everything a topic owns.
+typed values. The names anymq gives broker objects are derived in ``naming.py``.
 """
 
 from __future__ import annotations
@@ -156,42 +155,3 @@ class BrokerSettings:
             ssl=ssl,
         )
 
-
-class Names:
-    """Names of the RabbitMQ objects behind topics and groups.
-
-    A topic is an exchange named like the topic; a group's queue is ``<topic>.<group>``
-    (Spring Cloud Stream's convention). anymq's own bookkeeping objects contain a ``/``,
-    which topic and group names cannot, so they never clash with user objects.
-    """
-
-    REGISTRY = "anymq/registry"
-    REGISTRY_LOCK = "anymq/registry.lock"
-
-    @staticmethod
-    def group_queue(topic: str, group: str) -> str:
-        return f"{topic}.{group}"
-
-    @staticmethod
-    def stream(topic: str) -> str:
-        return f"{topic}/stream"
-
-    @staticmethod
-    def offsets(topic: str, group: str) -> str:
-        return f"{topic}/{group}/offset"
-
-    @staticmethod
-    def pump_lock(topic: str, group: str) -> str:
-        return f"{topic}/{group}/pump"
-
-    @staticmethod
-    def control(topic: str, group: str) -> str:
-        return f"{topic}/{group}/control"
-
-    @classmethod
-    def group_objects(cls, topic: str, group: str, mode: str) -> list[str]:
-        """Every queue anymq may have created for a group (deleted with the topic)."""
-        names = [cls.group_queue(topic, group)]
-        if mode == "stream":
-            names += [cls.offsets(topic, group), cls.control(topic, group)]
-        return names

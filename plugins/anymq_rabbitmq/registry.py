@@ -29,7 +29,7 @@ from pamqp import commands as spec
 
 from anymq.errors import BrokerUnavailable, TopicNotFound
 from anymq_rabbitmq.connection import Amqp, where
-from anymq_rabbitmq.options import Names
+from anymq_rabbitmq.naming import Names
 
 LOCK_TIMEOUT = 30.0
 

@@ -3,9 +3,10 @@
 A stream keeps every message, but RabbitMQ 3.10 cannot share a stream between the members
 of a group over AMQP, nor remember where a group is. So a group in stream mode is:
 
-- its *work queue* ``<topic>.<group>`` (quorum by default), which members consume exactly
-  like a classic-mode group queue: sharing, invisibility of unacked messages, nack,
-  delivery counts, dead letters and prompt failover all come from RabbitMQ;
+- its *work queue* ``<topic>.<group>`` (quorum by default; naming.py escapes a ``.`` in the
+  group), which members consume exactly like a classic-mode group queue: sharing,
+  invisibility of unacked messages, nack, delivery counts, dead letters and prompt failover
+  all come from RabbitMQ;
 - a *pump*: one member of the group at a time (the holder of the exclusive queue
   ``<topic>/<group>/pump``; RabbitMQ frees it when the holder's connection dies) reads the
   stream from the group's stored offset, copies each message into the work queue with
@@ -38,7 +39,7 @@ from anymq.message import Received
 from anymq.model import Position as Pos
 from anymq_rabbitmq import headers as hdr
 from anymq_rabbitmq.consumer import QueueConsumer
-from anymq_rabbitmq.options import Names
+from anymq_rabbitmq.naming import Names
 from anymq_rabbitmq.publish import Item, publish_many
 from anymq_rabbitmq.streams import (
     OffsetStore,
@@ -264,7 +265,8 @@ class StreamGroupConsumer(QueueConsumer):
         self._turn = asyncio.Event()
 
     async def start(self) -> None:
-        self.meta, self.bindings, self.quorum = await self.broker.prepare_stream_group(self.options)
+        prepared = await self.broker.prepare_stream_group(self.options)
+        self.meta, self.bindings, self.quorum, self.work_queue = prepared
         self.queue = self.work_queue
         await self._open()
         with contextlib.suppress(Exception):

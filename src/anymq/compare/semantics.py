@@ -67,6 +67,12 @@ SEMANTICS: tuple[Semantic, ...] = (
         "While one member holds a message, no other member of the group sees it.",
     ),
     Semantic(
+        "test_group_naming_is_injective",
+        "look-alike names never share a group",
+        "Groups",
+        "Topic X with group a.b and topic X.a with group b each get only their own messages.",
+    ),
+    Semantic(
         "test_nack_redelivers_with_count",
         "redelivery after nack",
         "Delivery",

@@ -23,6 +23,7 @@ from anymq.testing.suite_delivery import DeliveryContract
 from anymq.testing.suite_groups import GroupContract
 from anymq.testing.suite_headers import HeaderContract
 from anymq.testing.suite_log import LogContract
+from anymq.testing.suite_naming import NamingContract
 from anymq.testing.suite_order import OrderContract
 from anymq.testing.suite_settle import SettleContract
 
@@ -36,6 +37,7 @@ class ContractSuite(
     OrderContract,
     LogContract,
     HeaderContract,
+    NamingContract,
 ):
     """Every semantic of the anymq model, one test each; capabilities decide what is proven."""
 
