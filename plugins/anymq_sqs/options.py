@@ -11,12 +11,14 @@ sqs://127.0.0.1:4566?mode=queue           one queue per topic, no SNS
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from anymq import convert
 from anymq.errors import ConfigError
 from anymq.url import URL, mask_url_password
 
@@ -52,24 +54,17 @@ CONSUMER_OPTIONS: dict[str, str] = {
 
 
 def flag(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"option {name} must be true or false, got {value!r}")
+    return convert.flag(name, value)
 
 
 def number(value: Any, name: str, low: float, high: float | None = None) -> float:
+    span = f">= {low:g}" if high is None else f"between {low:g} and {high:g}"
     try:
         out = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"option {name} must be a number, got {value!r}") from None
-    if out < low or (high is not None and out > high):
-        span = f">= {low:g}" if high is None else f"between {low:g} and {high:g}"
-        raise ConfigError(f"option {name} must be {span}, got {value!r}")
+        out = math.nan
+    if not math.isfinite(out) or out < low or (high is not None and out > high):
+        raise ConfigError(f"option {name} must be a number {span}, got {value!r}")
     return out
 
 

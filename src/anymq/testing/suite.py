@@ -21,12 +21,19 @@ from anymq.testing.suite_basic import BasicContract
 from anymq.testing.suite_delivery import DeliveryContract
 from anymq.testing.suite_groups import GroupContract
 from anymq.testing.suite_log import LogContract
+from anymq.testing.suite_options import OptionsContract
 from anymq.testing.suite_order import OrderContract
 from anymq.testing.suite_secrets import SecretsContract
 
 
 class ContractSuite(
-    BasicContract, GroupContract, DeliveryContract, OrderContract, LogContract, SecretsContract
+    BasicContract,
+    GroupContract,
+    DeliveryContract,
+    OrderContract,
+    LogContract,
+    SecretsContract,
+    OptionsContract,
 ):
     """Every semantic of the anymq model, one test each; capabilities decide what is proven."""
 
