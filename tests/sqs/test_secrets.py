@@ -106,3 +106,19 @@ async def test_debug_logs_of_a_real_connect_never_show_the_secret(
     for record in records:
         assert SECRET not in record.getMessage(), record.name
     assert SECRET not in caplog.text
+
+
+def test_aws_secret_with_a_slash_must_be_percent_encoded() -> None:
+    # AWS secret keys often contain '/' and '+'.
+    secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+    with pytest.raises(anymq.ConfigError, match="percent-encoded") as info:
+        anymq.connect(f"sqs://AKIDEXAMPLE:{secret}@127.0.0.1:4566?region=us-east-1")
+    assert "wJalrXUtnFEMI" not in str(info.value)
+    assert "K7MDENG" not in str(info.value)
+    broker = anymq.connect(
+        f"sqs://AKIDEXAMPLE:{quote(secret, safe='')}@127.0.0.1:4566?region=us-east-1"
+    )
+    settings = broker.driver.settings  # type: ignore[attr-defined]
+    assert settings.secret_key == secret
+    for text in (repr(settings), repr(broker), str(broker.url)):
+        assert "K7MDENG" not in text
