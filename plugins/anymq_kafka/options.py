@@ -12,19 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from anymq.convert import flag as _bool
+from anymq.convert import seconds as _seconds
 from anymq.errors import ConfigError
 from anymq.url import URL
-
-
-def _bool(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"option {name} must be true or false, got {value!r}")
 
 
 def _int(name: str, value: Any, minimum: int = 0) -> int:
@@ -36,16 +27,6 @@ def _int(name: str, value: Any, minimum: int = 0) -> int:
         raise ConfigError(f"option {name} must be an integer, got {value!r}")
     if number < minimum:
         raise ConfigError(f"option {name} must be >= {minimum}, got {number}")
-    return number
-
-
-def _seconds(name: str, value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"option {name} must be seconds (a number), got {value!r}") from exc
-    if number <= 0:
-        raise ConfigError(f"option {name} must be > 0 seconds, got {number}")
     return number
 
 

@@ -23,6 +23,7 @@ from anymq.backend import (
     ProducerDriver,
     ProducerOptions,
 )
+from anymq.convert import flag, seconds
 from anymq.deadletter import headers_for, reason_for
 from anymq.errors import ClosedError, ConfigError, TopicNotFound
 from anymq.features import Capabilities, Feature, HeaderRule, NameRule
@@ -65,12 +66,6 @@ _new_tuple = tuple.__new__  # builds a Receipt without NamedTuple's Python-level
 _BROKER_OPTIONS = {"auto_create_topics", "connect_timeout"}
 
 
-def _flag(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).lower() in ("1", "true", "yes", "on")
-
-
 def _no_extra(options: Mapping[str, Any], what: str) -> None:
     if options:
         raise ConfigError(
@@ -93,7 +88,9 @@ class MemoryBroker(BrokerDriver):
                 f"unknown option(s) for memory://: {', '.join(sorted(unknown))}; "
                 f"valid: {', '.join(sorted(_BROKER_OPTIONS))}"
             )
-        self.auto_create = _flag(options.get("auto_create_topics", False))
+        self.auto_create = flag("auto_create_topics", options.get("auto_create_topics", False))
+        if "connect_timeout" in options:  # accepted for URL portability; nothing to wait for
+            seconds("connect_timeout", options["connect_timeout"])
         self.space_name = url.host or "default"
         self.space: Space = space(self.space_name)
 

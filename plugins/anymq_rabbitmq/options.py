@@ -7,10 +7,12 @@ typed values. The names anymq gives broker objects are derived in ``naming.py``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from anymq import convert
 from anymq.errors import ConfigError
 
 Mode = Literal["classic", "stream"]
@@ -54,10 +56,6 @@ TOPIC_OPTIONS: dict[str, str] = {
     "exchange_type": "topic (default), direct, fanout or headers",
 }
 
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
 def check_known(options: Mapping[str, Any], valid: Mapping[str, str], what: str) -> None:
     """ConfigError naming the unknown options and every valid one."""
     unknown = sorted(set(options) - set(valid))
@@ -71,16 +69,13 @@ def check_known(options: Mapping[str, Any], valid: Mapping[str, str], what: str)
 
 def flag(options: Mapping[str, Any], name: str, default: bool) -> bool:
     value = options.get(name)
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigError(f"option {name} must be true or false, got {value!r}")
+    return default if value is None else convert.flag(name, value)
+
+
+def timeout(options: Mapping[str, Any], name: str, default: float) -> float:
+    """A timeout or interval: seconds > 0 (0 is refused, never replaced by the default)."""
+    value = options.get(name)
+    return default if value is None else convert.seconds(name, value)
 
 
 def seconds(options: Mapping[str, Any], name: str, default: float | None) -> float | None:
@@ -91,7 +86,7 @@ def seconds(options: Mapping[str, Any], name: str, default: float | None) -> flo
         number = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"option {name} must be a number of seconds, got {value!r}") from None
-    if number < 0:
+    if not math.isfinite(number) or number < 0:
         raise ConfigError(f"option {name} must be >= 0 seconds, got {value!r}")
     return number
 
@@ -145,9 +140,9 @@ class BrokerSettings:
             mode=choice(options, "mode", ("classic", "stream"), "classic"),  # type: ignore[arg-type]
             queue_type=choice(options, "queue_type", ("quorum", "classic"), "quorum"),  # type: ignore[arg-type]
             exchange_type=choice(options, "exchange_type", EXCHANGE_TYPES, "topic"),  # type: ignore[arg-type]
-            connect_timeout=seconds(options, "connect_timeout", 10.0) or 10.0,
-            publish_timeout=seconds(options, "publish_timeout", 60.0) or 60.0,
-            reconnect_interval=seconds(options, "reconnect_interval", 1.0) or 1.0,
+            connect_timeout=timeout(options, "connect_timeout", 10.0),
+            publish_timeout=timeout(options, "publish_timeout", 60.0),
+            reconnect_interval=timeout(options, "reconnect_interval", 1.0),
             heartbeat=positive_int(options, "heartbeat", 30),
             auto_create_topics=flag(options, "auto_create_topics", False),
             stream_segment_bytes=positive_int(options, "stream_segment_bytes", 8 * 1024 * 1024),

@@ -11,14 +11,16 @@ sqs://127.0.0.1:4566?mode=queue           one queue per topic, no SNS
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from anymq import convert
 from anymq.errors import ConfigError
-from anymq.url import URL
+from anymq.url import URL, mask_url_password
 
 SNS_LIMIT = 262_144
 """SNS payload limit (body + attributes); moto 5.2 enforces it on the body."""
@@ -52,24 +54,17 @@ CONSUMER_OPTIONS: dict[str, str] = {
 
 
 def flag(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"option {name} must be true or false, got {value!r}")
+    return convert.flag(name, value)
 
 
 def number(value: Any, name: str, low: float, high: float | None = None) -> float:
+    span = f">= {low:g}" if high is None else f"between {low:g} and {high:g}"
     try:
         out = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"option {name} must be a number, got {value!r}") from None
-    if out < low or (high is not None and out > high):
-        span = f">= {low:g}" if high is None else f"between {low:g} and {high:g}"
-        raise ConfigError(f"option {name} must be {span}, got {value!r}")
+        out = math.nan
+    if not math.isfinite(out) or out < low or (high is not None and out > high):
+        raise ConfigError(f"option {name} must be a number {span}, got {value!r}")
     return out
 
 
@@ -90,7 +85,7 @@ class Settings:
     region: str
     profile: str | None
     access_key: str | None
-    secret_key: str | None
+    secret_key: str | None = field(repr=False)
     mode: str
     fifo: bool
     visibility_timeout: int
@@ -121,6 +116,8 @@ def parse(url: URL, options: Mapping[str, Any]) -> Settings:
     """Settings from the URL and the merged options (keyword options win)."""
     unknown(options, BROKER_OPTIONS, "broker")
     endpoint = options.get("endpoint_url") or None
+    if endpoint is not None:
+        _no_credentials(str(endpoint))
     if url.hosts:
         if len(url.hosts) > 1:
             raise ConfigError("sqs:// takes one endpoint host, got several")
@@ -137,7 +134,9 @@ def parse(url: URL, options: Mapping[str, Any]) -> Settings:
     if endpoint is not None:
         parts = urlsplit(str(endpoint))
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"endpoint_url must be http(s)://host[:port], got {endpoint!r}")
+            raise ConfigError(
+                f"endpoint_url must be http(s)://host[:port], got {mask_url_password(endpoint)!r}"
+            )
         endpoint = str(endpoint).rstrip("/")
     profile = options.get("profile") or None
     region = (
@@ -185,6 +184,17 @@ def parse(url: URL, options: Mapping[str, Any]) -> Settings:
         ),
         ack_linger=number(options.get("ack_linger", 0.005), "ack_linger", 0, 10),
     )
+
+
+def _no_credentials(endpoint: str) -> None:
+    """Refuse user info in endpoint_url: botocore logs the endpoint at DEBUG level, and
+    SQS signs requests with keys, not with a URL password."""
+    if "@" in endpoint:
+        raise ConfigError(
+            "endpoint_url must not contain credentials (user:password@): botocore would log "
+            "them. Give the keys as sqs://KEY:SECRET@host:port (percent-encode them with "
+            "urllib.parse.quote(key, safe='')), a ?profile=, or the AWS environment variables"
+        )
 
 
 def _profile_region(profile: str | None) -> str | None:

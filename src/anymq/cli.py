@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import math
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
@@ -61,16 +62,29 @@ async def cmd_backends(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retention(args: argparse.Namespace) -> anymq.Retention:
+    """The flags as the API's Retention; 0 is refused like ``Retention(time=0)``, not ignored."""
+    seconds, size = args.retention_seconds, args.retention_bytes
+    if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+        raise anymq.ConfigError(
+            f"--retention-seconds must be > 0 (omit it for the broker's default), got {seconds:g}"
+        )
+    if size is not None and size < 1:
+        raise anymq.ConfigError(
+            f"--retention-bytes must be >= 1 (omit it for the broker's default), got {size}"
+        )
+    return anymq.Retention(
+        time=timedelta(seconds=seconds) if seconds is not None else None, bytes=size
+    )
+
+
 async def cmd_topics(args: argparse.Namespace) -> int:
+    retention = _retention(args) if args.action == "create" else None
     async with anymq.connect(_url(args)) as broker:
         if args.action == "list":
             for name in await broker.list_topics():
                 console.print(name)
         elif args.action == "create":
-            retention = anymq.Retention(
-                time=timedelta(seconds=args.retention_seconds) if args.retention_seconds else None,
-                bytes=args.retention_bytes,
-            )
             created = await broker.create_topic(
                 args.name, partitions=args.partitions, retention=retention
             )

@@ -37,12 +37,17 @@ class URL:
         if not isinstance(text, str) or "://" not in text:
             raise ConfigError(
                 f"broker URL must look like 'scheme://host:port', e.g. 'memory://' or "
-                f"'kafka://127.0.0.1:9092'; got {_redact_raw(text)!r}"
+                f"'kafka://127.0.0.1:9092'; got {_shown(text)}"
             )
         scheme, rest = text.split("://", 1)
         scheme = scheme.lower()
         if not scheme or not all(c.isalnum() or c in "+-." for c in scheme):
-            raise ConfigError(f"invalid URL scheme {scheme!r} in {_redact_raw(text)!r}")
+            raise ConfigError(
+                f"invalid URL scheme {_shown(scheme)}: use letters, digits, '+', '-' or '.' "
+                "before '://'"
+            )
+        where = f"'{scheme}://…'"
+        _check_unambiguous(rest, where)
         query_text = ""
         if "?" in rest:
             rest, query_text = rest.split("?", 1)
@@ -53,11 +58,15 @@ class URL:
             user, colon, pwd = userinfo.partition(":")
             username = unquote(user) or None
             password = unquote(pwd) if colon else None
-        hosts = tuple(_parse_host(part, text) for part in netloc.split(",") if part)
+        hosts = tuple(
+            _parse_host(part, where, userinfo=username is not None or password is not None)
+            for part in netloc.split(",")
+            if part
+        )
         try:
             query = dict(parse_qsl(query_text, keep_blank_values=True, strict_parsing=False))
         except ValueError as exc:  # pragma: no cover - parse_qsl is lenient
-            raise ConfigError(f"invalid query string in {_redact_raw(text)!r}") from exc
+            raise ConfigError(f"invalid query string in broker URL {where}") from exc
         return cls(
             scheme=scheme,
             username=username,
@@ -101,7 +110,7 @@ class URL:
         if self.query:
             out += "?" + urlencode(
                 {
-                    k: (_MASK if _secret_key(k) and hide_password else v)
+                    k: (_masked(k, v) if hide_password else v)
                     for k, v in self.query.items()
                 }
             )
@@ -114,7 +123,33 @@ class URL:
         return f"URL({self.render()!r})"
 
 
-def _parse_host(part: str, text: str) -> tuple[str, int | None]:
+_ENCODE_HINT = (
+    "a password containing '/', '?', '#' or '@' must be percent-encoded: "
+    "use urllib.parse.quote(password, safe='')"
+)
+
+
+def _check_unambiguous(rest: str, where: str) -> None:
+    """Refuse an '@' after the host that may end a password holding an unencoded '/' or '?'.
+
+    ``amqp://guest:12345/pw@host`` reads as host ``guest`` port ``12345`` with the path
+    ``pw@host`` under the URL spec: the rest of the password would be shown as the path.
+    """
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    authority, remainder = rest[:cut], rest[cut:]
+    if "@" in authority or ":" not in authority.rpartition("]")[2] or "@" not in remainder:
+        return
+    path, _, query = remainder.partition("?")
+    before_at = query.partition("@")[0] if "@" not in path else ""
+    if "@" in path or ("@" in query and not any(c in before_at for c in "=&")):
+        raise ConfigError(
+            f"broker URL {where} is ambiguous: an '@' follows a '/' or '?' after the host, so "
+            f"the host cannot be told from a password; {_ENCODE_HINT} (write an '@' that "
+            "belongs to the path or an option as %40)"
+        )
+
+
+def _parse_host(part: str, where: str, *, userinfo: bool) -> tuple[str, int | None]:
     if part.startswith("["):  # IPv6 literal
         host, _, port_text = part[1:].partition("]")
         port_text = port_text.lstrip(":")
@@ -122,8 +157,17 @@ def _parse_host(part: str, text: str) -> tuple[str, int | None]:
         host, _, port_text = part.partition(":")
     if not port_text:
         return host, None
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ConfigError(f"invalid port {port_text!r} in broker URL {_redact_raw(text)!r}")
+    # Never echo the port text: without user info it may be a password (amqp://user:pw).
+    hint = "" if userinfo else f" (credentials go in user:password@host; {_ENCODE_HINT})"
+    if not port_text.isdigit():
+        raise ConfigError(
+            f"invalid port in broker URL {where} for host {host!r}: the port is not a number{hint}"
+        )
+    if not 0 < int(port_text) < 65536:
+        raise ConfigError(
+            f"invalid port in broker URL {where} for host {host!r}: the port must be between "
+            f"1 and 65535{hint}"
+        )
     return host, int(port_text)
 
 
@@ -137,18 +181,43 @@ def _option_text(value: Any) -> str:
     return str(value)
 
 
+_SECRET_WORDS = ("password", "passwd", "secret", "token", "credential", "sasl_plain")
+
+
 def _secret_key(key: str) -> bool:
     lowered = key.lower()
-    return any(word in lowered for word in ("password", "secret", "token", "sasl_plain"))
+    return any(word in lowered for word in _SECRET_WORDS)
 
 
-def _redact_raw(text: object) -> str:
-    """Mask a password in a URL we could not parse, so errors never echo it."""
+def _masked(key: str, value: str) -> str:
+    """An option value as it may be shown: secrets masked, nested URLs without password."""
+    if _secret_key(key):
+        return _MASK
+    return mask_url_password(value)
+
+
+def mask_url_password(value: str) -> str:
+    """``value`` with the password of a URL in it masked (``http://u:***@host``).
+
+    Conservative: when an unencoded '/' or '?' makes the user info ambiguous, everything up
+    to the last '@' is masked.
+    """
+    scheme, sep, rest = value.partition("://")
+    if not sep or "@" not in rest:
+        return value
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    end = rest.rfind("@", 0, cut) if "@" in rest[:cut] else rest.rfind("@")
+    userinfo = rest[:end]
+    if ":" not in userinfo:
+        return value
+    return f"{scheme}://{userinfo.partition(':')[0]}:{_MASK}{rest[end:]}"
+
+
+def _shown(text: object) -> str:
+    """Text of a URL we could not parse, cut before any ':' or '@' so no password shows."""
     if not isinstance(text, str):
-        return type(text).__name__
-    if "://" in text and "@" in text:
-        scheme, rest = text.split("://", 1)
-        userinfo, _, host = rest.rpartition("@")
-        user = userinfo.partition(":")[0]
-        return f"{scheme}://{user}:{_MASK}@{host}"
-    return text
+        return f"a {type(text).__name__}"
+    cut = min((i for i in (text.find(":"), text.find("@")) if i >= 0), default=-1)
+    if cut < 0:
+        return repr(text)
+    return repr(text[:cut] + "…") + " (the rest is not shown: it may hold a password)"

@@ -71,3 +71,169 @@ def test_unparsable_url_error_hides_password() -> None:
     with pytest.raises(anymq.ConfigError) as info:
         URL.parse("amqp://user:topsecret@host:badport")
     assert "topsecret" not in str(info.value)
+
+
+# -- malformed URLs never echo a secret (issue 11, defect 5) ---------------------------------
+
+SECRET = "hunter2"
+
+
+def _refused(text: str, *secrets: str) -> str:
+    """The ConfigError text for ``text``, asserting no secret is in it."""
+    with pytest.raises(anymq.ConfigError) as info:
+        anymq.connect(text)
+    message = str(info.value)
+    for secret in secrets or (SECRET,):
+        assert secret not in message, message
+    return message
+
+
+@pytest.mark.parametrize("special", ["/", "?", "#/", "/x@"])
+def test_password_with_an_unencoded_special_character_is_refused_without_echo(
+    special: str,
+) -> None:
+    message = _refused(f"amqp://guest:{SECRET}{special}tail@localhost:5672/")
+    assert "percent-encoded" in message
+    assert "urllib.parse.quote(password, safe='')" in message
+
+
+def test_password_with_slash_is_not_shown_as_an_invalid_port() -> None:
+    message = _refused("amqp://guest:hunter2/x@localhost:5672/")
+    assert "invalid port 'hunter2'" not in message
+
+
+def test_numeric_password_prefix_with_slash_is_refused_not_taken_as_a_port() -> None:
+    # "guest:12345" looks like host:port; the rest of the password would become the path.
+    message = _refused("amqp://guest:12345/pw-secret@host", "12345", "pw-secret")
+    assert "percent-encoded" in message
+
+
+def test_numeric_password_prefix_with_question_mark_is_refused() -> None:
+    _refused("amqp://guest:12345?pw-secret@host", "12345", "pw-secret")
+
+
+def test_percent_encoded_special_password_parses_and_stays_hidden() -> None:
+    from urllib.parse import quote
+
+    password = "12345/pw?se#cr@et"
+    url = URL.parse(f"amqp://guest:{quote(password, safe='')}@host:5672/vh")
+    assert url.password == password
+    assert url.hosts == (("host", 5672),)
+    assert url.path == "vh"
+    broker = anymq.connect(url)
+    for text in (str(url), repr(url), repr(broker)):
+        for piece in ("12345", "pw", "cr@et"):
+            assert piece not in text, text
+
+
+def test_rightmost_at_splits_userinfo_from_host() -> None:
+    url = URL.parse(f"amqp://guest:p@{SECRET}@host:5672/")
+    assert url.password == f"p@{SECRET}"
+    assert url.hosts == (("host", 5672),)
+    for text in (str(url), repr(url), repr(anymq.connect(url))):
+        assert SECRET not in text
+
+
+def test_bad_port_does_not_echo_a_secret_query_option() -> None:
+    message = _refused(f"kafka://host:bad?sasl_password={SECRET}")
+    assert "the port is not a number" in message
+
+
+def test_bad_port_does_not_echo_the_password() -> None:
+    message = _refused(f"kafka://user:{SECRET}@a:9092,b:90x2")
+    assert "the port is not a number" in message
+
+
+def test_port_out_of_range_names_the_range_without_echoing_the_password() -> None:
+    message = _refused(f"kafka://user:{SECRET}@a:70000?ssl_password={SECRET}")
+    assert "1 and 65535" in message
+
+
+def test_password_without_host_is_not_taken_as_a_port() -> None:
+    # "amqp://guest:hunter2" with the "@host" forgotten: "hunter2" is not shown as a port.
+    message = _refused(f"amqp://guest:{SECRET}")
+    assert "the port is not a number" in message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"amqp:guest:{SECRET}@localhost",
+        f"amqp:/guest:{SECRET}@localhost",
+        f"guest:{SECRET}@localhost:5672",
+        f"amqp//guest:{SECRET}@localhost",
+    ],
+)
+def test_url_without_scheme_separator_is_not_echoed(text: str) -> None:
+    message = _refused(text)
+    assert "scheme://" in message
+
+
+def test_invalid_scheme_with_a_password_in_it_is_not_echoed() -> None:
+    message = _refused(f"amqp:guest:{SECRET}@host://x")
+    assert "scheme" in message
+
+
+def test_invalid_scheme_error_does_not_echo_query_secrets() -> None:
+    _refused(f"b@d://host?sasl_password={SECRET}")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "password",
+        "sasl_password",
+        "ssl_password",
+        "sasl_plain_password",
+        "secret_key",
+        "aws_secret_access_key",
+        "session_token",
+        "token",
+    ],
+)
+def test_secret_query_options_are_masked(key: str) -> None:
+    url = URL.parse(f"kafka://host:9092?{key}={SECRET}&client_id=visible")
+    for text in (str(url), repr(url)):
+        assert SECRET not in text
+        assert "visible" in text
+    assert url.query[key] == SECRET
+
+
+def test_secret_keyword_options_are_masked() -> None:
+    url = URL.parse("kafka://host:9092").with_query(sasl_password=SECRET)
+    assert SECRET not in str(url)
+    assert SECRET not in repr(url)
+
+
+@pytest.mark.parametrize(
+    "nested",
+    [
+        f"http://user:{SECRET}@127.0.0.1:4566",
+        f"https://user:{SECRET}@sqs.example.com",
+        f"http://:{SECRET}@127.0.0.1:4566/path",
+    ],
+)
+def test_password_in_a_nested_url_option_is_masked(nested: str) -> None:
+    from urllib.parse import quote
+
+    url = URL.parse(f"sqs://?endpoint_url={quote(nested, safe='')}&region=us-east-1")
+    assert url.query["endpoint_url"] == nested
+    for text in (str(url), repr(url)):
+        assert SECRET not in text
+        assert "127.0.0.1" in text or "sqs.example.com" in text
+    unquoted = URL.parse(f"sqs://?endpoint_url={nested}&region=us-east-1")
+    for text in (str(unquoted), repr(unquoted)):
+        assert SECRET not in text
+
+
+def test_at_in_a_query_value_is_not_mistaken_for_userinfo() -> None:
+    url = URL.parse("kafka://host:9092?sasl_username=me@example.com&client_id=a")
+    assert url.hosts == (("host", 9092),)
+    assert url.username is None
+    assert url.query["sasl_username"] == "me@example.com"
+
+
+def test_at_in_a_vhost_without_a_port_still_parses() -> None:
+    url = URL.parse("amqp://host/team@site")
+    assert url.hosts == (("host", None),)
+    assert url.path == "team@site"

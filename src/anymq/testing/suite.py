@@ -24,7 +24,9 @@ from anymq.testing.suite_groups import GroupContract
 from anymq.testing.suite_headers import HeaderContract
 from anymq.testing.suite_log import LogContract
 from anymq.testing.suite_naming import NamingContract
+from anymq.testing.suite_options import OptionsContract
 from anymq.testing.suite_order import OrderContract
+from anymq.testing.suite_secrets import SecretsContract
 from anymq.testing.suite_settle import SettleContract
 
 
@@ -38,6 +40,8 @@ class ContractSuite(
     LogContract,
     HeaderContract,
     NamingContract,
+    SecretsContract,
+    OptionsContract,
 ):
     """Every semantic of the anymq model, one test each; capabilities decide what is proven."""
 

@@ -1,0 +1,106 @@
+"""Option values keep their meaning: strict booleans and timeouts > 0 on every backend.
+
+Options are parsed by ``anymq.connect()`` before anything connects, so no broker is needed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import anymq
+
+URLS = {
+    "memory": "memory://options",
+    "kafka": "kafka://127.0.0.1:9092",
+    "rabbitmq": "amqp://guest:guest@127.0.0.1:5672/",
+    "sqs": "sqs://127.0.0.1:4566?region=us-east-1",
+}
+
+#: Boolean broker options of each backend.
+BOOLEANS = [
+    ("memory", "auto_create_topics"),
+    ("rabbitmq", "auto_create_topics"),
+    ("rabbitmq", "no_verify_ssl"),
+    ("sqs", "auto_create_topics"),
+    ("sqs", "fifo"),
+    ("kafka", "ssl_check_hostname"),
+    ("kafka", "enable_idempotence"),
+]
+
+#: Timeout options (seconds) of each backend: 0 is nonsense for all of them.
+TIMEOUTS = [
+    ("memory", "connect_timeout"),
+    ("kafka", "connect_timeout"),
+    ("kafka", "metadata_timeout"),
+    ("kafka", "join_timeout"),
+    ("rabbitmq", "connect_timeout"),
+    ("rabbitmq", "publish_timeout"),
+    ("rabbitmq", "reconnect_interval"),
+    ("sqs", "connect_timeout"),
+]
+
+
+@pytest.mark.parametrize(("backend", "name"), BOOLEANS)
+@pytest.mark.parametrize("value", ["nope", "maybe", "", "2", "tru", "enabled"])
+def test_boolean_option_refuses_other_words(backend: str, name: str, value: str) -> None:
+    with pytest.raises(anymq.ConfigError, match=name) as info:
+        anymq.connect(URLS[backend], **{name: value})
+    assert "true or false" in str(info.value)
+
+
+@pytest.mark.parametrize(("backend", "name"), BOOLEANS)
+def test_boolean_option_refuses_other_words_in_the_url(backend: str, name: str) -> None:
+    url = URLS[backend]
+    with pytest.raises(anymq.ConfigError, match=name):
+        anymq.connect(f"{url}{'&' if '?' in url else '?'}{name}=nope")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        *[(v, True) for v in ("true", "TRUE", "1", "yes", "on", " On ", True)],
+        *[(v, False) for v in ("false", "False", "0", "no", "off", False)],
+    ],
+)
+def test_boolean_spellings_on_memory(value: object, expected: bool) -> None:
+    broker = anymq.connect("memory://options", auto_create_topics=value)
+    assert broker.driver.auto_create is expected  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("yes", True), ("off", False), ("1", True), ("0", False)]
+)
+def test_boolean_spellings_on_rabbitmq_and_sqs(value: str, expected: bool) -> None:
+    rabbit = anymq.connect(URLS["rabbitmq"], auto_create_topics=value)
+    assert rabbit.driver.settings.auto_create_topics is expected  # type: ignore[attr-defined]
+    sqs = anymq.connect(URLS["sqs"], auto_create_topics=value)
+    assert sqs.driver.settings.auto_create is expected  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("backend", "name"), TIMEOUTS)
+@pytest.mark.parametrize("value", ["0", 0, 0.0, "-1", "nan", "inf", "abc"])
+def test_timeout_must_be_positive_seconds(backend: str, name: str, value: object) -> None:
+    with pytest.raises(anymq.ConfigError, match=name) as info:
+        anymq.connect(URLS[backend], **{name: value})
+    # SQS keeps its documented floor of 0.1 s for connect_timeout.
+    assert "> 0" in str(info.value) or ">= 0.1" in str(info.value)
+
+
+@pytest.mark.parametrize(("backend", "name"), TIMEOUTS)
+def test_timeout_zero_in_the_url_is_refused(backend: str, name: str) -> None:
+    url = URLS[backend]
+    with pytest.raises(anymq.ConfigError, match=name):
+        anymq.connect(f"{url}{'&' if '?' in url else '?'}{name}=0")
+
+
+@pytest.mark.parametrize("name", ["connect_timeout", "publish_timeout", "reconnect_interval"])
+@pytest.mark.parametrize(("value", "expected"), [("0.25", 0.25), (3, 3.0), ("120", 120.0)])
+def test_rabbitmq_timeouts_mean_what_they_say(name: str, value: object, expected: float) -> None:
+    broker = anymq.connect(URLS["rabbitmq"], **{name: value})
+    assert getattr(broker.driver.settings, name) == expected  # type: ignore[attr-defined]
+
+
+def test_rabbitmq_timeout_defaults_are_unchanged() -> None:
+    settings = anymq.connect(URLS["rabbitmq"]).driver.settings  # type: ignore[attr-defined]
+    assert (settings.connect_timeout, settings.publish_timeout) == (10.0, 60.0)
+    assert settings.reconnect_interval == 1.0
