@@ -19,8 +19,9 @@ import aio_pika
 import aiormq
 import aiormq.exceptions as amqp_errors
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
+from aio_pika.connection import make_url
 
-from anymq.errors import BrokerUnavailable, ClosedError, ConfigError
+from anymq.errors import AnyMQError, BrokerUnavailable, ClosedError, ConfigError
 from anymq.url import URL
 from anymq_rabbitmq.options import BrokerSettings
 
@@ -33,6 +34,9 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 
+
+#: Seconds a failed start may spend closing what it opened.
+_DISCARD_SECONDS = 5.0
 
 _START_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, ssl.SSLError)
 
@@ -75,26 +79,44 @@ class Amqp:
         self.closed = False
 
     async def start(self) -> None:
+        """Connect within ``connect_timeout``; on any failure or cancel, close what was opened.
+
+        aio-pika's robust connection runs a reconnect task from its first attempt on; if
+        it is not closed, that task retries forever (a socket and tasks per attempt) and
+        swallows the cancellation ``asyncio.run()`` sends at exit, so the program hangs.
+        """
         timeout = self.settings.connect_timeout
+        conn = aio_pika.RobustConnection(make_url(self._target))
         try:
             async with asyncio.timeout(timeout):
-                self.conn = await aio_pika.connect_robust(self._target, timeout=timeout)
-        except amqp_errors.ProbableAuthenticationError as exc:
-            raise BrokerUnavailable(
+                await conn.connect(timeout=timeout)
+        except BaseException as exc:
+            await _discard(conn)
+            error = self._start_error(exc, timeout)
+            if error is None:
+                raise  # a cancel or an unexpected error: unchanged
+            raise error from exc
+        self.conn = conn
+
+    def _start_error(self, exc: BaseException, timeout: float) -> AnyMQError | None:
+        """The anymq error a failed start raises (None: re-raise ``exc`` as it is)."""
+        if isinstance(exc, amqp_errors.ProbableAuthenticationError):
+            return BrokerUnavailable(
                 f"RabbitMQ at {where(self.url)} refused the login of user "
                 f"{self.url.username or 'guest'!r} on vhost {self.url.path or '/'!r} "
                 "(wrong password, unknown user or vhost, or guest from a remote host)",
                 host=self.url.host,
                 port=self.url.port,
-            ) from exc
-        except _START_ERRORS as exc:
-            raise BrokerUnavailable(
+            )
+        if isinstance(exc, _START_ERRORS):
+            return BrokerUnavailable(
                 f"cannot reach RabbitMQ at {where(self.url)} within {timeout:g}s "
                 f"({type(exc).__name__}: {_safe(exc, self.url)}); is the server running? "
                 "Start one with compose/rabbitmq.sh start",
                 host=self.url.host,
                 port=self.url.port,
-            ) from exc
+            )
+        return None
 
     async def close(self) -> None:
         if self.closed:
@@ -171,6 +193,23 @@ class Amqp:
             host=self.url.host,
             port=self.url.port,
         )
+
+
+async def _discard(conn: AbstractRobustConnection) -> None:
+    """Close a connection that never became ours, even while being cancelled.
+
+    The close runs in its own task and is awaited to the end (bounded), so a second
+    cancel (Ctrl-C twice) cannot leave the reconnect task alive.
+    """
+    closing = asyncio.ensure_future(conn.close())
+    try:
+        await asyncio.wait({closing}, timeout=_DISCARD_SECONDS)
+    except asyncio.CancelledError:
+        await asyncio.wait({closing}, timeout=_DISCARD_SECONDS)
+        raise
+    finally:
+        if closing.done() and not closing.cancelled():
+            closing.exception()  # retrieved: a failed close of a dead connection is expected
 
 
 def _safe(exc: BaseException, url: URL) -> str:
