@@ -108,6 +108,17 @@ class Amqp:
                 host=self.url.host,
                 port=self.url.port,
             )
+        if _vhost_refused(exc):
+            # A ConfigError, not BrokerUnavailable: the server is up and retrying cannot help.
+            vhost = self.url.path or "/"
+            user = self.url.username or "guest"
+            return ConfigError(
+                f"RabbitMQ at {where(self.url)} refused to open vhost {vhost!r} for user "
+                f"{user!r}: the vhost does not exist or the user has no permissions on it. "
+                "Fix the vhost in the URL path (amqp://host:port/<vhost>, empty means '/') or "
+                f"create it: rabbitmqctl add_vhost {vhost!r} && rabbitmqctl set_permissions "
+                f"-p {vhost!r} {user!r} '.*' '.*' '.*'"
+            )
         if isinstance(exc, _START_ERRORS):
             return BrokerUnavailable(
                 f"cannot reach RabbitMQ at {where(self.url)} within {timeout:g}s "
@@ -193,6 +204,20 @@ class Amqp:
             host=self.url.host,
             port=self.url.port,
         )
+
+
+def _vhost_refused(exc: BaseException) -> bool:
+    """RabbitMQ answered connection.open with connection.close (530 NOT_ALLOWED).
+
+    aiormq reports that as an InvalidFrameError that keeps only the frame's repr, so the
+    reply text is lost; at this step it means an unknown vhost or no access to it.
+    """
+    text = str(exc)
+    return (
+        isinstance(exc, amqp_errors.InvalidFrameError)
+        and "Connection.OpenOk" in text
+        and "Connection.Close" in text
+    )
 
 
 async def _discard(conn: AbstractRobustConnection) -> None:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -231,3 +232,39 @@ def test_cli_exits_on_ctrl_c_while_connecting() -> None:
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr, stderr
     assert took < 5, f"exiting after Ctrl-C took {took:.1f}s"
+
+
+def _with_vhost(url: str, vhost: str) -> str:
+    parsed = anymq.URL.parse(url)
+    auth = f"{parsed.username or 'guest'}:{parsed.password or 'guest'}@"
+    return f"amqp://{auth}{parsed.host}:{parsed.port or 5672}/{vhost}"
+
+
+async def test_missing_vhost_is_a_config_error_naming_it(rabbitmq_url: str) -> None:
+    vhost = f"anymq-missing-{uuid.uuid4().hex[:8]}"
+    sockets = open_sockets()
+    broker = anymq.connect(_with_vhost(rabbitmq_url, vhost))
+    with pytest.raises(anymq.ConfigError) as info:
+        await broker.start()
+    await broker.close()
+    text = str(info.value)
+    assert repr(vhost) in text, text
+    assert "add_vhost" in text, text  # says how to fix it
+    assert ":guest@" not in text  # no credentials
+    await _settle(lambda: not library_tasks(), 2.0)
+    assert library_tasks() == []
+    assert open_sockets() == sockets
+
+
+def test_cli_prints_a_missing_vhost_without_a_traceback(rabbitmq_url: str) -> None:
+    vhost = f"anymq-missing-{uuid.uuid4().hex[:8]}"
+    done = subprocess.run(
+        [sys.executable, "-m", "anymq.cli", "topics", "list", "--url", _with_vhost(rabbitmq_url, vhost)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert vhost in done.stderr, done.stderr
