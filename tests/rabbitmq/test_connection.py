@@ -258,8 +258,9 @@ async def test_missing_vhost_is_a_config_error_naming_it(rabbitmq_url: str) -> N
 
 def test_cli_prints_a_missing_vhost_without_a_traceback(rabbitmq_url: str) -> None:
     vhost = f"anymq-missing-{uuid.uuid4().hex[:8]}"
+    url = _with_vhost(rabbitmq_url, vhost)
     done = subprocess.run(
-        [sys.executable, "-m", "anymq.cli", "topics", "list", "--url", _with_vhost(rabbitmq_url, vhost)],
+        [sys.executable, "-m", "anymq.cli", "topics", "list", "--url", url],
         capture_output=True,
         text=True,
         timeout=60,
