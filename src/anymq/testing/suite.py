@@ -20,11 +20,19 @@ from anymq.testing.context import TestContext
 from anymq.testing.suite_basic import BasicContract
 from anymq.testing.suite_delivery import DeliveryContract
 from anymq.testing.suite_groups import GroupContract
+from anymq.testing.suite_lifecycle import LifecycleContract
 from anymq.testing.suite_log import LogContract
 from anymq.testing.suite_order import OrderContract
 
 
-class ContractSuite(BasicContract, GroupContract, DeliveryContract, OrderContract, LogContract):
+class ContractSuite(
+    BasicContract,
+    GroupContract,
+    DeliveryContract,
+    OrderContract,
+    LogContract,
+    LifecycleContract,
+):
     """Every semantic of the anymq model, one test each; capabilities decide what is proven."""
 
     pytestmark: ClassVar[list[pytest.MarkDecorator]] = [pytest.mark.anymq]
