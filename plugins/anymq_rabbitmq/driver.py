@@ -65,6 +65,8 @@ NAME_RULE = NameRule(
 #: RabbitMQ's own limit is 128 MiB (max_message_size); anymq keeps messages to 16 MiB.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 MAX_QUEUE_NAME = 255
+#: basic.qos prefetch_count is an unsigned 16-bit field.
+MAX_PREFETCH = 65535
 
 CLASSIC_FEATURES = frozenset(
     {
@@ -428,6 +430,11 @@ class RabbitBroker(BrokerDriver):
 
     def consumer(self, options: ConsumerOptions) -> ConsumerDriver:
         check_known(options.extra, CONSUMER_OPTIONS, "consumer")
+        if options.prefetch > MAX_PREFETCH:
+            raise ConfigError(
+                f"prefetch={options.prefetch} is over RabbitMQ's limit: basic.qos takes a "
+                f"prefetch count from 1 to {MAX_PREFETCH} (16 bits); use a smaller prefetch"
+            )
         if not self.stream_mode:
             return QueueConsumer(self, options)
         if options.group is None:

@@ -266,7 +266,11 @@ class StreamGroupConsumer(QueueConsumer):
     async def start(self) -> None:
         self.meta, self.bindings, self.quorum = await self.broker.prepare_stream_group(self.options)
         self.queue = self.work_queue
-        await self._open()
+        try:
+            await self._open()
+        except BaseException:
+            await self._drop_channel()  # a failed start keeps no channel; it may be retried
+            raise
         with contextlib.suppress(Exception):
             await self._try_lead()
         self._contender = asyncio.create_task(self._contend(), name=f"anymq-pump-{self.queue}")
