@@ -38,6 +38,9 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 #: Seconds a failed start may spend closing what it opened.
 _DISCARD_SECONDS = 5.0
 
+#: Opening a channel while the connection is lost (aio-pika raises RuntimeError "not opened").
+_CHANNEL_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, RuntimeError)
+
 _START_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, ssl.SSLError)
 
 
@@ -145,9 +148,30 @@ class Amqp:
     async def robust_channel(self, *, confirms: bool) -> AbstractRobustChannel:
         """A channel restored after reconnects (for producers and consumers)."""
         conn = self._live()
-        channel = conn.channel(publisher_confirms=confirms)
-        await self._bounded(channel.initialize(), "open a channel")
-        return channel
+
+        async def open_() -> AbstractRobustChannel:
+            # While reconnecting, wait for the new transport instead of failing at once.
+            while True:
+                await conn.ready()
+                if conn.transport is not None:
+                    break
+                await asyncio.sleep(0.05)
+            channel = conn.channel(publisher_confirms=confirms)
+            try:
+                await channel.initialize()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await channel.close()
+                raise
+            return channel
+
+        try:
+            opened: AbstractRobustChannel = await self._bounded(open_(), "open a channel")
+        except _CHANNEL_ERRORS as exc:
+            if isinstance(exc, AnyMQError):
+                raise
+            raise self.unavailable(exc, "open a channel") from exc
+        return opened
 
     async def raw_channel(self, *, confirms: bool = False) -> aiormq.abc.AbstractChannel:
         """A plain aiormq channel on the current connection; dropped after use."""

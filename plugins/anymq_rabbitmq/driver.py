@@ -458,22 +458,41 @@ class RabbitBroker(BrokerDriver):
         return await scan(self.stream_amqp, stream, "next", None, self.settings.publish_timeout)
 
     async def tracker(self, topic: str) -> OffsetTracker | None:
-        """The offset tracker of a stream-mode topic (None when it has no stream)."""
-        if topic in self.trackers:
-            found = self.trackers[topic]
-            if found is None or not found.closed:
-                if found is not None:
-                    await found.ensure()
-                return found
+        """The offset tracker of a stream-mode topic (None when it has no stream).
+
+        Right after a server restart a stream can refuse readers for a moment (404, lost
+        channel). The send then goes ahead without an offset in its receipt (the message
+        is still confirmed) and the next send attaches again; only a topic whose stream
+        does not exist is remembered as having none.
+        """
+        found = self.trackers.get(topic)
+        if found is not None and not found.closed:
+            try:
+                await found.ensure()
+            except Exception:
+                return None
+            return found
+        if found is None and topic in self.trackers:
+            return None
         tracker = OffsetTracker(self.stream_amqp, Names.stream(topic))
         try:
             await tracker.ensure()
         except Exception:
             await tracker.close()
-            self.trackers[topic] = None
+            if await self._has_no_stream(topic):
+                self.trackers[topic] = None
+            else:
+                self.trackers.pop(topic, None)
             return None
         self.trackers[topic] = tracker
         return tracker
+
+    async def _has_no_stream(self, topic: str) -> bool:
+        """True only when RabbitMQ says the topic's stream does not exist."""
+        try:
+            return await topo.queue_counts(self.stream_amqp, Names.stream(topic)) is None
+        except Exception:
+            return False
 
     async def prepare_stream_group(
         self, options: ConsumerOptions
