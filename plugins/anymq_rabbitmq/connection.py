@@ -19,8 +19,9 @@ import aio_pika
 import aiormq
 import aiormq.exceptions as amqp_errors
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
+from aio_pika.connection import make_url
 
-from anymq.errors import BrokerUnavailable, ClosedError, ConfigError
+from anymq.errors import AnyMQError, BrokerUnavailable, ClosedError, ConfigError
 from anymq.url import URL
 from anymq_rabbitmq.options import BrokerSettings
 
@@ -33,6 +34,12 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 
+
+#: Seconds a failed start may spend closing what it opened.
+_DISCARD_SECONDS = 5.0
+
+#: Opening a channel while the connection is lost (aio-pika raises RuntimeError "not opened").
+_CHANNEL_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, RuntimeError)
 
 _START_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, ssl.SSLError)
 
@@ -75,26 +82,55 @@ class Amqp:
         self.closed = False
 
     async def start(self) -> None:
+        """Connect within ``connect_timeout``; on any failure or cancel, close what was opened.
+
+        aio-pika's robust connection runs a reconnect task from its first attempt on; if
+        it is not closed, that task retries forever (a socket and tasks per attempt) and
+        swallows the cancellation ``asyncio.run()`` sends at exit, so the program hangs.
+        """
         timeout = self.settings.connect_timeout
+        conn = aio_pika.RobustConnection(make_url(self._target))
         try:
             async with asyncio.timeout(timeout):
-                self.conn = await aio_pika.connect_robust(self._target, timeout=timeout)
-        except amqp_errors.ProbableAuthenticationError as exc:
-            raise BrokerUnavailable(
+                await conn.connect(timeout=timeout)
+        except BaseException as exc:
+            await _discard(conn)
+            error = self._start_error(exc, timeout)
+            if error is None:
+                raise  # a cancel or an unexpected error: unchanged
+            raise error from exc
+        self.conn = conn
+
+    def _start_error(self, exc: BaseException, timeout: float) -> AnyMQError | None:
+        """The anymq error a failed start raises (None: re-raise ``exc`` as it is)."""
+        if isinstance(exc, amqp_errors.ProbableAuthenticationError):
+            return BrokerUnavailable(
                 f"RabbitMQ at {where(self.url)} refused the login of user "
                 f"{self.url.username or 'guest'!r} on vhost {self.url.path or '/'!r} "
                 "(wrong password, unknown user or vhost, or guest from a remote host)",
                 host=self.url.host,
                 port=self.url.port,
-            ) from exc
-        except _START_ERRORS as exc:
-            raise BrokerUnavailable(
+            )
+        if _vhost_refused(exc):
+            # A ConfigError, not BrokerUnavailable: the server is up and retrying cannot help.
+            vhost = self.url.path or "/"
+            user = self.url.username or "guest"
+            return ConfigError(
+                f"RabbitMQ at {where(self.url)} refused to open vhost {vhost!r} for user "
+                f"{user!r}: the vhost does not exist or the user has no permissions on it. "
+                "Fix the vhost in the URL path (amqp://host:port/<vhost>, empty means '/') or "
+                f"create it: rabbitmqctl add_vhost {vhost!r} && rabbitmqctl set_permissions "
+                f"-p {vhost!r} {user!r} '.*' '.*' '.*'"
+            )
+        if isinstance(exc, _START_ERRORS):
+            return BrokerUnavailable(
                 f"cannot reach RabbitMQ at {where(self.url)} within {timeout:g}s "
                 f"({type(exc).__name__}: {_safe(exc, self.url)}); is the server running? "
                 "Start one with compose/rabbitmq.sh start",
                 host=self.url.host,
                 port=self.url.port,
-            ) from exc
+            )
+        return None
 
     async def close(self) -> None:
         if self.closed:
@@ -112,9 +148,30 @@ class Amqp:
     async def robust_channel(self, *, confirms: bool) -> AbstractRobustChannel:
         """A channel restored after reconnects (for producers and consumers)."""
         conn = self._live()
-        channel = conn.channel(publisher_confirms=confirms)
-        await self._bounded(channel.initialize(), "open a channel")
-        return channel
+
+        async def open_() -> AbstractRobustChannel:
+            # While reconnecting, wait for the new transport instead of failing at once.
+            while True:
+                await conn.ready()
+                if conn.transport is not None:
+                    break
+                await asyncio.sleep(0.05)
+            channel = conn.channel(publisher_confirms=confirms)
+            try:
+                await channel.initialize()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await channel.close()
+                raise
+            return channel
+
+        try:
+            opened: AbstractRobustChannel = await self._bounded(open_(), "open a channel")
+        except _CHANNEL_ERRORS as exc:
+            if isinstance(exc, AnyMQError):
+                raise
+            raise self.unavailable(exc, "open a channel") from exc
+        return opened
 
     async def raw_channel(self, *, confirms: bool = False) -> aiormq.abc.AbstractChannel:
         """A plain aiormq channel on the current connection; dropped after use."""
@@ -171,6 +228,37 @@ class Amqp:
             host=self.url.host,
             port=self.url.port,
         )
+
+
+def _vhost_refused(exc: BaseException) -> bool:
+    """RabbitMQ answered connection.open with connection.close (530 NOT_ALLOWED).
+
+    aiormq reports that as an InvalidFrameError that keeps only the frame's repr, so the
+    reply text is lost; at this step it means an unknown vhost or no access to it.
+    """
+    text = str(exc)
+    return (
+        isinstance(exc, amqp_errors.InvalidFrameError)
+        and "Connection.OpenOk" in text
+        and "Connection.Close" in text
+    )
+
+
+async def _discard(conn: AbstractRobustConnection) -> None:
+    """Close a connection that never became ours, even while being cancelled.
+
+    The close runs in its own task and is awaited to the end (bounded), so a second
+    cancel (Ctrl-C twice) cannot leave the reconnect task alive.
+    """
+    closing = asyncio.ensure_future(conn.close())
+    try:
+        await asyncio.wait({closing}, timeout=_DISCARD_SECONDS)
+    except asyncio.CancelledError:
+        await asyncio.wait({closing}, timeout=_DISCARD_SECONDS)
+        raise
+    finally:
+        if closing.done() and not closing.cancelled():
+            closing.exception()  # retrieved: a failed close of a dead connection is expected
 
 
 def _safe(exc: BaseException, url: URL) -> str:

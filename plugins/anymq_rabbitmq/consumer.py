@@ -53,6 +53,13 @@ class QueueConsumer(ConsumerDriver):
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self._drop_channel()  # a failed start keeps no channel; it may be retried
+            raise
+
+    async def _start(self) -> None:
         plan = await self.broker.prepare_queue(self.options)
         self.queue = plan.name
         self.quorum = plan.quorum
@@ -68,6 +75,15 @@ class QueueConsumer(ConsumerDriver):
             self.queue = queue.name
         channel.reopen_callbacks.add(self._on_reopen)
         await self._consume()
+
+    async def _drop_channel(self) -> None:
+        """Close the channel a start opened and forget it (RabbitMQ caps channels)."""
+        channel, self.channel = self.channel, None
+        self._underlay = None
+        self.tag = None
+        if channel is not None:
+            with contextlib.suppress(Exception):
+                await channel.close()
 
     async def _consume(self) -> None:
         assert self.channel is not None

@@ -66,6 +66,8 @@ NAME_RULE = NameRule(
 
 #: RabbitMQ's own limit is 128 MiB (max_message_size); anymq keeps messages to 16 MiB.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+#: basic.qos prefetch_count is an unsigned 16-bit field.
+MAX_PREFETCH = 65535
 
 CLASSIC_FEATURES = frozenset(
     {
@@ -449,6 +451,11 @@ class RabbitBroker(BrokerDriver):
 
     def consumer(self, options: ConsumerOptions) -> ConsumerDriver:
         check_known(options.extra, CONSUMER_OPTIONS, "consumer")
+        if options.prefetch > MAX_PREFETCH:
+            raise ConfigError(
+                f"prefetch={options.prefetch} is over RabbitMQ's limit: basic.qos takes a "
+                f"prefetch count from 1 to {MAX_PREFETCH} (16 bits); use a smaller prefetch"
+            )
         if not self.stream_mode:
             return QueueConsumer(self, options)
         if options.group is None:
@@ -472,22 +479,41 @@ class RabbitBroker(BrokerDriver):
         return await scan(self.stream_amqp, stream, "next", None, self.settings.publish_timeout)
 
     async def tracker(self, topic: str) -> OffsetTracker | None:
-        """The offset tracker of a stream-mode topic (None when it has no stream)."""
-        if topic in self.trackers:
-            found = self.trackers[topic]
-            if found is None or not found.closed:
-                if found is not None:
-                    await found.ensure()
-                return found
+        """The offset tracker of a stream-mode topic (None when it has no stream).
+
+        Right after a server restart a stream can refuse readers for a moment (404, lost
+        channel). The send then goes ahead without an offset in its receipt (the message
+        is still confirmed) and the next send attaches again; only a topic whose stream
+        does not exist is remembered as having none.
+        """
+        found = self.trackers.get(topic)
+        if found is not None and not found.closed:
+            try:
+                await found.ensure()
+            except Exception:
+                return None
+            return found
+        if found is None and topic in self.trackers:
+            return None
         tracker = OffsetTracker(self.stream_amqp, Names.stream(topic))
         try:
             await tracker.ensure()
         except Exception:
             await tracker.close()
-            self.trackers[topic] = None
+            if await self._has_no_stream(topic):
+                self.trackers[topic] = None
+            else:
+                self.trackers.pop(topic, None)
             return None
         self.trackers[topic] = tracker
         return tracker
+
+    async def _has_no_stream(self, topic: str) -> bool:
+        """True only when RabbitMQ says the topic's stream does not exist."""
+        try:
+            return await topo.queue_counts(self.stream_amqp, Names.stream(topic)) is None
+        except Exception:
+            return False
 
     async def prepare_stream_group(
         self, options: ConsumerOptions

@@ -268,7 +268,11 @@ class StreamGroupConsumer(QueueConsumer):
         prepared = await self.broker.prepare_stream_group(self.options)
         self.meta, self.bindings, self.quorum, self.work_queue = prepared
         self.queue = self.work_queue
-        await self._open()
+        try:
+            await self._open()
+        except BaseException:
+            await self._drop_channel()  # a failed start keeps no channel; it may be retried
+            raise
         with contextlib.suppress(Exception):
             await self._try_lead()
         self._contender = asyncio.create_task(self._contend(), name=f"anymq-pump-{self.queue}")

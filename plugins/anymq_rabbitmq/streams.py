@@ -77,10 +77,14 @@ class StreamReader:
     async def start(self) -> None:
         channel = await self.amqp.raw_channel()
         self.channel = channel
-        await channel.basic_qos(prefetch_count=self.prefetch)
-        ok = await channel.basic_consume(
-            self.stream, self._on_message, arguments={"x-stream-offset": self.start_at}
-        )
+        try:
+            await channel.basic_qos(prefetch_count=self.prefetch)
+            ok = await channel.basic_consume(
+                self.stream, self._on_message, arguments={"x-stream-offset": self.start_at}
+            )
+        except BaseException:
+            await self.close()  # RabbitMQ caps channels per connection: never leave one open
+            raise
         self.tag = ok.consumer_tag
         channel.on_consumer_cancel_callbacks.add(self._on_cancel)
         channel.closing.add_done_callback(self._on_closed)

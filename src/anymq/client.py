@@ -273,6 +273,10 @@ class Broker(_Lifecycle):
         self._children.append(consumer)
         return consumer
 
+    def _adopt(self, child: _Lifecycle) -> None:
+        if child not in self._children:
+            self._children.append(child)
+
     def _forget(self, child: _Lifecycle) -> None:
         with contextlib.suppress(ValueError):
             self._children.remove(child)
@@ -289,12 +293,26 @@ class _Child(_Lifecycle):
     driver: ProducerDriver | ConsumerDriver
 
     async def start(self) -> None:
-        """Open the driver (for a consumer: subscribe, live once this returns)."""
+        """Open the driver (for a consumer: subscribe, live once this returns).
+
+        A start that fails leaves the client unregistered from its broker (the driver has
+        released what it opened), so retries do not pile up until the broker closes; a
+        later successful start registers it again.
+        """
         if self._closed:
             raise ClosedError(f"{self!r} is closed")
         if not self._started:
-            self.broker._check_open()
-            await self.driver.start()
+            broker = self.broker
+            broker._check_open()
+            broker._adopt(self)
+            try:
+                await self.driver.start()
+            except BaseException:
+                broker._forget(self)
+                raise
+            if self._closed:  # closed (e.g. with its broker) while starting
+                await self.driver.close()
+                raise ClosedError(f"{self!r} was closed while starting")
             self._started = True
 
     async def close(self) -> None:

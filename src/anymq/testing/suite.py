@@ -22,6 +22,7 @@ from anymq.testing.suite_basic import BasicContract
 from anymq.testing.suite_delivery import DeliveryContract
 from anymq.testing.suite_groups import GroupContract
 from anymq.testing.suite_headers import HeaderContract
+from anymq.testing.suite_lifecycle import LifecycleContract
 from anymq.testing.suite_log import LogContract
 from anymq.testing.suite_naming import NamingContract
 from anymq.testing.suite_options import OptionsContract
@@ -42,6 +43,7 @@ class ContractSuite(
     NamingContract,
     SecretsContract,
     OptionsContract,
+    LifecycleContract,
 ):
     """Every semantic of the anymq model, one test each; capabilities decide what is proven."""
 
