@@ -301,6 +301,43 @@ SEMANTICS: tuple[Semantic, ...] = (
         "Basics",
         "A key or header with a lone surrogate raises an anymq error before sending.",
     ),
+    Semantic(
+        "test_connect_timeout_must_be_positive",
+        "a nonsense connect_timeout is refused",
+        "Basics",
+        "connect_timeout of 0, -1, NaN or words raises ConfigError instead of a silent default.",
+    ),
+    Semantic(
+        "test_positive_connect_timeout_is_accepted",
+        "a positive connect_timeout is accepted",
+        "Basics",
+        "connect_timeout=0.5 is taken as given.",
+    ),
+    Semantic(
+        "test_password_never_in_debug_logs_or_errors",
+        "passwords stay out of logs and errors",
+        "Basics",
+        "Connecting with a password, accepted or refused, logs it nowhere, even at DEBUG.",
+    ),
+    Semantic(
+        "test_unencoded_slash_in_password_is_refused_without_echo",
+        "an unencoded '/' in a password is refused",
+        "Basics",
+        "user:12345/secret@host raises ConfigError saying to percent-encode; the secret is "
+        "never echoed.",
+    ),
+    Semantic(
+        "test_failed_consumer_start_leaves_nothing_behind",
+        "a failed start leaves nothing behind",
+        "Basics",
+        "20 consumers that fail to start leave no task running and no child in the broker.",
+    ),
+    Semantic(
+        "test_consumer_starts_after_a_failed_start",
+        "a consumer starts after a failed start",
+        "Basics",
+        "The same consumer starts once its topic exists and gets what is sent next.",
+    ),
 )
 
 BY_TEST: Mapping[str, Semantic] = {s.test: s for s in SEMANTICS}
