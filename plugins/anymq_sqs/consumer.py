@@ -1,8 +1,9 @@
 """Receiving from a group's SQS queue: long polls, batched deletes, one heartbeat, dead letters.
 
 - ``receive(n, timeout)`` long-polls for whole seconds and short-polls the rest, so short
-  timeouts are honoured; a poll is never cancelled (a cancelled ReceiveMessage can leave its
-  messages invisible for the whole visibility timeout).
+  timeouts are honoured; a poll is never cancelled with its receive (a cancelled
+  ReceiveMessage can leave its messages invisible for the whole visibility timeout): it runs
+  on for the next receive, or its messages go back at once (see poll.py).
 - ack → DeleteMessageBatch: acks are collected and sent 10 at a time, after ``ack_linger``
   seconds, before the next receive, and on close.
 - nack → ChangeMessageVisibility to 0 (or the nack delay).
@@ -33,6 +34,7 @@ from anymq_sqs import codec, naming
 from anymq_sqs.admin import Source
 from anymq_sqs.errors import translate
 from anymq_sqs.options import CONSUMER_OPTIONS, number, unknown
+from anymq_sqs.poll import Poller
 
 if TYPE_CHECKING:
     from anymq_sqs.driver import SQSBroker
@@ -42,6 +44,8 @@ log = logging.getLogger("anymq.sqs")
 BATCH = 10
 MAX_VISIBILITY = 43_200
 SHORT_POLL_INTERVAL = 0.05
+RELEASE_TIMEOUT = 5.0
+"""Least seconds a give-back (visibility 0) may take at close or after a cancel."""
 _SYSTEM = ["ApproximateReceiveCount", "SentTimestamp"]
 
 
@@ -72,6 +76,9 @@ class SQSConsumer(ConsumerDriver):
         self._acks: list[str] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # a give-back gets what start() gets (connect_timeout x max_attempts), at least 5 s
+        bound = max(RELEASE_TIMEOUT, settings.connect_timeout * settings.max_attempts)
+        self._poller = Poller(self._give_back, bound, options.topic)
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -112,15 +119,20 @@ class SQSConsumer(ConsumerDriver):
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await heartbeat
-        if flusher is not None:
-            with contextlib.suppress(Exception):
-                await flusher
-        try:
-            await self._flush_acks()
-            held, self._held = list(self._held), {}
-            await self._set_visibility(held, 0)
+        await self._poller.close()  # a running poll's messages go back too
+        held, self._held = list(self._held), {}
+        try:  # bounded: a dead endpoint must not hang close
+            async with asyncio.timeout(self._poller.timeout):
+                if flusher is not None:
+                    await flusher  # it sends what is collected, then stops (closed)
+                outcomes = await asyncio.gather(
+                    self._flush_acks(), self._set_visibility(held, 0), return_exceptions=True
+                )
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
         except Exception as exc:  # the broker may be gone; the visibility timeout then applies
-            log.warning("anymq sqs: could not give back unsettled messages on close: %s", exc)
+            log.warning("anymq sqs: could not settle or give back messages on close: %r", exc)
         if self.source is not None and self.source.temporary:
             try:
                 await self.broker.topology.release(self.source)
@@ -139,14 +151,18 @@ class SQSConsumer(ConsumerDriver):
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         count = max(1, min(BATCH, max_messages))
+        poller = self._poller
         while True:
-            if deadline is None:
-                wait = self.wait_time
-            else:
-                remaining = deadline - loop.time()
-                wait = min(self.wait_time, int(remaining)) if remaining >= 1 else 0
-            try:
-                response = await sqs.receive_message(
+            if self.closed:
+                return []
+            poll = poller.current  # still running for a receive that was cancelled or timed out
+            if poll is None:
+                if deadline is None:
+                    wait = self.wait_time
+                else:
+                    remaining = deadline - loop.time()
+                    wait = min(self.wait_time, int(remaining)) if remaining >= 1 else 0
+                call = sqs.receive_message(
                     QueueUrl=self._url,
                     MaxNumberOfMessages=count,
                     WaitTimeSeconds=wait,
@@ -154,28 +170,32 @@ class SQSConsumer(ConsumerDriver):
                     MessageAttributeNames=["All"],
                     MessageSystemAttributeNames=_SYSTEM,
                 )
+                poll = poller.start(call, wait)
+            # a poll of our own ends by our deadline; one picked up may run longer
+            limit = None
+            if deadline is not None and poll.ends > deadline:
+                limit = max(0.0, deadline - loop.time())
+            if not await poller.wait(poll, limit):
+                return []  # our timeout: the poll goes on (its messages are not lost)
+            try:
+                raw = poller.take(poll)
             except (ClientError, BotoCoreError) as exc:
                 if self.closed:
                     return []
                 raise self._fail(exc, "receiving") from exc
-            raw = response.get("Messages")
-            if raw:
-                out = self._wrap(raw)
-                if self.closed:  # closed while polling: give them back at once
-                    handles = [m.handle for m in out]
-                    for h in handles:
-                        self._held.pop(h, None)
-                    with contextlib.suppress(Exception):
-                        await self._set_visibility(handles, 0)
-                    return []
-                return out
-            if self.closed:
+            if raw is None:  # another receive took them
+                continue
+            if raw and self.closed:  # closed while polling: give them back at once
+                poller.give_back([m["ReceiptHandle"] for m in raw])
                 return []
+            if raw:
+                poller.give_back([m["ReceiptHandle"] for m in raw[count:]])
+                return self._wrap(raw[:count])
             if deadline is not None:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     return []
-                if wait == 0:
+                if poll.wait == 0:
                     await asyncio.sleep(min(SHORT_POLL_INTERVAL, remaining))
 
     def _wrap(self, raw: list[dict[str, Any]]) -> list[Received]:
@@ -273,6 +293,9 @@ class SQSConsumer(ConsumerDriver):
             for failed in response.get("Failed") or []:
                 # an expired receipt handle: the message was redelivered (at-least-once)
                 log.debug("anymq sqs: delete failed: %s", failed)
+
+    async def _give_back(self, handles: list[str]) -> None:
+        await self._set_visibility(handles, 0)
 
     async def _set_visibility(self, handles: list[str], seconds: int) -> None:
         sqs = self.broker.topology.sqs

@@ -8,6 +8,7 @@ per-key order and requires ``.fifo`` topic names. See docs/backends/sqs.md.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Mapping
 from typing import Any
@@ -30,7 +31,7 @@ from anymq.url import URL
 from anymq_sqs import codec, naming
 from anymq_sqs.admin import Topology
 from anymq_sqs.consumer import SQSConsumer
-from anymq_sqs.errors import BACKEND, translate
+from anymq_sqs.errors import BACKEND, translate, unavailable
 from anymq_sqs.options import DUMMY_KEY, DUMMY_SECRET, Settings, parse
 from anymq_sqs.producer import SQSProducer
 
@@ -65,6 +66,14 @@ def capabilities(settings: Settings) -> Capabilities:
         # names SQS refuses (or anymq.*) are packed, so only anymq's common prefix is kept.
         headers=HeaderRule(max_metadata_bytes=limit),
     )
+
+
+def connect_deadline(settings: Settings) -> float:
+    """Seconds the first request (``start``) may take in all: ``connect_timeout`` per attempt.
+
+    botocore alone would wait ``read_timeout`` (long-poll sized, 30 s) per attempt for an
+    endpoint that accepts TCP and never answers, then back off and retry: over a minute."""
+    return settings.connect_timeout * settings.max_attempts
 
 
 _SHARED: list[Any] = []
@@ -155,6 +164,7 @@ class SQSBroker(BrokerDriver):
         if self._topology is not None:
             return
         s = self.settings
+        deadline = connect_deadline(s)
         stack = contextlib.AsyncExitStack()
         try:
             kwargs = self._client_kwargs()
@@ -162,7 +172,17 @@ class SQSBroker(BrokerDriver):
             sqs = await stack.enter_async_context(session.create_client("sqs", **kwargs))
             sns = await stack.enter_async_context(session.create_client("sns", **kwargs))
             sts = await stack.enter_async_context(session.create_client("sts", **kwargs))
-            identity = await sts.get_caller_identity()
+            async with asyncio.timeout(deadline):
+                identity = await sts.get_caller_identity()
+        except TimeoutError as exc:
+            await stack.aclose()
+            raise unavailable(
+                s.endpoint,
+                f"no answer from SQS/SNS at {s.endpoint} within {deadline:g}s while connecting "
+                f"(connect_timeout {s.connect_timeout:g}s x max_attempts {s.max_attempts}); "
+                "the endpoint accepts connections but does not respond: is it the right "
+                "host:port, and is the service up?",
+            ) from exc
         except (ClientError, BotoCoreError) as exc:
             await stack.aclose()
             raise translate(exc, endpoint=s.endpoint, doing="connecting") from exc

@@ -78,6 +78,16 @@ def is_not_found(exc: BaseException) -> bool:
     return code_of(exc) in NOT_FOUND
 
 
+def unavailable(endpoint: str, message: str) -> BrokerUnavailable:
+    """BrokerUnavailable with ``host`` and ``port`` from ``endpoint`` (never credentials)."""
+    host, _, port = endpoint.rpartition(":")
+    return BrokerUnavailable(
+        message,
+        host=host or None,
+        port=int(port) if port.isdigit() else None,
+    )
+
+
 def translate(
     exc: BaseException,
     *,
@@ -92,15 +102,10 @@ def translate(
     code = code_of(exc)
     if code in NOT_FOUND and topic is not None:
         return TopicNotFound(topic, BACKEND)
-    host, _, port = endpoint.rpartition(":")
     if isinstance(exc, (BotoConnectionError, ReadTimeoutError)) or (
         isinstance(exc, BotoCoreError) and "connect" in type(exc).__name__.lower()
     ):
-        return BrokerUnavailable(
-            f"cannot reach SQS/SNS at {endpoint} while {doing}: {exc}",
-            host=host or None,
-            port=int(port) if port.isdigit() else None,
-        )
+        return unavailable(endpoint, f"cannot reach SQS/SNS at {endpoint} while {doing}: {exc}")
     if isinstance(exc, NoCredentialsError):
         return ConfigError(
             "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile "
