@@ -7,6 +7,9 @@ import os
 import time
 from pathlib import Path
 
+import aiormq
+import aiormq.exceptions as amqp_errors
+
 import anymq
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,3 +45,21 @@ async def restart_server(url: str) -> float:
     if process.returncode != 0:
         raise AssertionError(f"compose/rabbitmq.sh restart failed:\n{output.decode()}")
     return time.monotonic() - started
+
+
+async def queue_exists(url: str, queue: str) -> bool:
+    """Whether ``queue`` exists on the server behind ``url`` (a passive declare)."""
+    target = anymq.URL.parse(url)
+    connection = await aiormq.connect(
+        f"amqp://{target.username or 'guest'}:{target.password or 'guest'}@"
+        f"{target.host}:{target.port or 5672}/"
+    )
+    try:
+        channel = await connection.channel()
+        try:
+            await channel.queue_declare(queue, passive=True)
+        except amqp_errors.ChannelNotFoundEntity:
+            return False
+        return True
+    finally:
+        await connection.close()

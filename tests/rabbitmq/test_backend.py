@@ -8,35 +8,16 @@ import asyncio
 import time
 import uuid
 
-import aiormq
-import aiormq.exceptions as amqp_errors
 import pytest
 
 import anymq
-from tests.rabbitmq.helpers import with_query
+from tests.rabbitmq.helpers import queue_exists, with_query
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.anymq]
 
 
 def _name(label: str) -> str:
     return f"anymq-rmq-{label}-{uuid.uuid4().hex[:8]}"
-
-
-async def _queue_exists(url: str, queue: str) -> bool:
-    target = anymq.URL.parse(url)
-    connection = await aiormq.connect(
-        f"amqp://{target.username or 'guest'}:{target.password or 'guest'}@"
-        f"{target.host}:{target.port or 5672}/"
-    )
-    try:
-        channel = await connection.channel()
-        try:
-            await channel.queue_declare(queue, passive=True)
-        except amqp_errors.ChannelNotFoundEntity:
-            return False
-        return True
-    finally:
-        await connection.close()
 
 
 async def test_unknown_options_name_the_valid_ones(rabbitmq_url: str) -> None:
@@ -145,11 +126,11 @@ async def test_delete_topic_removes_its_queues_and_registry_entry(rabbitmq_url: 
         info = await broker.describe_topic(topic)
         assert info.details["groups"] == ["g1", "g2"]
         assert info.details["queues"] == [f"{topic}.g1", f"{topic}.g2"]
-        assert await _queue_exists(rabbitmq_url, f"{topic}.g1")
+        assert await queue_exists(rabbitmq_url, f"{topic}.g1")
         assert topic in await broker.list_topics()
         await broker.delete_topic(topic)
-        assert not await _queue_exists(rabbitmq_url, f"{topic}.g1")
-        assert not await _queue_exists(rabbitmq_url, f"{topic}.g2")
+        assert not await queue_exists(rabbitmq_url, f"{topic}.g1")
+        assert not await queue_exists(rabbitmq_url, f"{topic}.g2")
         assert topic not in await broker.list_topics()
         with pytest.raises(anymq.TopicNotFound):
             await broker.delete_topic(topic)

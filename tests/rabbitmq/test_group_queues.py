@@ -17,7 +17,7 @@ import pytest
 import anymq
 from anymq.client import Consumer
 from anymq.message import Received
-from tests.rabbitmq.helpers import with_query
+from tests.rabbitmq.helpers import queue_exists, with_query
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.anymq]
 
@@ -84,23 +84,6 @@ async def _legacy_queue(url: str, queue: str, exchange: str) -> None:
         await connection.close()
 
 
-async def _queue_exists(url: str, queue: str) -> bool:
-    target = anymq.URL.parse(url)
-    connection = await aiormq.connect(
-        f"amqp://{target.username or 'guest'}:{target.password or 'guest'}@"
-        f"{target.host}:{target.port or 5672}/"
-    )
-    try:
-        channel = await connection.channel()
-        try:
-            await channel.queue_declare(queue, passive=True)
-        except aiormq.exceptions.ChannelNotFoundEntity:
-            return False
-        return True
-    finally:
-        await connection.close()
-
-
 async def test_a_legacy_group_queue_is_kept_and_not_shared(rabbitmq_url: str) -> None:
     """A group whose queue an older anymq named ``<topic>.<group>`` keeps it (and the
     messages in it); a look-alike pair that now maps to that name gets a clear error."""
@@ -130,7 +113,7 @@ async def test_a_legacy_group_queue_is_kept_and_not_shared(rabbitmq_url: str) ->
             assert f"group 'orders.billing' of topic {x!r}" in str(info.value)
             assert (await broker.describe_topic(x)).details["queues"] == [legacy]
             await broker.delete_topic(x)
-            assert not await _queue_exists(rabbitmq_url, legacy)
+            assert not await queue_exists(rabbitmq_url, legacy)
         finally:
             for topic in (x, f"{x}.orders"):
                 with contextlib.suppress(anymq.TopicNotFound):
