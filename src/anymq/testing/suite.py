@@ -22,9 +22,12 @@ from anymq.testing.suite_delivery import DeliveryContract
 from anymq.testing.suite_groups import GroupContract
 from anymq.testing.suite_log import LogContract
 from anymq.testing.suite_order import OrderContract
+from anymq.testing.suite_topics import TopicContract
 
 
-class ContractSuite(BasicContract, GroupContract, DeliveryContract, OrderContract, LogContract):
+class ContractSuite(
+    BasicContract, GroupContract, DeliveryContract, OrderContract, LogContract, TopicContract
+):
     """Every semantic of the anymq model, one test each; capabilities decide what is proven."""
 
     pytestmark: ClassVar[list[pytest.MarkDecorator]] = [pytest.mark.anymq]
