@@ -2,8 +2,10 @@
 
 One admin client per broker connection; a group-less consumer is started lazily for
 offset look-ups (log start / end offsets), which the admin client does not offer.
-Known topics and their partition counts are cached, so a producer checks a topic once and
-a missing topic fails in seconds instead of after aiokafka's metadata wait.
+Known topics and their partition counts are cached for admin calls; producers and consumers
+check a topic with :meth:`KafkaAdmin.refresh` when they first use it (the cache may be stale:
+another client may have deleted the topic), so a missing topic fails in seconds instead of
+after aiokafka's metadata wait.
 """
 
 from __future__ import annotations
@@ -143,6 +145,11 @@ class KafkaAdmin:
         known = self.partitions.get(name)
         if known is not None:
             return known
+        return await self.refresh(name)
+
+    async def refresh(self, name: str) -> int:
+        """The partition count asked from a broker now, not the cache: another client may
+        have deleted the topic since this connection cached it. TopicNotFound if missing."""
         return len((await self.topic_metadata(name))["partitions"])
 
     # -- topics -----------------------------------------------------------------------

@@ -19,6 +19,11 @@ settles before every fetch, commit, rebalance, seek and close.
 ``start()`` returns once the group join finished and every assigned partition has a
 resolved position; a new group commits its starting positions at that moment, so it is
 durable from then on.
+
+A topic deleted by another client is noticed from the client's metadata updates
+(:class:`~anymq_kafka.watch.TopicWatch`, refreshed at least every ``_METADATA_MAX_AGE_MS``):
+``receive()`` then raises TopicNotFound, and commits that aiokafka would retry forever for
+the deleted partitions are abandoned, so rebalances and ``close()`` do not hang on them.
 """
 
 from __future__ import annotations
@@ -42,13 +47,14 @@ from aiokafka import errors as kerr
 
 from anymq.backend import ConsumerDriver, ConsumerOptions
 from anymq.deadletter import headers_for, reason_for
-from anymq.errors import AnyMQError, BrokerUnavailable, ClosedError, PublishError
+from anymq.errors import AnyMQError, BrokerUnavailable, ClosedError, PublishError, TopicNotFound
 from anymq.message import DONE, Received
 from anymq.model import Position
 from anymq_kafka import fetch
 from anymq_kafka.errors import mapped, unavailable
 from anymq_kafka.options import CONSUMER, convert
 from anymq_kafka.tracker import Track, decode
+from anymq_kafka.watch import TopicWatch
 
 if TYPE_CHECKING:
     from anymq_kafka.driver import KafkaBroker
@@ -60,6 +66,10 @@ _OFFSET = attrgetter("offset")
 
 #: How long one getmany() waits before receive() looks at redeliveries and timers again.
 _POLL_SLICE = 0.1
+#: A member that holds no partition fetches nothing, so no fetch error refreshes its
+#: metadata; this bounds how long it takes to notice that its topic was deleted
+#: (aiokafka's default is 5 minutes). One small MetadataRequest per interval and consumer.
+_METADATA_MAX_AGE_MS = 5_000
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -104,6 +114,10 @@ class KafkaConsumer(ConsumerDriver):
         self._commit_pending = False
         self._commit_lock = asyncio.Lock()
         self._committer: asyncio.Task[None] | None = None
+        self.watch: TopicWatch | None = None
+        self._gone: TopicNotFound | None = None
+        """Set once the topic is confirmed deleted (by any client): receive() raises it."""
+        self._gone_waiter: asyncio.Future[None] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
     def _client_kwargs(self) -> dict[str, Any]:
@@ -121,6 +135,7 @@ class KafkaConsumer(ConsumerDriver):
             rebalance_timeout_ms=s.get("rebalance_timeout_ms", 30_000),
             fetch_max_wait_ms=s.get("fetch_max_wait_ms", 100),
             isolation_level=s.get("isolation_level", "read_uncommitted"),
+            metadata_max_age_ms=_METADATA_MAX_AGE_MS,
         )
         if "max_partition_fetch_bytes" in s:
             kwargs["max_partition_fetch_bytes"] = s["max_partition_fetch_bytes"]
@@ -132,7 +147,9 @@ class KafkaConsumer(ConsumerDriver):
     async def start(self) -> None:
         broker = self.broker
         hosts = broker.settings.hosts
-        partitions = await broker.admin.require(self.topic)
+        self._gone_waiter = asyncio.get_running_loop().create_future()
+        # Asked now, not from the connection's cache: another client may have deleted it.
+        partitions = await broker.admin.refresh(self.topic)
         if self.options.dead_letter_topic is not None:
             await self._start_dead_letters(partitions)
         client = AIOKafkaConsumer(**self._client_kwargs())
@@ -145,6 +162,8 @@ class KafkaConsumer(ConsumerDriver):
         self.native = fetch.install(client, self)
         if not self.native:
             log.warning("aiokafka's fetcher changed shape: consuming through ConsumerRecords")
+        self.watch = TopicWatch(broker.admin, client._client.cluster, self._topic_gone)
+        self.watch.add(self.topic)
         try:
             if self.group is None:
                 await self._assign_all(partitions)
@@ -161,6 +180,8 @@ class KafkaConsumer(ConsumerDriver):
         try:
             async with asyncio.timeout(self.join_timeout):
                 while not self._joined.is_set():
+                    if self._gone is not None:
+                        raise self._gone
                     # Coordinator errors (authorization, ...) would otherwise wait for getmany.
                     self.client._coordinator.check_errors()
                     with contextlib.suppress(TimeoutError):
@@ -224,7 +245,7 @@ class KafkaConsumer(ConsumerDriver):
             committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await committer
-        if self.group is not None and self.client is not None:
+        if self.group is not None and self.client is not None and self._gone is None:
             try:
                 async with asyncio.timeout(self.broker.settings.request_timeout_ms / 1000):
                     await self._commit(list(self.tracks.values()), handover=True)
@@ -236,6 +257,9 @@ class KafkaConsumer(ConsumerDriver):
         await self._stop_clients()
 
     async def _stop_clients(self) -> None:
+        watch, self.watch = self.watch, None
+        if watch is not None:
+            watch.close()
         client, self.client = self.client, None
         producer, self.dead_letters = self.dead_letters, None
         if client is not None:
@@ -248,7 +272,7 @@ class KafkaConsumer(ConsumerDriver):
         """Commit what is done, then forget in-flight work of the revoked partitions."""
         self._drain()
         tracks = [self.tracks[tp.partition] for tp in revoked if tp.partition in self.tracks]
-        if tracks and not self.closed:
+        if tracks and not self.closed and self._gone is None:
             try:
                 await self._commit(tracks, handover=True)
             except (kerr.KafkaError, AnyMQError) as exc:
@@ -350,6 +374,8 @@ class KafkaConsumer(ConsumerDriver):
         handover also tracks with messages in flight, to pass on their delivery counts."""
         async with self._commit_lock:
             self._drain()
+            if self._gone is not None:
+                raise self._gone
             offsets = {}
             for track in tracks:
                 if track.live and (track.dirty or (handover and track.pending)):
@@ -358,7 +384,7 @@ class KafkaConsumer(ConsumerDriver):
             if not offsets:
                 return
             try:
-                await self.client.commit(offsets)
+                await self._unless_gone(self.client.commit(offsets))
             except (kerr.IllegalStateError, kerr.CommitFailedError):
                 # The partitions moved on (rebalance): their new owner starts from the last
                 # successful commit, which is at-least-once. Nothing to retry here.
@@ -371,15 +397,46 @@ class KafkaConsumer(ConsumerDriver):
                         track.dirty = True
                 raise
 
+    async def _unless_gone(self, call: Awaitable[Any]) -> None:
+        """Await ``call`` unless the topic is found deleted first: aiokafka retries an
+        OffsetCommit of a deleted topic's partitions forever (UnknownTopicOrPartition is
+        retriable), which held up the commit loop, rebalances and so receive()."""
+        gone = self._gone_waiter
+        task = asyncio.ensure_future(call)
+        if gone is None:
+            await task
+            return
+        try:
+            await asyncio.wait((task, gone), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            task.cancel()
+            raise
+        if not task.done():
+            task.cancel()
+            await asyncio.wait((task,))
+        if task.cancelled() and self._gone is not None:
+            raise self._gone
+        task.result()
+
+    def _topic_gone(self, topic: str) -> None:
+        """TopicWatch callback: the topic was deleted (by any client)."""
+        if self._gone is None:
+            self._gone = TopicNotFound(self.topic, "kafka", "it was deleted while consuming")
+            log.info("topic %r was deleted while %s consumed it", topic, self.group or "a reader")
+        if self._gone_waiter is not None and not self._gone_waiter.done():
+            self._gone_waiter.set_result(None)
+
     async def _commit_loop(self) -> None:
         """Commit acks in batches: at most one OffsetCommit per commit interval."""
-        while not self.closed:
+        while not self.closed and self._gone is None:
             await self._commit_wanted.wait()
             await asyncio.sleep(self.commit_interval)
             self._commit_wanted.clear()
             self._commit_pending = False
             try:
                 await self._commit(list(self.tracks.values()))
+            except TopicNotFound:
+                return  # receive() raises it; nothing left to commit
             except Exception as exc:  # keep committing: a failed round is retried
                 log.warning("background commit of %s/%s failed: %s", self.topic, self.group, exc)
                 await asyncio.sleep(1.0)
@@ -462,6 +519,8 @@ class KafkaConsumer(ConsumerDriver):
             if self.closed:
                 return []
             raise ClosedError("consumer is not started")
+        if self._gone is not None:
+            raise self._gone
         if self.acks:
             self._drain()  # before fetching: the acked messages can be freed first
         loop = asyncio.get_running_loop()
@@ -493,6 +552,8 @@ class KafkaConsumer(ConsumerDriver):
                 self._wake_committer()  # deferred acks of these are committed in rounds
             if out or self.closed:
                 return out
+            if self._gone is not None:
+                raise self._gone
             if deadline is not None and loop.time() >= deadline:
                 return out
 
@@ -617,6 +678,8 @@ class KafkaConsumer(ConsumerDriver):
     async def seek(self, position: Position) -> None:
         if self.closed or self.client is None:
             raise ClosedError("consumer is closed")
+        if self._gone is not None:
+            raise self._gone
         self._drain()
         tps = [
             track.tp

@@ -4,6 +4,11 @@ aiokafka's DefaultPartitioner already places keys like the Java client (murmur2)
 round-robin option ignores keys and cycles through partitions. ``send`` returns after the
 broker acknowledged the record; ``send_batch`` enqueues every record first and then awaits
 the acknowledgements, so batches fill and the network is kept busy.
+
+Each producer checks a topic against the broker the first time it sends to it (the
+connection's cache may be stale) and then watches its client's metadata
+(:class:`~anymq_kafka.watch.TopicWatch`): when another client deletes the topic, the records
+aiokafka would retry until ``request_timeout_ms`` fail at once with TopicNotFound.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from anymq.errors import AnyMQError, ClosedError, ConfigError, TopicNotFound
 from anymq.message import Receipt
 from anymq_kafka.errors import mapped, unavailable
 from anymq_kafka.options import PRODUCER, convert
+from anymq_kafka.watch import TopicWatch
 
 if TYPE_CHECKING:
     from anymq_kafka.driver import KafkaBroker
@@ -69,7 +75,7 @@ def producer_kwargs(broker: KafkaBroker, options: ProducerOptions) -> dict[str, 
 
 
 class KafkaProducer(ProducerDriver):
-    """One AIOKafkaProducer; topics are checked once against metadata, then cached."""
+    """One AIOKafkaProducer; topics are checked once against metadata, then watched."""
 
     def __init__(self, broker: KafkaBroker, options: ProducerOptions) -> None:
         self.broker = broker
@@ -78,6 +84,9 @@ class KafkaProducer(ProducerDriver):
         self.limit = broker.capabilities.max_message_bytes
         self.client: Any = None
         self.closed = False
+        self.partitions: dict[str, int] = {}
+        """Partition counts of the topics this producer sends to (dropped when deleted)."""
+        self.watch: TopicWatch | None = None
 
     async def start(self) -> None:
         settings = self.broker.settings
@@ -91,26 +100,41 @@ class KafkaProducer(ProducerDriver):
             await client.stop()
             raise ConfigError(f"cannot start the Kafka producer: {exc}") from exc
         self.client = client
+        self.watch = TopicWatch(self.broker.admin, client.client.cluster, self._topic_gone)
 
     async def _partitions(self, topic: str) -> int:
-        if self.closed or self.client is None:
+        """First send to ``topic``: ask a broker (never the cache), then watch the topic."""
+        if self.closed or self.client is None or self.watch is None:
             raise ClosedError("producer is closed")
-        known = self.broker.admin.partitions.get(topic)
-        if known is None:
-            known = await self.broker.admin.require(topic)
+        known = await self.broker.admin.refresh(topic)
+        self.partitions[topic] = known
+        self.watch.add(topic)
         return known
 
+    def _topic_gone(self, topic: str) -> None:
+        """Fail the records aiokafka holds for a deleted topic (it would retry them until
+        request_timeout_ms, then fail them with NotLeaderForPartitionError)."""
+        self.partitions.pop(topic, None)
+        client = self.client
+        accumulator: Any = getattr(client, "_message_accumulator", None)
+        batches = getattr(accumulator, "_batches", None)
+        if not isinstance(batches, dict) or not hasattr(accumulator, "_pop_batch"):
+            return  # aiokafka changed shape: its own timeout fails the records
+        for tp in [tp for tp in batches if tp.topic == topic]:
+            while tp in batches:  # _pop_batch removes the key with its last batch
+                accumulator._pop_batch(tp).failure(exception=kerr.UnknownTopicOrPartitionError())
+
     def _error(self, exc: BaseException, topic: str, size: int) -> AnyMQError:
-        if isinstance(exc, kerr.KafkaTimeoutError) and topic not in self.broker.admin.partitions:
+        if isinstance(exc, kerr.KafkaTimeoutError) and topic not in self.partitions:
             return TopicNotFound(topic, "kafka")
         if isinstance(exc, kerr.UnknownTopicOrPartitionError):
-            self.broker.admin.partitions.pop(topic, None)
+            self.partitions.pop(topic, None)
         return mapped(
             exc, topic=topic, hosts=self.broker.settings.hosts, size=size, limit=self.limit
         )
 
     async def send(self, topic: str, message: Outgoing) -> Receipt:
-        partitions = self.broker.admin.partitions.get(topic) or await self._partitions(topic)
+        partitions = self.partitions.get(topic) or await self._partitions(topic)
         if message.partition is not None and message.partition >= partitions:
             raise _no_partition(topic, message.partition, partitions)
         headers = message.headers
@@ -136,7 +160,7 @@ class KafkaProducer(ProducerDriver):
         so each produce request carries a batch for every partition (aiokafka queues one
         undrained batch per partition).
         """
-        partitions = await self._partitions(topic)
+        partitions = self.partitions.get(topic) or await self._partitions(topic)
         for m in messages:  # all or nothing: check before the first record is queued
             if m.partition is not None and m.partition >= partitions:
                 raise _no_partition(topic, m.partition, partitions)
@@ -200,6 +224,10 @@ class KafkaProducer(ProducerDriver):
         if self.closed:
             return
         self.closed = True
+        watch, self.watch = self.watch, None
+        if watch is not None:
+            watch.close()
+        self.partitions.clear()
         client, self.client = self.client, None
         if client is not None:
             await client.stop()

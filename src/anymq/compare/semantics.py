@@ -338,6 +338,12 @@ SEMANTICS: tuple[Semantic, ...] = (
         "Basics",
         "The same consumer starts once its topic exists and gets what is sent next.",
     ),
+    Semantic(
+        "test_new_consumer_on_topic_deleted_elsewhere",
+        "a topic deleted elsewhere is not found",
+        "Basics",
+        "A consumer started on a topic another connection deleted raises TopicNotFound.",
+    ),
 )
 
 BY_TEST: Mapping[str, Semantic] = {s.test: s for s in SEMANTICS}

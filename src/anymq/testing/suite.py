@@ -29,6 +29,7 @@ from anymq.testing.suite_options import OptionsContract
 from anymq.testing.suite_order import OrderContract
 from anymq.testing.suite_secrets import SecretsContract
 from anymq.testing.suite_settle import SettleContract
+from anymq.testing.suite_topics import TopicContract
 
 
 class ContractSuite(
@@ -44,6 +45,7 @@ class ContractSuite(
     SecretsContract,
     OptionsContract,
     LifecycleContract,
+    TopicContract,
 ):
     """Every semantic of the anymq model, one test each; capabilities decide what is proven."""
 
