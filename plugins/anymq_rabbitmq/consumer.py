@@ -7,6 +7,11 @@ the channel hands every unacked message back to the queue at once, which is what
 close-without-ack and failover prompt. After a reconnect the channel is restored by
 aio-pika and ``basic.consume`` is issued again; messages delivered on the lost channel are
 dropped from the buffer, because RabbitMQ requeued them and will deliver them again.
+
+Deleting a topic's exchange does not cancel the consumers of a private queue bound to it
+(the queue lives on, bound to nothing), so a receive without a group that has waited
+``WATCH_EVERY`` seconds asks whether the exchange still exists (a passive declare), at
+most that often, and raises TopicNotFound when RabbitMQ says it is gone.
 """
 
 from __future__ import annotations
@@ -27,9 +32,13 @@ from anymq.errors import ClosedError, TopicNotFound
 from anymq.message import Received
 from anymq_rabbitmq import headers as hdr
 from anymq_rabbitmq.options import flag
+from anymq_rabbitmq.topology import exchange_exists
 
 if TYPE_CHECKING:
     from anymq_rabbitmq.driver import RabbitBroker
+
+WATCH_EVERY = 1.0
+"""Seconds of waiting between checks that a private queue's exchange still exists."""
 
 
 class QueueConsumer(ConsumerDriver):
@@ -49,6 +58,9 @@ class QueueConsumer(ConsumerDriver):
         self._ready: deque[DeliveredMessage] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._cancelled = False
+        self.private = False
+        """Reads a private queue, whose consumer RabbitMQ does not cancel on a topic delete."""
+        self._checked = 0.0
         self.closed = False
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -73,6 +85,7 @@ class QueueConsumer(ConsumerDriver):
             )
             await queue.bind(self.topic, plan.key, arguments=plan.bind_arguments)
             self.queue = queue.name
+            self.private = True
         channel.reopen_callbacks.add(self._on_reopen)
         await self._consume()
 
@@ -150,7 +163,9 @@ class QueueConsumer(ConsumerDriver):
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiter = waiter
             try:
-                if timeout is None:
+                if self.private:
+                    await self._wait_watching(waiter, timeout)
+                elif timeout is None:
                     await waiter
                 else:
                     await asyncio.wait_for(waiter, timeout)
@@ -168,6 +183,31 @@ class QueueConsumer(ConsumerDriver):
                 continue  # delivered on a lost channel: RabbitMQ redelivers it
             out.append(convert(message))
         return out
+
+    async def _wait_watching(self, waiter: asyncio.Future[None], timeout: float | None) -> None:
+        """Wait for ``waiter`` (TimeoutError after ``timeout``), checking at most every
+        WATCH_EVERY s of waiting that the exchange still exists."""
+        loop = asyncio.get_running_loop()
+        end = None if timeout is None else loop.time() + timeout
+        while True:
+            step = WATCH_EVERY if end is None else min(WATCH_EVERY, end - loop.time())
+            if step > 0:
+                await asyncio.wait((waiter,), timeout=step)
+            if waiter.done():
+                return
+            now = loop.time()
+            if end is not None and now >= end:
+                raise TimeoutError
+            if now - self._checked < WATCH_EVERY:
+                continue
+            self._checked = now
+            try:
+                exists = await exchange_exists(self.broker.amqp, self.topic)
+            except Exception:  # reconnecting, a busy server: only a 404 counts
+                continue
+            if not exists and not waiter.done():
+                self._cancelled = True
+                return
 
     def _convert(self, message: DeliveredMessage) -> Received:
         props = message.header.properties

@@ -12,6 +12,9 @@
 - after ``max_deliveries`` the message is sent to the dead-letter queue with Spring's
   dead-letter headers and deleted; the queue's redrive policy (maxReceiveCount =
   max_deliveries) catches what a crashed consumer never settled.
+- a long poll on a queue deleted meanwhile (another client deleted the topic) only ends
+  after its WaitTimeSeconds, so a receive waiting in one asks whether the topic still
+  exists every ``WATCH_EVERY`` seconds of waiting, and raises TopicNotFound when it is gone.
 """
 
 from __future__ import annotations
@@ -28,13 +31,13 @@ from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[impor
 
 from anymq.backend import ConsumerDriver, ConsumerOptions
 from anymq.deadletter import headers_for, reason_for
-from anymq.errors import ClosedError, ConfigError
+from anymq.errors import ClosedError, ConfigError, TopicNotFound
 from anymq.message import Received
 from anymq_sqs import codec, naming
 from anymq_sqs.admin import Source
-from anymq_sqs.errors import translate
+from anymq_sqs.errors import is_not_found, translate
 from anymq_sqs.options import CONSUMER_OPTIONS, number, unknown
-from anymq_sqs.poll import Poller
+from anymq_sqs.poll import Poll, Poller
 
 if TYPE_CHECKING:
     from anymq_sqs.driver import SQSBroker
@@ -46,6 +49,8 @@ MAX_VISIBILITY = 43_200
 SHORT_POLL_INTERVAL = 0.05
 RELEASE_TIMEOUT = 5.0
 """Least seconds a give-back (visibility 0) may take at close or after a cancel."""
+WATCH_EVERY = 2.0
+"""Seconds of waiting in a long poll between checks that the topic still exists."""
 _SYSTEM = ["ApproximateReceiveCount", "SentTimestamp"]
 
 
@@ -76,6 +81,8 @@ class SQSConsumer(ConsumerDriver):
         self._acks: list[str] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._gone = False
+        """The topic was found deleted while waiting: every receive raises TopicNotFound."""
         # a give-back gets what start() gets (connect_timeout x max_attempts), at least 5 s
         bound = max(RELEASE_TIMEOUT, settings.connect_timeout * settings.max_attempts)
         self._poller = Poller(self._give_back, bound, options.topic)
@@ -145,6 +152,8 @@ class SQSConsumer(ConsumerDriver):
     async def receive(self, max_messages: int, timeout: float | None) -> list[Received]:
         if self.closed:
             return []
+        if self._gone:
+            raise self._deleted()
         if self._acks:
             await self._flush_acks()
         sqs = self.broker.topology.sqs
@@ -175,7 +184,7 @@ class SQSConsumer(ConsumerDriver):
             limit = None
             if deadline is not None and poll.ends > deadline:
                 limit = max(0.0, deadline - loop.time())
-            if not await poller.wait(poll, limit):
+            if not await self._wait(poll, limit):
                 return []  # our timeout: the poll goes on (its messages are not lost)
             try:
                 raw = poller.take(poll)
@@ -197,6 +206,43 @@ class SQSConsumer(ConsumerDriver):
                     return []
                 if poll.wait == 0:
                     await asyncio.sleep(min(SHORT_POLL_INTERVAL, remaining))
+
+    async def _wait(self, poll: Poll, limit: float | None) -> bool:
+        """``poller.wait``, checking every WATCH_EVERY s of waiting that the topic exists:
+        a long poll on a deleted queue just waits out its WaitTimeSeconds."""
+        poller = self._poller
+        loop = asyncio.get_running_loop()
+        end = None if limit is None else loop.time() + limit
+        while True:
+            step = WATCH_EVERY if end is None else min(WATCH_EVERY, end - loop.time())
+            if await poller.wait(poll, max(0.0, step)):
+                return True
+            if self.closed or (end is not None and loop.time() >= end):
+                return False
+            if await self._topic_gone():
+                self._gone = True
+                poller.abandon(poll)  # the queue is gone: nothing it hands out can matter
+                raise self._deleted()
+
+    async def _topic_gone(self) -> bool:
+        """True only when SNS (or SQS in queue mode) says the topic no longer exists; any
+        other failure (a busy or unreachable endpoint) is left to the poll to report."""
+        topology = self.broker.topology
+        try:
+            if topology.queue_mode:
+                await topology.sqs.get_queue_attributes(
+                    QueueUrl=self._url, AttributeNames=["QueueArn"]
+                )
+                return False
+            return not await topology.topic_exists(self.options.topic)
+        except ClientError as exc:
+            return bool(is_not_found(exc))
+        except Exception as exc:
+            log.debug("anymq sqs: could not check topic %s: %r", self.options.topic, exc)
+            return False
+
+    def _deleted(self) -> TopicNotFound:
+        return TopicNotFound(self.options.topic, "sqs", "it was deleted while consuming")
 
     def _wrap(self, raw: list[dict[str, Any]]) -> list[Received]:
         topic = self.options.topic

@@ -87,6 +87,14 @@ class Poller:
             return []
         return list(poll.task.result().get("Messages") or [])
 
+    def abandon(self, poll: Poll) -> None:
+        """Stops a poll of a queue that was deleted: it can hand out nothing that matters,
+        and close must not wait out its WaitTimeSeconds."""
+        poll.taken = True
+        if self.current is poll:
+            self.current = None
+        poll.task.cancel()
+
     def give_back(self, handles: list[str]) -> None:
         """Makes these messages visible again at once, in the background (close waits)."""
         if handles:

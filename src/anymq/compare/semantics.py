@@ -344,6 +344,19 @@ SEMANTICS: tuple[Semantic, ...] = (
         "Basics",
         "A consumer started on a topic another connection deleted raises TopicNotFound.",
     ),
+    Semantic(
+        "test_send_to_topic_deleted_elsewhere",
+        "a send to a topic deleted elsewhere fails",
+        "Basics",
+        "A send to a topic another connection deleted raises TopicNotFound within seconds.",
+    ),
+    Semantic(
+        "test_live_consumer_of_topic_deleted_elsewhere",
+        "a waiting consumer sees its topic deleted",
+        "Basics",
+        "A consumer waiting in receive() when another connection deletes its topic raises "
+        "TopicNotFound within seconds, with or without a group.",
+    ),
 )
 
 BY_TEST: Mapping[str, Semantic] = {s.test: s for s in SEMANTICS}

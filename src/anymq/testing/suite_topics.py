@@ -1,14 +1,11 @@
 """Contract: a topic deleted through another connection is TopicNotFound on this one.
 
 "Another connection" is a second ``Broker`` (in production: another process or an admin
-tool), so whatever this connection cached about the topic is stale. Every backend refuses a
-consumer started on such a topic with TopicNotFound within seconds, instead of a consumer
-that starts "successfully" and then waits forever.
-
-Sends and consumers that are already waiting should fail the same way, but not every
-backend does that yet (RabbitMQ ``?mode=stream`` sends, a group-less RabbitMQ classic
-consumer, SQS consumers that wait out their 20 s long poll), so those checks live in the
-backends' own tests for now; the helpers here are shared with them.
+tool), so whatever this connection cached about the topic is stale. On every backend a send
+to such a topic, a consumer started on it and a consumer already waiting in ``receive()`` or
+``async for`` raise TopicNotFound within seconds, instead of a raw backend error, a consumer
+that starts "successfully" or one that waits forever. The helpers are shared with the
+backends' own, more detailed tests.
 """
 
 from __future__ import annotations
@@ -26,6 +23,9 @@ from anymq.testing.context import TestContext
 
 #: Seconds within which a client of the stale connection must notice the deletion.
 DETECT_WITHIN = 10.0
+#: Seconds within which a send or a waiting consumer must notice it ("promptly"; the
+#: backends document their own bound, all below this).
+PROMPT = 5.0
 
 T = TypeVar("T")
 
@@ -79,3 +79,43 @@ class TopicContract:
                 _start_consumer(broker, topic, group), "starting a consumer on the deleted topic"
             )
             ctx.observe("deleted_topic.consumer_start_s", round(took, 2))
+
+    async def test_send_to_topic_deleted_elsewhere(self, ctx: TestContext) -> None:
+        async with ctx.broker() as broker:
+            topic = await ctx.topic(broker)
+            async with broker.producer() as producer:
+                await producer.send(topic, b"before")  # this producer now knows the topic
+                await delete_elsewhere(ctx, topic)
+                took = await fails_with_topic_not_found(
+                    producer.send(topic, b"after"), "a send after the delete", within=PROMPT
+                )
+                ctx.observe("deleted_topic.send_s", round(took, 2))
+                await fails_with_topic_not_found(
+                    producer.send(topic, b"again"), "a second send", within=PROMPT
+                )
+
+    @pytest.mark.parametrize("grouped", [True, False], ids=["group", "no-group"])
+    async def test_live_consumer_of_topic_deleted_elsewhere(
+        self, ctx: TestContext, grouped: bool
+    ) -> None:
+        async with ctx.broker() as broker:
+            topic = await ctx.topic(broker)
+            group = ctx.group() if grouped else None
+            async with broker.consumer(topic, group) as consumer:
+                async with broker.producer() as producer:
+                    await producer.send(topic, b"before")
+                got = await ctx.collect(consumer, 1)
+                assert [m.value for m in got] == [b"before"]
+                waiting = asyncio.ensure_future(anext(consumer))  # what `async for` waits in
+                await asyncio.sleep(0.5)
+                assert not waiting.done(), waiting
+                await delete_elsewhere(ctx, topic)
+                took = await fails_with_topic_not_found(
+                    waiting, "a consumer waiting in `async for` during the delete", within=PROMPT
+                )
+                ctx.observe("deleted_topic.live_consumer_s", round(took, 2))
+                await fails_with_topic_not_found(
+                    consumer.receive(timeout=PROMPT / 2),
+                    "receive() after the delete",
+                    within=PROMPT,
+                )
