@@ -2,8 +2,8 @@
 connection still has it cached: sends, new producers and live consumers raise TopicNotFound
 within seconds (issue 11, item 8). Before, a send took request_timeout_ms (30 s) and then
 raised PublishError(NotLeaderForPartition), a new consumer started "successfully" and a live
-consumer blocked forever. The consumer-start case runs on every backend in the contract
-suite (anymq.testing.suite_topics); the rest are here until every backend does them."""
+consumer blocked forever. A send, a consumer start and a waiting consumer also run on every
+backend in the contract suite (anymq.testing.suite_topics); these are Kafka's finer cases."""
 
 from __future__ import annotations
 

@@ -62,7 +62,7 @@ async def _start_consumer(broker: Broker, topic: str, group: str | None) -> None
 
 
 class TopicContract:
-    """A consumer started after another connection deleted its topic."""
+    """Sends, new consumers and waiting consumers of a topic another connection deleted."""
 
     @pytest.mark.parametrize("grouped", [True, False], ids=["group", "no-group"])
     async def test_new_consumer_on_topic_deleted_elsewhere(
