@@ -11,7 +11,8 @@ dropped from the buffer, because RabbitMQ requeued them and will deliver them ag
 Deleting a topic's exchange does not cancel the consumers of a private queue bound to it
 (the queue lives on, bound to nothing), so a receive without a group that has waited
 ``WATCH_EVERY`` seconds asks whether the exchange still exists (a passive declare), at
-most that often, and raises TopicNotFound when RabbitMQ says it is gone.
+most that often, and raises TopicNotFound when RabbitMQ says it is gone (closing its
+channel, so the queue goes too).
 """
 
 from __future__ import annotations
@@ -207,6 +208,10 @@ class QueueConsumer(ConsumerDriver):
                 continue
             if not exists and not waiter.done():
                 self._cancelled = True
+                # Its channel would re-declare the queue's binding to the missing exchange
+                # after a reconnect, and that failure stops the whole connection's recovery;
+                # closing it also deletes the (exclusive) queue now.
+                await self._drop_channel()
                 return
 
     def _convert(self, message: DeliveredMessage) -> Received:
