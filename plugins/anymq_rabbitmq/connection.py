@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import aio_pika
@@ -42,6 +42,24 @@ _DISCARD_SECONDS = 5.0
 _CHANNEL_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, RuntimeError)
 
 _START_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, ssl.SSLError)
+
+#: Seconds between attempts on a queue that is still starting after a server restart.
+_DOWN_PAUSE = 0.1
+
+T = TypeVar("T")
+
+
+def queue_down(exc: BaseException) -> bool:
+    """RabbitMQ's 404 for a durable queue that exists but is not running (yet).
+
+    Right after a node starts, its quorum queues and streams take a moment to come up;
+    until then a passive declare or ``basic.consume`` is refused with NOT_FOUND "home node
+    ... of durable queue ... is down or inaccessible" (seen on 3.10). That is transient, not
+    a missing queue: callers retry it within their deadline, never report TopicNotFound.
+    """
+    return isinstance(exc, amqp_errors.ChannelNotFoundEntity) and "down or inaccessible" in str(
+        exc
+    )
 
 
 def amqp_url(url: URL, settings: BrokerSettings) -> str:
@@ -208,6 +226,29 @@ class Amqp:
             if not channel.is_closed:
                 with contextlib.suppress(Exception):
                     await channel.close()
+
+    async def while_down(self, attempt: Callable[[], Awaitable[T]], what: str) -> T:
+        """``attempt()`` again while RabbitMQ says its queue is down (see :func:`queue_down`),
+        within ``publish_timeout``; then BrokerUnavailable. Each attempt opens its own channel
+        (the 404 closed the last one). Any other error is raised as it is."""
+        loop = asyncio.get_running_loop()
+        timeout = self.settings.publish_timeout
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                return await attempt()
+            except amqp_errors.ChannelNotFoundEntity as exc:
+                if not queue_down(exc):
+                    raise
+                if loop.time() >= deadline:
+                    raise BrokerUnavailable(
+                        f"RabbitMQ at {where(self.url)} did not let us {what} within "
+                        f"{timeout:g}s: {_safe(exc, self.url)} (the server is still starting "
+                        "its queues after a restart)",
+                        host=self.url.host,
+                        port=self.url.port,
+                    ) from exc
+            await asyncio.sleep(_DOWN_PAUSE)
 
     async def _bounded(self, awaitable: Any, what: str) -> Any:
         timeout = self.settings.publish_timeout

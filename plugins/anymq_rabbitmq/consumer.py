@@ -26,6 +26,7 @@ from anymq.backend import ConsumerDriver, ConsumerOptions
 from anymq.errors import ClosedError, TopicNotFound
 from anymq.message import Received
 from anymq_rabbitmq import headers as hdr
+from anymq_rabbitmq.connection import queue_down
 from anymq_rabbitmq.options import flag
 
 if TYPE_CHECKING:
@@ -95,6 +96,8 @@ class QueueConsumer(ConsumerDriver):
                 self.queue, self._on_message, exclusive=self.exclusive, consumer_tag=self.tag
             )
         except amqp_errors.ChannelNotFoundEntity as exc:
+            if queue_down(exc):  # exists, still starting after a restart: not a missing topic
+                raise self.broker.amqp.unavailable(exc, f"consume {self.queue!r}") from exc
             raise TopicNotFound(self.topic, "rabbitmq", f"queue {self.queue!r} is gone") from exc
         self.tag = ok.consumer_tag
         self._underlay = underlay

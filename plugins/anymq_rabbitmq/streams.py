@@ -75,19 +75,26 @@ class StreamReader:
         self.error: BaseException | None = None
 
     async def start(self) -> None:
+        """Attach; a stream still starting after a server restart is waited for (within
+        ``publish_timeout``, then BrokerUnavailable), a missing one raises the 404."""
+        ok = await self.amqp.while_down(self._attach, f"read the stream {self.stream!r}")
+        channel = self.channel
+        assert channel is not None
+        self.tag = ok.consumer_tag
+        channel.on_consumer_cancel_callbacks.add(self._on_cancel)
+        channel.closing.add_done_callback(self._on_closed)
+
+    async def _attach(self) -> spec.Basic.ConsumeOk:
         channel = await self.amqp.raw_channel()
         self.channel = channel
         try:
             await channel.basic_qos(prefetch_count=self.prefetch)
-            ok = await channel.basic_consume(
+            return await channel.basic_consume(
                 self.stream, self._on_message, arguments={"x-stream-offset": self.start_at}
             )
         except BaseException:
             await self.close()  # RabbitMQ caps channels per connection: never leave one open
             raise
-        self.tag = ok.consumer_tag
-        channel.on_consumer_cancel_callbacks.add(self._on_cancel)
-        channel.closing.add_done_callback(self._on_closed)
 
     def _on_cancel(self, frame: spec.Basic.Cancel) -> None:
         if frame.consumer_tag == self.tag:  # RabbitMQ cancels readers of a deleted stream
