@@ -196,13 +196,25 @@ class Amqp:
         conn = self._live()
 
         async def open_() -> aiormq.abc.AbstractChannel:
-            await conn.ready()
-            transport = conn.transport
-            if transport is None:
-                raise amqp_errors.AMQPConnectionError("not connected")
-            return await transport.connection.channel(publisher_confirms=confirms)
+            # A connection that is going down (server restart) refuses new channels: wait
+            # for the robust connection to come back instead of failing at once.
+            while True:
+                await conn.ready()
+                transport = conn.transport
+                if transport is not None and not transport.connection.is_closed:
+                    try:
+                        return await transport.connection.channel(publisher_confirms=confirms)
+                    except _CHANNEL_ERRORS:
+                        if self.closed:
+                            raise
+                await asyncio.sleep(0.05)
 
-        channel: aiormq.abc.AbstractChannel = await self._bounded(open_(), "open a channel")
+        try:
+            channel: aiormq.abc.AbstractChannel = await self._bounded(open_(), "open a channel")
+        except _CHANNEL_ERRORS as exc:
+            if isinstance(exc, AnyMQError):
+                raise
+            raise self.unavailable(exc, "open a channel") from exc
         return channel
 
     @contextlib.asynccontextmanager
@@ -211,6 +223,10 @@ class Amqp:
         channel = await self.raw_channel()
         try:
             yield channel
+        except CONNECTION_ERRORS as exc:  # the connection went away under this step
+            if isinstance(exc, AnyMQError):
+                raise
+            raise self.unavailable(exc, "finish a step") from exc
         finally:
             if not channel.is_closed:
                 with contextlib.suppress(Exception):
@@ -222,6 +238,10 @@ class Amqp:
         channel = await self.raw_channel(confirms=True)
         try:
             yield channel
+        except CONNECTION_ERRORS as exc:  # the connection went away under this step
+            if isinstance(exc, AnyMQError):
+                raise
+            raise self.unavailable(exc, "finish a step") from exc
         finally:
             if not channel.is_closed:
                 with contextlib.suppress(Exception):

@@ -34,8 +34,9 @@ import aiormq.exceptions as amqp_errors
 from aiormq.abc import DeliveredMessage
 from pamqp import commands as spec
 
+from anymq.errors import AnyMQError
 from anymq_rabbitmq import headers as hdr
-from anymq_rabbitmq.connection import Amqp
+from anymq_rabbitmq.connection import CONNECTION_ERRORS, Amqp
 
 Position = dict[str, int]
 """A stored group position: ``{"offset": n}`` or ``{"ts": ms}`` (first message at/after)."""
@@ -92,8 +93,10 @@ class StreamReader:
             return await channel.basic_consume(
                 self.stream, self._on_message, arguments={"x-stream-offset": self.start_at}
             )
-        except BaseException:
+        except BaseException as exc:
             await self.close()  # RabbitMQ caps channels per connection: never leave one open
+            if isinstance(exc, CONNECTION_ERRORS) and not isinstance(exc, AnyMQError):
+                raise self.amqp.unavailable(exc, f"read the stream {self.stream!r}") from exc
             raise
 
     def _on_cancel(self, frame: spec.Basic.Cancel) -> None:
