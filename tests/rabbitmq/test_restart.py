@@ -279,9 +279,11 @@ class Outcomes:
         self.anymq: list[str] = []
         self.ok: list[str] = []
 
-    async def run(self, name: str, operation: Awaitable[object]) -> None:
+    async def run(self, name: str, operation: Awaitable[object], limit: float = 90.0) -> None:
         try:
-            await operation
+            await asyncio.wait_for(operation, limit)
+        except TimeoutError:
+            self.raw.append(f"{name}: hung for {limit:g}s")
         except Exception as exc:
             text = f"{name}: {type(exc).__module__}.{type(exc).__name__}: {exc}"
             (self.anymq if isinstance(exc, anymq.AnyMQError) else self.raw).append(text)
@@ -425,7 +427,10 @@ async def test_stream_consumers_across_a_restart_raise_no_raw_error(own_node: st
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(after.wait(), 30)
                 stop.set()
-                await asyncio.gather(*workers)
+                try:
+                    await asyncio.wait_for(asyncio.gather(*workers), 120)
+                except TimeoutError:
+                    outcomes.raw.append("the consumers did not stop within 120 s")
         finally:
             await broker.delete_topic(topic)
     print(f"ok={len(outcomes.ok)} anymq={len(outcomes.anymq)} raw={outcomes.raw[:3]}")
