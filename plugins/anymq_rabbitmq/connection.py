@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import aio_pika
@@ -42,6 +42,24 @@ _DISCARD_SECONDS = 5.0
 _CHANNEL_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, RuntimeError)
 
 _START_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, ssl.SSLError)
+
+#: Seconds between attempts on a queue that is still starting after a server restart.
+_DOWN_PAUSE = 0.1
+
+T = TypeVar("T")
+
+
+def queue_down(exc: BaseException) -> bool:
+    """RabbitMQ's 404 for a durable queue that exists but is not running (yet).
+
+    Right after a node starts, its quorum queues and streams take a moment to come up;
+    until then a passive declare or ``basic.consume`` is refused with NOT_FOUND "home node
+    ... of durable queue ... is down or inaccessible" (seen on 3.10). That is transient, not
+    a missing queue: callers retry it within their deadline, never report TopicNotFound.
+    """
+    return isinstance(exc, amqp_errors.ChannelNotFoundEntity) and "down or inaccessible" in str(
+        exc
+    )
 
 
 def amqp_url(url: URL, settings: BrokerSettings) -> str:
@@ -178,13 +196,25 @@ class Amqp:
         conn = self._live()
 
         async def open_() -> aiormq.abc.AbstractChannel:
-            await conn.ready()
-            transport = conn.transport
-            if transport is None:
-                raise amqp_errors.AMQPConnectionError("not connected")
-            return await transport.connection.channel(publisher_confirms=confirms)
+            # A connection that is going down (server restart) refuses new channels: wait
+            # for the robust connection to come back instead of failing at once.
+            while True:
+                await conn.ready()
+                transport = conn.transport
+                if transport is not None and not transport.connection.is_closed:
+                    try:
+                        return await transport.connection.channel(publisher_confirms=confirms)
+                    except _CHANNEL_ERRORS:
+                        if self.closed:
+                            raise
+                await asyncio.sleep(0.05)
 
-        channel: aiormq.abc.AbstractChannel = await self._bounded(open_(), "open a channel")
+        try:
+            channel: aiormq.abc.AbstractChannel = await self._bounded(open_(), "open a channel")
+        except _CHANNEL_ERRORS as exc:
+            if isinstance(exc, AnyMQError):
+                raise
+            raise self.unavailable(exc, "open a channel") from exc
         return channel
 
     @contextlib.asynccontextmanager
@@ -193,6 +223,10 @@ class Amqp:
         channel = await self.raw_channel()
         try:
             yield channel
+        except CONNECTION_ERRORS as exc:  # the connection went away under this step
+            if isinstance(exc, AnyMQError):
+                raise
+            raise self.unavailable(exc, "finish a step") from exc
         finally:
             if not channel.is_closed:
                 with contextlib.suppress(Exception):
@@ -204,10 +238,37 @@ class Amqp:
         channel = await self.raw_channel(confirms=True)
         try:
             yield channel
+        except CONNECTION_ERRORS as exc:  # the connection went away under this step
+            if isinstance(exc, AnyMQError):
+                raise
+            raise self.unavailable(exc, "finish a step") from exc
         finally:
             if not channel.is_closed:
                 with contextlib.suppress(Exception):
                     await channel.close()
+
+    async def while_down(self, attempt: Callable[[], Awaitable[T]], what: str) -> T:
+        """``attempt()`` again while RabbitMQ says its queue is down (see :func:`queue_down`),
+        within ``publish_timeout``; then BrokerUnavailable. Each attempt opens its own channel
+        (the 404 closed the last one). Any other error is raised as it is."""
+        loop = asyncio.get_running_loop()
+        timeout = self.settings.publish_timeout
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                return await attempt()
+            except amqp_errors.ChannelNotFoundEntity as exc:
+                if not queue_down(exc):
+                    raise
+                if loop.time() >= deadline:
+                    raise BrokerUnavailable(
+                        f"RabbitMQ at {where(self.url)} did not let us {what} within "
+                        f"{timeout:g}s: {_safe(exc, self.url)} (the server is still starting "
+                        "its queues after a restart)",
+                        host=self.url.host,
+                        port=self.url.port,
+                    ) from exc
+            await asyncio.sleep(_DOWN_PAUSE)
 
     async def _bounded(self, awaitable: Any, what: str) -> Any:
         timeout = self.settings.publish_timeout

@@ -29,9 +29,10 @@ from aiormq.abc import DeliveredMessage
 from pamqp import commands as spec
 
 from anymq.backend import ConsumerDriver, ConsumerOptions
-from anymq.errors import ClosedError, TopicNotFound
+from anymq.errors import ClosedError, ConfigError, TopicNotFound
 from anymq.message import Received
 from anymq_rabbitmq import headers as hdr
+from anymq_rabbitmq.connection import queue_down
 from anymq_rabbitmq.options import flag
 from anymq_rabbitmq.topology import exchange_exists
 
@@ -109,7 +110,16 @@ class QueueConsumer(ConsumerDriver):
                 self.queue, self._on_message, exclusive=self.exclusive, consumer_tag=self.tag
             )
         except amqp_errors.ChannelNotFoundEntity as exc:
+            if queue_down(exc):  # exists, still starting after a restart: not a missing topic
+                raise self.broker.amqp.unavailable(exc, f"consume {self.queue!r}") from exc
             raise TopicNotFound(self.topic, "rabbitmq", f"queue {self.queue!r} is gone") from exc
+        except amqp_errors.ChannelAccessRefused as exc:  # 403: another member holds it
+            raise ConfigError(
+                f"RabbitMQ refused to let this consumer read queue {self.queue!r}: "
+                f"{exc.args[0] if exc.args else exc}. Another consumer holds it with "
+                "exclusive=true (or this one asked for exclusive use while others read it); "
+                "close that consumer first, or do not ask for exclusive use"
+            ) from exc
         self.tag = ok.consumer_tag
         self._underlay = underlay
 

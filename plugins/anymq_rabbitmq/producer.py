@@ -24,10 +24,18 @@ from aio_pika.abc import AbstractRobustChannel
 from pamqp import commands as spec
 
 from anymq.backend import Outgoing, ProducerDriver, ProducerOptions
-from anymq.errors import BrokerUnavailable, ClosedError, ConfigError, PublishError, TopicNotFound
+from anymq.errors import (
+    BrokerUnavailable,
+    ClosedError,
+    ConfigError,
+    PublishError,
+    TopicNotFound,
+)
 from anymq.message import Receipt
 from anymq_rabbitmq import headers as hdr
+from anymq_rabbitmq import topology as topo
 from anymq_rabbitmq.connection import CONNECTION_ERRORS
+from anymq_rabbitmq.naming import Names
 from anymq_rabbitmq.options import PRODUCER_OPTIONS, check_known, flag, seconds
 from anymq_rabbitmq.publish import Item, publish_many
 
@@ -46,6 +54,17 @@ _PROTOCOL_ERRORS = (
 )
 
 
+#: Seconds between publishes of a message its stream returned (stream still starting).
+_STREAM_PAUSE = 0.1
+
+
+class _Returned(Exception):
+    """RabbitMQ returned a mandatory message: no queue took it (mapped in ``_failed``)."""
+
+    def __init__(self, topic: str) -> None:
+        super().__init__(f"message for topic {topic!r} returned")
+
+
 class RabbitProducer(ProducerDriver):
     """One confirm-mode channel per producer."""
 
@@ -56,7 +75,8 @@ class RabbitProducer(ProducerDriver):
         self.broker = broker
         self.confirm = flag(options.extra, "confirm", True)
         # In stream mode the topic's stream is always bound, so a returned message was not
-        # stored (e.g. the stream is still recovering after a restart): fail the send.
+        # stored: the stream is still starting after a restart, and the send publishes it
+        # again within publish_timeout (_stream_starting).
         self.mandatory = flag(options.extra, "mandatory", broker.stream_mode)
         self.delivery_mode = 2 if flag(options.extra, "persistent", True) else 1
         ttl = seconds(options.extra, "ttl", None)
@@ -175,17 +195,41 @@ class RabbitProducer(ProducerDriver):
         if isinstance(result, spec.Basic.Nack):
             raise PublishError(f"RabbitMQ refused a message for topic {topic!r} (basic.nack)")
         if isinstance(result, aiormq.abc.DeliveredMessage):
-            raise PublishError(
-                f"no queue is bound to topic {topic!r} for this routing key; the message was "
-                "returned (mandatory=true)"
-            )
+            raise _Returned(topic)
+
+    async def _stream_starting(self, topic: str, exc: BaseException, deadline: float) -> bool:
+        """Whether a returned message should be published again: in stream mode the topic's
+        stream takes every message, so a return means it was not running (right after a
+        server restart RabbitMQ starts streams a moment after it accepts connections).
+        True while the stream is starting or runs again; BrokerUnavailable once
+        ``publish_timeout`` is spent; False (a real return) when it does not exist."""
+        if not self.stream_mode:
+            return False
+        try:
+            state = await topo.queue_state(self.broker.amqp, Names.stream(topic))
+        except Exception:  # lost the connection while checking: the send retries anyway
+            state = "down"
+        if state == "missing":
+            return False
+        if asyncio.get_running_loop().time() >= deadline:
+            raise BrokerUnavailable(
+                f"the stream of topic {topic!r} did not take messages within {self.timeout:g}s "
+                "(RabbitMQ returned them: the stream is not running yet after a restart); "
+                "nothing was stored",
+                host=self.broker.url.host,
+                port=self.broker.url.port,
+            ) from exc
+        await asyncio.sleep(_STREAM_PAUSE)
+        return True
 
     async def _failed(self, topic: str, exc: BaseException, deadline: float) -> None:
         """Map a failed publish, or return so the caller publishes again."""
         if isinstance(exc, amqp_errors.ChannelNotFoundEntity):
             self.known.discard(topic)
             raise TopicNotFound(topic, "rabbitmq") from exc
-        if isinstance(exc, amqp_errors.PublishError):
+        if isinstance(exc, (amqp_errors.PublishError, _Returned)):
+            if await self._stream_starting(topic, exc, deadline):
+                return  # nothing was stored: publish again once the stream runs
             raise PublishError(
                 f"no queue is bound to topic {topic!r} for this routing key; the message was "
                 "returned (mandatory=true)"

@@ -27,8 +27,8 @@ import aiormq
 import aiormq.exceptions as amqp_errors
 from pamqp import commands as spec
 
-from anymq.errors import BrokerUnavailable, TopicNotFound
-from anymq_rabbitmq.connection import Amqp, where
+from anymq.errors import AnyMQError, BrokerUnavailable, TopicNotFound
+from anymq_rabbitmq.connection import CONNECTION_ERRORS, Amqp, where
 from anymq_rabbitmq.naming import Names
 
 LOCK_TIMEOUT = 30.0
@@ -45,7 +45,21 @@ class Registry:
 
     @contextlib.asynccontextmanager
     async def edit(self) -> AsyncIterator[Doc]:
-        """The current document; changes made to it are saved when the block exits cleanly."""
+        """The current document; changes made to it are saved when the block exits cleanly.
+
+        A connection lost on the way (server restart) raises BrokerUnavailable: the change
+        was saved or not, and the caller may simply repeat it.
+        """
+        try:
+            async with self._editing() as doc:
+                yield doc
+        except CONNECTION_ERRORS as exc:
+            if isinstance(exc, AnyMQError):
+                raise
+            raise self.amqp.unavailable(exc, "use the anymq registry") from exc
+
+    @contextlib.asynccontextmanager
+    async def _editing(self) -> AsyncIterator[Doc]:
         async with self._local:
             channel = await self._acquire()
             try:

@@ -527,13 +527,59 @@ class StreamBroadcastConsumer(ConsumerDriver):
             try:
                 await reader.wait(None if deadline is None else max(0.0, deadline - loop.time()))
             except Exception as exc:
-                raise TopicNotFound(self.topic, "rabbitmq", f"stream read failed: {exc}") from exc
+                if not await self._resume(exc, deadline):
+                    return out
+                continue
             batch = reader.take(max_messages)
             out = [self._convert(m, 1) for m in batch if self._wanted(m)]
             if batch and not out:
                 await reader.ack(batch[-1])  # skipped markers / expired: give credit back
             if out or self.closed or (deadline is not None and loop.time() >= deadline):
                 return out
+
+    async def _resume(self, exc: Exception, deadline: float | None) -> bool:
+        """Attach again after the reader failed (lost connection, server restart), right
+        after the last message handed out, within the receive's time (or publish_timeout
+        without one); False when that time ran out (the next receive tries again).
+        Only a stream that really is gone is TopicNotFound."""
+        loop = asyncio.get_running_loop()
+        remaining = self.broker.settings.publish_timeout
+        if deadline is not None:
+            remaining = max(0.0, deadline - loop.time())
+        try:
+            async with asyncio.timeout(remaining):
+                await self._reattach()
+        except TimeoutError:
+            if deadline is None:
+                raise BrokerUnavailable(
+                    f"lost the stream of topic {self.topic!r} ({exc!r}) and could not read it "
+                    f"again within {remaining:g}s"
+                ) from exc
+            return False
+        except amqp_errors.ChannelNotFoundEntity as missing:
+            raise TopicNotFound(self.topic, "rabbitmq", f"its stream is gone: {missing}") from exc
+        except BrokerUnavailable:
+            if deadline is None:
+                raise
+            return False
+        return True
+
+    async def _reattach(self) -> None:
+        # Nothing handed out yet after a 'latest' start: there is no offset to go on from.
+        start: Any = "next"
+        if self.next_offset > 0 or self.options.start.kind != "latest":
+            start = offset_argument(
+                {"offset": self.next_offset}
+                if self.ts_floor is None
+                else {"ts": self.ts_floor}
+            )
+        reader = StreamReader(
+            self.broker.stream_amqp, Names.stream(self.topic), start, self.options.prefetch
+        )
+        await reader.start()
+        old, self.reader = self.reader, reader
+        if old is not None:
+            await old.close()
 
     def _wanted(self, message: DeliveredMessage) -> bool:
         offset = offset_of(message)

@@ -34,8 +34,9 @@ import aiormq.exceptions as amqp_errors
 from aiormq.abc import DeliveredMessage
 from pamqp import commands as spec
 
+from anymq.errors import AnyMQError
 from anymq_rabbitmq import headers as hdr
-from anymq_rabbitmq.connection import Amqp
+from anymq_rabbitmq.connection import CONNECTION_ERRORS, Amqp
 
 Position = dict[str, int]
 """A stored group position: ``{"offset": n}`` or ``{"ts": ms}`` (first message at/after)."""
@@ -75,19 +76,28 @@ class StreamReader:
         self.error: BaseException | None = None
 
     async def start(self) -> None:
+        """Attach; a stream still starting after a server restart is waited for (within
+        ``publish_timeout``, then BrokerUnavailable), a missing one raises the 404."""
+        ok = await self.amqp.while_down(self._attach, f"read the stream {self.stream!r}")
+        channel = self.channel
+        assert channel is not None
+        self.tag = ok.consumer_tag
+        channel.on_consumer_cancel_callbacks.add(self._on_cancel)
+        channel.closing.add_done_callback(self._on_closed)
+
+    async def _attach(self) -> spec.Basic.ConsumeOk:
         channel = await self.amqp.raw_channel()
         self.channel = channel
         try:
             await channel.basic_qos(prefetch_count=self.prefetch)
-            ok = await channel.basic_consume(
+            return await channel.basic_consume(
                 self.stream, self._on_message, arguments={"x-stream-offset": self.start_at}
             )
-        except BaseException:
+        except BaseException as exc:
             await self.close()  # RabbitMQ caps channels per connection: never leave one open
+            if isinstance(exc, CONNECTION_ERRORS) and not isinstance(exc, AnyMQError):
+                raise self.amqp.unavailable(exc, f"read the stream {self.stream!r}") from exc
             raise
-        self.tag = ok.consumer_tag
-        channel.on_consumer_cancel_callbacks.add(self._on_cancel)
-        channel.closing.add_done_callback(self._on_closed)
 
     def _on_cancel(self, frame: spec.Basic.Cancel) -> None:
         if frame.consumer_tag == self.tag:  # RabbitMQ cancels readers of a deleted stream

@@ -2,7 +2,8 @@
 
 Each helper does one AMQP step on its own short-lived channel and maps RabbitMQ's channel
 errors: 404 means the topic (exchange) is missing, 406 means an existing object was
-declared with other settings.
+declared with other settings. A queue that exists but is still starting after a server
+restart (404 "down or inaccessible") is waited for within ``publish_timeout``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import aiormq.exceptions as amqp_errors
 
 from anymq.errors import ConfigError, TopicNotFound
 from anymq.model import Retention
-from anymq_rabbitmq.connection import Amqp
+from anymq_rabbitmq.connection import Amqp, queue_down
 from anymq_rabbitmq.registry import Doc
 
 ANYMQ_ARG = "x-anymq"
@@ -135,36 +136,62 @@ async def declare_exchange(
             ) from exc
 
 
-async def queue_counts(amqp: Amqp, name: str) -> tuple[int, int] | None:
-    """(ready messages, consumers) of a queue, or None if it does not exist."""
+async def queue_state(amqp: Amqp, name: str) -> str:
+    """``"ok"``, ``"down"`` (exists, still starting after a restart) or ``"missing"``; one try."""
     async with amqp.admin() as channel:
         try:
-            ok = await channel.queue_declare(name, passive=True)
-        except amqp_errors.ChannelNotFoundEntity:
-            return None
-    return int(ok.message_count or 0), int(ok.consumer_count or 0)
+            await channel.queue_declare(name, passive=True)
+        except amqp_errors.ChannelNotFoundEntity as exc:
+            return "down" if queue_down(exc) else "missing"
+    return "ok"
+
+
+async def queue_counts(amqp: Amqp, name: str) -> tuple[int, int] | None:
+    """(ready messages, consumers) of a queue, or None if it does not exist."""
+
+    async def attempt() -> tuple[int, int] | None:
+        async with amqp.admin() as channel:
+            try:
+                ok = await channel.queue_declare(name, passive=True)
+            except amqp_errors.ChannelNotFoundEntity as exc:
+                if queue_down(exc):
+                    raise
+                return None
+        return int(ok.message_count or 0), int(ok.consumer_count or 0)
+
+    return await amqp.while_down(attempt, f"check the queue {name!r}")
 
 
 async def declare_queue(amqp: Amqp, name: str, arguments: dict[str, Any], what: str) -> None:
-    async with amqp.admin() as channel:
-        try:
-            await channel.queue_declare(name, durable=True, arguments=arguments)
-        except amqp_errors.ChannelPreconditionFailed as exc:
-            raise ConfigError(
-                f"{what} queue {name!r} already exists with other settings ({exc.args[0]}); "
-                "use the settings it was created with (max_deliveries, retention, queue_type) "
-                "or delete the topic"
-            ) from exc
+    async def attempt() -> None:
+        async with amqp.admin() as channel:
+            try:
+                await channel.queue_declare(name, durable=True, arguments=arguments)
+            except amqp_errors.ChannelPreconditionFailed as exc:
+                raise ConfigError(
+                    f"{what} queue {name!r} already exists with other settings ({exc.args[0]}); "
+                    "use the settings it was created with (max_deliveries, retention, "
+                    "queue_type) or delete the topic"
+                ) from exc
+
+    await amqp.while_down(attempt, f"declare the {what} queue {name!r}")
 
 
 async def bind(
     amqp: Amqp, queue: str, exchange: str, key: str, arguments: dict[str, Any] | None
 ) -> None:
-    async with amqp.admin() as channel:
-        try:
-            await channel.queue_bind(queue, exchange, routing_key=key, arguments=arguments)
-        except amqp_errors.ChannelNotFoundEntity as exc:
-            raise TopicNotFound(exchange, "rabbitmq", "it was deleted while subscribing") from exc
+    async def attempt() -> None:
+        async with amqp.admin() as channel:
+            try:
+                await channel.queue_bind(queue, exchange, routing_key=key, arguments=arguments)
+            except amqp_errors.ChannelNotFoundEntity as exc:
+                if queue_down(exc):
+                    raise
+                raise TopicNotFound(
+                    exchange, "rabbitmq", "it was deleted while subscribing"
+                ) from exc
+
+    await amqp.while_down(attempt, f"bind the queue {queue!r}")
 
 
 async def delete_queue(amqp: Amqp, name: str) -> None:

@@ -87,3 +87,25 @@ async def test_consumer_whose_start_fails_closes_its_channel(rabbitmq_url: str, 
             assert open_channels(broker) == channels, "failed starts left channels open"
         finally:
             await broker.delete_topic(topic)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_queue_in_exclusive_use_is_a_config_error(rabbitmq_url: str, mode: str) -> None:
+    """A second member of a group whose (classic) queue another consumer holds with
+    exclusive=true gets RabbitMQ's 403 as a ConfigError saying why, not a raw aiormq
+    ChannelAccessRefused, and its start leaves no channel open (counted in classic mode: in
+    stream mode the holder's pump opens channels of its own meanwhile)."""
+    url = with_query(rabbitmq_url, mode=mode, queue_type="classic")
+    topic = f"anymq-rmq-exclusive-{uuid.uuid4().hex[:8]}"
+    async with anymq.connect(url) as broker:
+        await broker.create_topic(topic)
+        try:
+            async with broker.consumer(topic, "solo", exclusive=True):
+                before = open_channels(broker)
+                with pytest.raises(anymq.ConfigError, match="exclusive"):
+                    async with broker.consumer(topic, "solo"):
+                        pass
+                if mode == "classic":
+                    assert open_channels(broker) == before
+        finally:
+            await broker.delete_topic(topic)

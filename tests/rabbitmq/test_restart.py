@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import time
 import uuid
+from collections.abc import Awaitable, Iterator
 
 import pytest
 
@@ -222,3 +224,216 @@ async def test_sends_while_the_server_is_down_wait_for_it(rabbitmq_url: str, mod
                     assert late.offset is not None, "no offset after the server came back"
         finally:
             await broker.delete_topic(topic)
+
+
+# -- a throwaway node of our own: restarted many times, so it must not be the shared one ----
+
+OWN_PORT = int(os.environ.get("ANYMQ_RABBITMQ_OWN_PORT", "5771"))
+OWN_ENV = {
+    "ANYMQ_RABBITMQ_PORT": str(OWN_PORT),
+    "ANYMQ_RABBITMQ_DIR": os.environ.get("ANYMQ_RABBITMQ_OWN_DIR", f"/tmp/rmq-{OWN_PORT}"),
+}
+#: Streams of other topics make the node take longer to start its queues after a restart,
+#: which widens the moment in which RabbitMQ refuses a stream with 404 "down or inaccessible".
+BUSY_STREAMS = 30
+
+
+async def _own(action: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        "bash", str(ROOT / "compose" / "rabbitmq.sh"), action, env={**os.environ, **OWN_ENV},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    assert process.returncode == 0, f"compose/rabbitmq.sh {action} failed:\n{output.decode()}"
+
+
+@pytest.fixture(scope="module")
+def own_node() -> Iterator[str]:
+    """The URL of a RabbitMQ node started for these tests alone, stopped afterwards."""
+    asyncio.run(_own("start"))
+    try:
+        yield f"amqp://guest:guest@127.0.0.1:{OWN_PORT}/"
+    finally:
+        asyncio.run(_own("stop"))
+
+
+async def _amqp_answers(port: int) -> bool:
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 0.5)
+    except (OSError, TimeoutError):
+        return False
+    try:
+        writer.write(b"AMQP\x00\x00\x09\x01")
+        return await asyncio.wait_for(reader.read(1), 1.0) == b"\x01"
+    except (OSError, TimeoutError):
+        return False
+    finally:
+        writer.close()
+
+
+class Outcomes:
+    """Every operation's result by name: raw (non-anymq) errors, anymq errors, successes."""
+
+    def __init__(self) -> None:
+        self.raw: list[str] = []
+        self.anymq: list[str] = []
+        self.ok: list[str] = []
+
+    async def run(self, name: str, operation: Awaitable[object], limit: float = 90.0) -> None:
+        try:
+            await asyncio.wait_for(operation, limit)
+        except TimeoutError:
+            self.raw.append(f"{name}: hung for {limit:g}s")
+        except Exception as exc:
+            text = f"{name}: {type(exc).__module__}.{type(exc).__name__}: {exc}"
+            (self.anymq if isinstance(exc, anymq.AnyMQError) else self.raw).append(text)
+        else:
+            self.ok.append(name)
+
+
+async def test_stream_operations_right_after_a_restart_wait_for_the_stream(
+    own_node: str,
+) -> None:
+    """For a moment after a node restart RabbitMQ refuses a stream with 404 "home node ...
+    is down or inaccessible" and returns messages routed to it. Sends, batches, new
+    consumers (with and without a group, latest and earliest) and describe_group issued
+    right then, from a connection made right then and from one that lived through the
+    restart, wait for the stream and succeed: no raw ChannelNotFoundEntity, no PublishError
+    for a stream that is only starting, and receipts carry offsets."""
+    url = with_query(own_node, mode="stream", publish_timeout="30", reconnect_interval="0.1")
+    topic = f"anymq-rmq-boot-{uuid.uuid4().hex[:8]}"
+    busy = [f"{topic}-busy{i}" for i in range(BUSY_STREAMS)]
+    outcomes = Outcomes()
+    offsets: list[int | None] = []
+    async with anymq.connect(url) as old:
+        for name in (topic, *busy):
+            await old.create_topic(name)
+        try:
+            async with old.consumer(topic, "g0", start="earliest"):
+                pass
+            async with old.producer() as survivor:
+                await survivor.send(topic, b"warm")  # its offset tracker is attached
+                for round_ in range(2):
+                    await _own("stop")
+                    starting = asyncio.create_task(_own("start"))
+                    for _ in range(6000):  # within 60 s
+                        if await _amqp_answers(OWN_PORT):
+                            break
+                        await asyncio.sleep(0.01)
+                    while True:  # a client connecting the moment the port answers
+                        fresh = anymq.connect(url)
+                        try:
+                            await fresh.start()
+                            break
+                        except anymq.BrokerUnavailable:
+                            await asyncio.sleep(0.02)
+
+                    async def send(broker: anymq.Broker, batch: bool) -> None:
+                        async with broker.producer() as producer:
+                            if batch:
+                                receipts = await producer.send_batch(topic, [b"b1", b"b2"])
+                            else:
+                                receipts = [await producer.send(topic, b"one")]
+                            offsets.extend(r.offset for r in receipts)
+
+                    async def consume(broker: anymq.Broker, group: str | None, start: str) -> None:
+                        async with broker.consumer(topic, group, start=start) as consumer:
+                            await consumer.receive(max_messages=1, timeout=0.1)
+
+                    async def survivor_send() -> None:
+                        offsets.append((await survivor.send(topic, b"old")).offset)
+
+                    try:
+                        await asyncio.gather(
+                            outcomes.run("new send", send(fresh, False)),
+                            outcomes.run("new send_batch", send(fresh, True)),
+                            outcomes.run("existing send", survivor_send()),
+                            outcomes.run("broadcast latest", consume(fresh, None, "latest")),
+                            outcomes.run("broadcast earliest", consume(fresh, None, "earliest")),
+                            outcomes.run("new group", consume(fresh, f"n{round_}", "latest")),
+                            outcomes.run("old group", consume(fresh, "g0", "earliest")),
+                            outcomes.run("describe_group", fresh.describe_group(topic, "g0")),
+                            outcomes.run(
+                                "old conn new group", consume(old, f"o{round_}", "latest")
+                            ),
+                            outcomes.run("old conn broadcast", consume(old, None, "latest")),
+                        )
+                    finally:
+                        await fresh.close()
+                        await starting
+        finally:
+            for name in (topic, *busy):
+                await old.delete_topic(name)
+    print(f"ok={len(outcomes.ok)} anymq={outcomes.anymq[:3]} raw={outcomes.raw[:3]}")
+    assert not outcomes.raw, f"raw (non-anymq) errors escaped: {outcomes.raw}"
+    assert not outcomes.anymq, f"operations failed while the stream was starting: {outcomes.anymq}"
+    assert None not in offsets, f"receipts without offsets after a restart: {offsets}"
+
+
+async def test_stream_consumers_across_a_restart_raise_no_raw_error(own_node: str) -> None:
+    """Consumers started while the node stops and starts fail only with anymq errors (a
+    registry edit or offset read whose connection drops is BrokerUnavailable, not a raw
+    aiormq ConnectionClosed/ChannelInvalidStateError), and a consumer without a group that
+    lives through the restart goes on reading from where it was instead of raising
+    TopicNotFound for a topic that exists."""
+    url = with_query(own_node, mode="stream", publish_timeout="30", reconnect_interval="0.1")
+    topic = f"anymq-rmq-bounce-{uuid.uuid4().hex[:8]}"
+    outcomes = Outcomes()
+    lost_topic: list[str] = []
+    got: list[bytes] = []
+    after = asyncio.Event()
+    async with anymq.connect(url) as broker:
+        await broker.create_topic(topic)
+        try:
+            async with broker.consumer(topic, "g0", start="earliest"):
+                pass
+            stop = asyncio.Event()
+
+            async def starter(worker: int) -> None:
+                for n in itertools.count():
+                    if stop.is_set():
+                        return
+                    for group in ("g0", f"s{worker}-{n}", None):
+                        async def start_one(group: str | None = group) -> None:
+                            async with broker.consumer(topic, group) as consumer:
+                                await consumer.receive(max_messages=1, timeout=0.05)
+
+                        await outcomes.run(f"start {group}", start_one())
+
+            async def reader(consumer: anymq.Consumer) -> None:
+                while not stop.is_set():
+                    try:
+                        for msg in await consumer.receive(max_messages=10, timeout=0.2):
+                            got.append(msg.body)
+                            if msg.body == b"after":
+                                after.set()
+                            await msg.ack()
+                    except anymq.TopicNotFound as exc:
+                        lost_topic.append(str(exc))
+                        await asyncio.sleep(0.1)
+                    except anymq.AnyMQError:
+                        await asyncio.sleep(0.1)
+
+            async with broker.consumer(topic, None, start="earliest") as broadcast:
+                workers = [asyncio.create_task(starter(i)) for i in range(4)]
+                workers.append(asyncio.create_task(reader(broadcast)))
+                for _ in range(3):
+                    await asyncio.sleep(1.0)
+                    await _own("stop")
+                    await asyncio.sleep(0.5)
+                    await _own("start")
+                async with broker.producer() as producer:
+                    await producer.send(topic, b"after")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(after.wait(), 30)
+                stop.set()
+                try:
+                    await asyncio.wait_for(asyncio.gather(*workers), 120)
+                except TimeoutError:
+                    outcomes.raw.append("the consumers did not stop within 120 s")
+        finally:
+            await broker.delete_topic(topic)
+    print(f"ok={len(outcomes.ok)} anymq={len(outcomes.anymq)} raw={outcomes.raw[:3]}")
+    assert not outcomes.raw, f"raw (non-anymq) errors escaped: {outcomes.raw}"
+    assert not lost_topic, f"TopicNotFound for an existing topic: {lost_topic[:2]}"
+    assert b"after" in got, "the consumer without a group did not read on after the restart"
