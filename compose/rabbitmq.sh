@@ -17,17 +17,22 @@
 # 127.0.0.1:4369. The system's own rabbitmq-server service is never started or used.
 #
 # Environment overrides (all optional):
-#   ANYMQ_RABBITMQ_DIR      state directory          (default <repo>/.cache/rabbitmq)
+#   ANYMQ_RABBITMQ_DIR      state directory          (default <repo>/.cache/rabbitmq, or
+#                           <repo>/.cache/rabbitmq-PORT for another port)
 #   ANYMQ_RABBITMQ_PORT     AMQP port                (default 5672; mgmt = port+10000, dist = port+20000,
-#                           node anymq-PORT@localhost when not 5672; use with its own ANYMQ_RABBITMQ_DIR)
+#                           node anymq-PORT@localhost when not 5672)
 #   ANYMQ_RABBITMQ_PLUGINS  comma-separated plugins  (default none; e.g. rabbitmq_management,
 #                           which adds ~1 s to boot and ~5 s to every stop)
 #   ANYMQ_RABBITMQ_TIMEOUT  seconds to wait for boot (default 60)
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-RMQ_DIR="${ANYMQ_RABBITMQ_DIR:-$REPO_ROOT/.cache/rabbitmq}"
 RMQ_PORT="${ANYMQ_RABBITMQ_PORT:-5672}"
+# A second node (another port) gets its own state folder by default: sharing the first one's
+# pid file would make `stop` or `restart` act on the wrong node.
+RMQ_DEFAULT_DIR="$REPO_ROOT/.cache/rabbitmq"
+[ "$RMQ_PORT" = 5672 ] || RMQ_DEFAULT_DIR="$REPO_ROOT/.cache/rabbitmq-$RMQ_PORT"
+RMQ_DIR="${ANYMQ_RABBITMQ_DIR:-$RMQ_DEFAULT_DIR}"
 RMQ_MGMT_PORT=$((RMQ_PORT + 10000))
 RMQ_DIST_PORT=$((RMQ_PORT + 20000))
 RMQ_STREAM_PORT=$((RMQ_PORT - 120))   # 5552 for 5672

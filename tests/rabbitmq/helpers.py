@@ -23,28 +23,33 @@ def with_query(url: str, **options: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{query}"
 
 
-async def restart_server(url: str) -> float:
-    """Restart the node behind ``url`` with compose/rabbitmq.sh; returns the seconds it took.
+async def server(url: str, action: str, env: dict[str, str] | None = None) -> float:
+    """Run ``compose/rabbitmq.sh ACTION`` for the node behind ``url``; returns the seconds taken.
 
-    The script restarts the node it manages for the URL's port (``ANYMQ_RABBITMQ_PORT``);
-    a server the project did not start cannot be restarted from here.
+    The script manages the node for the URL's port (``ANYMQ_RABBITMQ_PORT``; a port other
+    than 5672 gets its own state folder); a server the project did not start cannot be
+    restarted from here. ``env`` adds variables (e.g. ``ANYMQ_RABBITMQ_DIR``).
     """
-    env = dict(os.environ)
-    port = anymq.URL.parse(url).port or 5672
-    env.setdefault("ANYMQ_RABBITMQ_PORT", str(port))
+    environ = {**os.environ, **(env or {})}
+    environ.setdefault("ANYMQ_RABBITMQ_PORT", str(anymq.URL.parse(url).port or 5672))
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
         "bash",
         str(ROOT / "compose" / "rabbitmq.sh"),
-        "restart",
-        env=env,
+        action,
+        env=environ,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await process.communicate()
     if process.returncode != 0:
-        raise AssertionError(f"compose/rabbitmq.sh restart failed:\n{output.decode()}")
+        raise AssertionError(f"compose/rabbitmq.sh {action} failed:\n{output.decode()}")
     return time.monotonic() - started
+
+
+async def restart_server(url: str) -> float:
+    """Restart the node behind ``url``; returns the seconds it took."""
+    return await server(url, "restart")
 
 
 async def queue_exists(url: str, queue: str) -> bool:

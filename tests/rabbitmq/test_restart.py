@@ -20,7 +20,7 @@ import pytest
 
 import anymq
 from anymq.testing.ledger import Ledger
-from tests.rabbitmq.helpers import ROOT, restart_server, with_query
+from tests.rabbitmq.helpers import restart_server, server, with_query
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.anymq, pytest.mark.slow]
 
@@ -180,17 +180,6 @@ async def test_stream_sends_across_a_restart_raise_only_anymq_errors(rabbitmq_ur
     )
 
 
-async def _server(url: str, action: str) -> None:
-    env = dict(os.environ)
-    env.setdefault("ANYMQ_RABBITMQ_PORT", str(anymq.URL.parse(url).port or 5672))
-    process = await asyncio.create_subprocess_exec(
-        "bash", str(ROOT / "compose" / "rabbitmq.sh"), action, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await process.communicate()
-    assert process.returncode == 0, f"compose/rabbitmq.sh {action} failed:\n{output.decode()}"
-
-
 @pytest.mark.parametrize("mode", ["classic", "stream"])
 async def test_sends_while_the_server_is_down_wait_for_it(rabbitmq_url: str, mode: str) -> None:
     """A new producer and a send started while the server is down wait for the robust
@@ -207,7 +196,7 @@ async def test_sends_while_the_server_is_down_wait_for_it(rabbitmq_url: str, mod
                     async with broker.producer() as fresh:
                         return await fresh.send(topic, b"fresh")
 
-                await _server(rabbitmq_url, "stop")
+                await server(rabbitmq_url, "stop")
                 try:
                     pending = [
                         asyncio.ensure_future(producer.send(topic, b"during")),
@@ -215,7 +204,7 @@ async def test_sends_while_the_server_is_down_wait_for_it(rabbitmq_url: str, mod
                     ]
                     await asyncio.sleep(1.0)
                 finally:
-                    await _server(rabbitmq_url, "start")
+                    await server(rabbitmq_url, "start")
                 results = await asyncio.gather(*pending, return_exceptions=True)
                 raw = [r for r in results if isinstance(r, BaseException)]
                 assert not raw, f"sends while the server was down failed: {raw!r}"
@@ -239,12 +228,7 @@ BUSY_STREAMS = 30
 
 
 async def _own(action: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        "bash", str(ROOT / "compose" / "rabbitmq.sh"), action, env={**os.environ, **OWN_ENV},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await process.communicate()
-    assert process.returncode == 0, f"compose/rabbitmq.sh {action} failed:\n{output.decode()}"
+    await server(f"amqp://127.0.0.1:{OWN_PORT}/", action, OWN_ENV)
 
 
 @pytest.fixture(scope="module")
