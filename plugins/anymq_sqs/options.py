@@ -112,12 +112,29 @@ class Settings:
         return f"sqs.{self.region}.amazonaws.com:443"
 
 
+def _check_endpoint(endpoint: str) -> None:
+    """http(s)://host[:port] with a numeric port, checked before anything reads its parts."""
+    parts = urlsplit(endpoint)
+    try:
+        parts.port  # noqa: B018 - urllib raises ValueError for a port that is not a number
+    except ValueError:
+        raise ConfigError(
+            f"endpoint_url {mask_url_password(endpoint)!r}: the port is not a number from 1 to "
+            "65535; give http(s)://host[:port]"
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"endpoint_url must be http(s)://host[:port], got {mask_url_password(endpoint)!r}"
+        )
+
+
 def parse(url: URL, options: Mapping[str, Any]) -> Settings:
     """Settings from the URL and the merged options (keyword options win)."""
     unknown(options, BROKER_OPTIONS, "broker")
     endpoint = options.get("endpoint_url") or None
     if endpoint is not None:
         _no_credentials(str(endpoint))
+        _check_endpoint(str(endpoint))
     if url.hosts:
         if len(url.hosts) > 1:
             raise ConfigError("sqs:// takes one endpoint host, got several")
@@ -132,11 +149,6 @@ def parse(url: URL, options: Mapping[str, Any]) -> Settings:
                     f"sqs:// host {host}:{port} and endpoint_url {endpoint} disagree; give one"
                 )
     if endpoint is not None:
-        parts = urlsplit(str(endpoint))
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                f"endpoint_url must be http(s)://host[:port], got {mask_url_password(endpoint)!r}"
-            )
         endpoint = str(endpoint).rstrip("/")
     profile = options.get("profile") or None
     region = (

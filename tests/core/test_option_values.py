@@ -104,3 +104,14 @@ def test_rabbitmq_timeout_defaults_are_unchanged() -> None:
     settings = anymq.connect(URLS["rabbitmq"]).driver.settings  # type: ignore[attr-defined]
     assert (settings.connect_timeout, settings.publish_timeout) == (10.0, 60.0)
     assert settings.reconnect_interval == 1.0
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:abc", "http://127.0.0.1:99999"])
+def test_sqs_endpoint_url_with_a_bad_port_is_a_config_error(endpoint: str) -> None:
+    with pytest.raises(anymq.ConfigError, match="port is not a number"):
+        anymq.connect("sqs://?region=us-east-1", endpoint_url=endpoint)
+
+
+def test_sqs_endpoint_url_must_be_http() -> None:
+    with pytest.raises(anymq.ConfigError, match=r"http\(s\)://host"):
+        anymq.connect("sqs://?region=us-east-1", endpoint_url="ftp://127.0.0.1:4566")
