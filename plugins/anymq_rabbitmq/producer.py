@@ -37,7 +37,7 @@ from anymq_rabbitmq import topology as topo
 from anymq_rabbitmq.connection import CONNECTION_ERRORS
 from anymq_rabbitmq.naming import Names
 from anymq_rabbitmq.options import PRODUCER_OPTIONS, check_known, flag, seconds
-from anymq_rabbitmq.publish import Item, publish_many
+from anymq_rabbitmq.publish import ChannelGone, Item, publish_many
 
 if TYPE_CHECKING:
     from anymq_rabbitmq.driver import RabbitBroker
@@ -56,6 +56,13 @@ _PROTOCOL_ERRORS = (
 
 #: Seconds between publishes of a message its stream returned (stream still starting).
 _STREAM_PAUSE = 0.1
+
+
+def _missing_exchange(exc: BaseException, topic: str) -> bool:
+    """Whether a 404 channel.close is RabbitMQ's "no exchange '<topic>' in vhost ..."."""
+    return isinstance(exc, amqp_errors.ChannelNotFoundEntity) and f"exchange '{topic}'" in str(
+        exc
+    )
 
 
 class _Returned(Exception):
@@ -89,6 +96,7 @@ class RabbitProducer(ProducerDriver):
         self.known: set[str] = set()
         self._ids = map(f"{uuid.uuid4().hex[:16]}-{{}}".format, itertools.count())
         self.closed = False
+        self._reopening = asyncio.Lock()
 
     async def start(self) -> None:
         self.channel = await self.broker.amqp.robust_channel(confirms=self.confirm)
@@ -101,9 +109,12 @@ class RabbitProducer(ProducerDriver):
             with contextlib.suppress(Exception):
                 await self.channel.close()
 
-    async def _check_topic(self, topic: str) -> None:
-        await self.broker.ensure_topic(topic)
-        self.known.add(topic)
+    async def _known(self, topic: str) -> None:
+        """Check the topic's exchange passively (on an admin channel) unless known: a
+        publish to a missing exchange would close the producer's channel instead."""
+        if topic not in self.known:
+            await self.broker.ensure_topic(topic)
+            self.known.add(topic)
 
     def _properties(self, message: Outgoing, ts: int) -> spec.Basic.Properties:
         return spec.Basic.Properties(
@@ -114,13 +125,28 @@ class RabbitProducer(ProducerDriver):
         )
 
     async def _underlay(self) -> aiormq.abc.AbstractChannel:
+        """The channel to publish on; reopened (one send at a time) after the server closed it.
+
+        aio-pika reopens a robust channel after a channel-level close, but gives up for good
+        when that reopen fails or the new channel is closed while it is being restored (a
+        racing publish to a deleted exchange): then every later send would fail until
+        ``publish_timeout``. ``restore()`` runs under aio-pika's own restore lock and does
+        nothing when its reopen already succeeded.
+        """
         if self.closed or self.channel is None:
             raise ClosedError("producer is closed")
-        return await self.channel.get_underlay_channel()
+        channel = self.channel
+        if channel.is_closed:
+            async with self._reopening:
+                if channel.is_closed and not self.closed:
+                    try:
+                        await channel.restore()
+                    except Exception as exc:  # closed again while reopening: send retries
+                        raise ChannelGone(channel, None) from exc
+        return await channel.get_underlay_channel()
 
     async def send(self, topic: str, message: Outgoing) -> Receipt:
-        if topic not in self.known:
-            await self._check_topic(topic)
+        await self._known(topic)
         props = self._properties(message, hdr.now_ms())
         key = message.routing_key or topic
         tracker = await self.broker.tracker(topic) if self.track else None
@@ -131,13 +157,12 @@ class RabbitProducer(ProducerDriver):
         while True:
             try:
                 async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    await self._known(topic)  # again after a 404 on a concurrent send
                     channel = await self._underlay()
-                    result = await channel.basic_publish(
-                        message.value,
-                        exchange=topic,
-                        routing_key=key,
-                        properties=props,
-                        mandatory=self.mandatory,
+                    # Not channel.basic_publish: it writes even on a channel the server
+                    # has just closed, which closes the whole connection (see publish.py).
+                    [result] = await publish_many(
+                        channel, topic, [(message.value, key, props)], mandatory=self.mandatory
                     )
                 self._check_result(topic, result)
                 break
@@ -149,8 +174,7 @@ class RabbitProducer(ProducerDriver):
         return Receipt(topic, self.partition, offset, props.message_id)
 
     async def send_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[Receipt]:
-        if topic not in self.known:
-            await self._check_topic(topic)
+        await self._known(topic)
         ts = hdr.now_ms()
         pending: list[Item] = [
             (m.value, m.routing_key or topic, self._properties(m, ts)) for m in messages
@@ -164,17 +188,9 @@ class RabbitProducer(ProducerDriver):
         while True:
             try:
                 async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    await self._known(topic)  # again after a 404 on a concurrent send
                     channel = await self._underlay()
-                    results: list[Any] = []
-                    if not self.confirm:
-                        for body, rk, props in pending:
-                            await channel.basic_publish(
-                                body, exchange=topic, routing_key=rk, properties=props
-                            )
-                    else:
-                        results = await publish_many(
-                            channel, topic, pending, mandatory=self.mandatory
-                        )
+                    results = await publish_many(channel, topic, pending, mandatory=self.mandatory)
                 for result in results:
                     self._check_result(topic, result)
                 break
@@ -224,9 +240,21 @@ class RabbitProducer(ProducerDriver):
 
     async def _failed(self, topic: str, exc: BaseException, deadline: float) -> None:
         """Map a failed publish, or return so the caller publishes again."""
-        if isinstance(exc, amqp_errors.ChannelNotFoundEntity):
-            self.known.discard(topic)
-            raise TopicNotFound(topic, "rabbitmq") from exc
+        if isinstance(exc, ChannelGone) and exc.reason is not None:
+            # Nothing of this publish was written: the channel was already closed, e.g.
+            # by a 404 for this topic caused by a concurrent send.
+            if _missing_exchange(exc.reason, topic):
+                self.known.discard(topic)
+                raise TopicNotFound(topic, "rabbitmq") from exc.reason
+        elif isinstance(exc, amqp_errors.ChannelNotFoundEntity):
+            if _missing_exchange(exc, topic) or "exchange '" not in str(exc):
+                self.known.discard(topic)
+                raise TopicNotFound(topic, "rabbitmq") from exc
+            # A 404 for another topic closed the shared channel before this publish was
+            # confirmed: the server dropped it (it discards publishes after channel.close
+            # until close-ok), so publishing again on the reopened channel is safe.
+            await asyncio.sleep(0.05)
+            return
         if isinstance(exc, (amqp_errors.PublishError, _Returned)):
             if await self._stream_starting(topic, exc, deadline):
                 return  # nothing was stored: publish again once the stream runs
