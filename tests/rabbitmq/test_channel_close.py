@@ -70,8 +70,11 @@ async def test_concurrent_sends_to_a_deleted_topic_fail_fast(rabbitmq_url: str, 
                 await broker.delete_topic(other)
 
 
+@pytest.mark.parametrize("group", ["g", None])
 @pytest.mark.parametrize("mode", ["classic", "stream"])
-async def test_consumer_on_the_same_broker_keeps_its_channel(rabbitmq_url: str, mode: str) -> None:
+async def test_consumer_on_the_same_broker_keeps_its_channel(
+    rabbitmq_url: str, mode: str, group: str | None
+) -> None:
     url = with_query(rabbitmq_url, mode=mode)
     gone, kept = _name("gone"), _name("kept")
     async with anymq.connect(url) as broker:
@@ -81,7 +84,7 @@ async def test_consumer_on_the_same_broker_keeps_its_channel(rabbitmq_url: str, 
         reconnects: list[Any] = []
         conn.reconnect_callbacks.add(lambda *args: reconnects.append(args))
         try:
-            async with broker.consumer(kept, "g") as consumer:
+            async with broker.consumer(kept, group) as consumer:
                 async with broker.producer() as producer:
                     await producer.send(kept, b"held")
                     [held] = await consumer.receive(1, 10)
