@@ -44,6 +44,13 @@ async def _concurrent_sends(producer: anymq.Producer, topic: str) -> tuple[list[
     return results, time.monotonic() - started
 
 
+def _assert_kept(conn: Any, before: Any) -> None:
+    """The broker's connection is the one from before the sends, and still open."""
+    assert conn.transport is not None
+    assert conn.transport.connection is before, "the shared connection was replaced"
+    assert not before.is_closed, "the shared connection was closed"
+
+
 @pytest.mark.parametrize("mode", ["classic", "stream"])
 async def test_concurrent_sends_to_a_deleted_topic_fail_fast(rabbitmq_url: str, mode: str) -> None:
     url = with_query(rabbitmq_url, mode=mode)
@@ -59,8 +66,7 @@ async def test_concurrent_sends_to_a_deleted_topic_fail_fast(rabbitmq_url: str, 
             kinds = sorted({type(r).__name__ for r in results})
             assert kinds == ["TopicNotFound"], results[:5]
             assert took < 3, f"{SENDS} sends took {took:.1f}s"
-            assert conn.transport is not None and conn.transport.connection is before
-            assert not before.is_closed, "the shared connection was closed"
+            _assert_kept(conn, before)
             # The producer still works for a topic that exists.
             other = _name("alive")
             await broker.create_topic(other)
@@ -84,27 +90,55 @@ async def test_consumer_on_the_same_broker_keeps_its_channel(
         reconnects: list[Any] = []
         conn.reconnect_callbacks.add(lambda *args: reconnects.append(args))
         try:
-            async with broker.consumer(kept, group) as consumer:
-                async with broker.producer() as producer:
-                    await producer.send(kept, b"held")
-                    [held] = await consumer.receive(1, 10)
-                    assert held.delivery_count == 1
-                    await producer.send(gone, b"first")
-                    await _delete_elsewhere(url, gone)
-                    before = conn.transport.connection
-                    results, took = await _concurrent_sends(producer, gone)
-                    kinds = sorted({type(r).__name__ for r in results})
-                    assert kinds == ["TopicNotFound"], results[:5]
-                    assert took < 3, f"{SENDS} sends took {took:.1f}s"
-                    assert conn.transport is not None and conn.transport.connection is before
-                    assert not before.is_closed, "the shared connection was closed"
-                    assert reconnects == []
-                    # Nothing was redelivered: the held message is still ours to ack.
-                    assert await consumer.receive(10, 1.0) == []
-                    await held.ack()
-                    await producer.send(kept, b"after")
-                    [after] = await consumer.receive(1, 10)
-                    assert (after.value, after.delivery_count) == (b"after", 1)
-                    await after.ack()
+            async with broker.consumer(kept, group) as consumer, broker.producer() as producer:
+                await producer.send(kept, b"held")
+                [held] = await consumer.receive(1, 10)
+                assert held.delivery_count == 1
+                await producer.send(gone, b"first")
+                await _delete_elsewhere(url, gone)
+                before = conn.transport.connection
+                results, took = await _concurrent_sends(producer, gone)
+                kinds = sorted({type(r).__name__ for r in results})
+                assert kinds == ["TopicNotFound"], results[:5]
+                assert took < 3, f"{SENDS} sends took {took:.1f}s"
+                _assert_kept(conn, before)
+                assert reconnects == []
+                # Nothing was redelivered: the held message is still ours to ack.
+                assert await consumer.receive(10, 1.0) == []
+                await held.ack()
+                await producer.send(kept, b"after")
+                [after] = await consumer.receive(1, 10)
+                assert (after.value, after.delivery_count) == (b"after", 1)
+                await after.ack()
+        finally:
+            await broker.delete_topic(kept)
+
+
+async def test_sends_to_a_live_topic_survive_a_404_on_the_same_channel(rabbitmq_url: str) -> None:
+    """Sends to an existing topic that the 404 of a concurrent send caught unconfirmed are
+    published again on the reopened channel: none fails, none is lost."""
+    gone, kept = _name("gone"), _name("kept")
+    async with anymq.connect(rabbitmq_url) as broker:
+        await broker.create_topic(gone)
+        await broker.create_topic(kept)
+        try:
+            async with broker.consumer(kept, "g") as consumer, broker.producer() as producer:
+                await producer.send(gone, b"first")
+                await _delete_elsewhere(rabbitmq_url, gone)
+                sends = [
+                    producer.send(gone if i % 2 else kept, f"m{i}".encode()) for i in range(SENDS)
+                ]
+                results = await asyncio.wait_for(asyncio.gather(*sends, return_exceptions=True), 30)
+                failed = [r for i, r in enumerate(results) if i % 2]
+                sent = [r for i, r in enumerate(results) if not i % 2]
+                assert {type(r).__name__ for r in failed} == {"TopicNotFound"}
+                assert all(isinstance(r, anymq.Receipt) for r in sent), sent
+                got: set[bytes] = set()
+                deadline = time.monotonic() + 10
+                while len(got) < len(sent) and time.monotonic() < deadline:
+                    for msg in await consumer.receive(100, 0.5):
+                        got.add(msg.value)
+                        await msg.ack()
+                assert got == {f"m{i}".encode() for i in range(0, SENDS, 2)}
         finally:
             await broker.delete_topic(kept)
