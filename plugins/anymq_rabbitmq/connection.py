@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -281,6 +281,17 @@ class Amqp:
                 host=self.url.host,
                 port=self.url.port,
             ) from exc
+
+    @contextlib.contextmanager
+    def dropped(self, what: str) -> Iterator[None]:
+        """Map a connection lost anywhere inside (e.g. a consumer start spanning several
+        steps while the server restarts) to BrokerUnavailable; anymq errors pass as they are."""
+        try:
+            yield
+        except AnyMQError:
+            raise
+        except CONNECTION_ERRORS as exc:
+            raise self.unavailable(exc, what) from exc
 
     def unavailable(self, exc: BaseException, what: str) -> BrokerUnavailable:
         return BrokerUnavailable(

@@ -68,7 +68,8 @@ class QueueConsumer(ConsumerDriver):
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
         try:
-            await self._start()
+            with self.broker.amqp.dropped(f"start a consumer of {self.topic!r}"):
+                await self._start()
         except BaseException:
             await self._drop_channel()  # a failed start keeps no channel; it may be retried
             raise

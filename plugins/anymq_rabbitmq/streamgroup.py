@@ -265,14 +265,15 @@ class StreamGroupConsumer(QueueConsumer):
         self._turn = asyncio.Event()
 
     async def start(self) -> None:
-        prepared = await self.broker.prepare_stream_group(self.options)
-        self.meta, self.bindings, self.quorum, self.work_queue = prepared
-        self.queue = self.work_queue
-        try:
-            await self._open()
-        except BaseException:
-            await self._drop_channel()  # a failed start keeps no channel; it may be retried
-            raise
+        with self.broker.amqp.dropped(f"start a consumer of {self.topic!r}"):
+            prepared = await self.broker.prepare_stream_group(self.options)
+            self.meta, self.bindings, self.quorum, self.work_queue = prepared
+            self.queue = self.work_queue
+            try:
+                await self._open()
+            except BaseException:
+                await self._drop_channel()  # a failed start keeps no channel; may be retried
+                raise
         with contextlib.suppress(Exception):
             await self._try_lead()
         self._contender = asyncio.create_task(self._contend(), name=f"anymq-pump-{self.queue}")
@@ -488,8 +489,9 @@ class StreamBroadcastConsumer(ConsumerDriver):
         self.closed = False
 
     async def start(self) -> None:
-        self.meta = await self.broker.stream_topic(self.topic)
-        await self._attach(self.options.start)
+        with self.broker.amqp.dropped(f"start a consumer of {self.topic!r}"):
+            self.meta = await self.broker.stream_topic(self.topic)
+            await self._attach(self.options.start)
 
     async def _attach(self, position: Pos) -> None:
         if self.reader is not None:
