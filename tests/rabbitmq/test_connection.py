@@ -58,12 +58,12 @@ def closed_port() -> int:
 
 
 @contextlib.contextmanager
-def mute_listener() -> Iterator[int]:
-    """A port whose kernel completes the TCP handshake but nobody ever answers."""
+def mute_listener() -> Iterator[socket.socket]:
+    """A listening socket whose kernel completes the TCP handshake; nobody ever answers."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen(64)
-        yield int(sock.getsockname()[1])
+        yield sock
 
 
 class SilentServer:
@@ -166,7 +166,8 @@ def _env() -> dict[str, str]:
 
 
 def test_asyncio_run_of_a_cancelled_start_returns() -> None:
-    with mute_listener() as port:
+    with mute_listener() as listener:
+        port = listener.getsockname()[1]
         script = textwrap.dedent(
             f"""
             import asyncio, anymq
@@ -199,7 +200,8 @@ def test_asyncio_run_of_a_cancelled_start_returns() -> None:
 
 
 def test_cli_exits_on_ctrl_c_while_connecting() -> None:
-    with mute_listener() as port:
+    with mute_listener() as listener:
+        port = listener.getsockname()[1]
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -216,7 +218,8 @@ def test_cli_exits_on_ctrl_c_while_connecting() -> None:
             env=_env(),
         )
         try:
-            time.sleep(2.0)  # imported and connecting
+            listener.settimeout(30)
+            client, _ = listener.accept()  # the CLI is connecting; it is never answered
             assert process.poll() is None, process.communicate()
             process.send_signal(signal.SIGINT)
             started = time.monotonic()
@@ -229,6 +232,7 @@ def test_cli_exits_on_ctrl_c_while_connecting() -> None:
             if process.poll() is None:
                 process.kill()
                 process.communicate()
+        client.close()
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr, stderr
     assert took < 5, f"exiting after Ctrl-C took {took:.1f}s"
