@@ -122,12 +122,10 @@ class Amqp:
     def _start_error(self, exc: BaseException, timeout: float) -> AnyMQError | None:
         """The anymq error a failed start raises (None: re-raise ``exc`` as it is)."""
         if isinstance(exc, amqp_errors.ProbableAuthenticationError):
-            return BrokerUnavailable(
+            return self._down(
                 f"RabbitMQ at {where(self.url)} refused the login of user "
                 f"{self.url.username or 'guest'!r} on vhost {self.url.path or '/'!r} "
-                "(wrong password, unknown user or vhost, or guest from a remote host)",
-                host=self.url.host,
-                port=self.url.port,
+                "(wrong password, unknown user or vhost, or guest from a remote host)"
             )
         if _vhost_refused(exc):
             # A ConfigError, not BrokerUnavailable: the server is up and retrying cannot help.
@@ -141,12 +139,10 @@ class Amqp:
                 f"-p {vhost!r} {user!r} '.*' '.*' '.*'"
             )
         if isinstance(exc, _START_ERRORS):
-            return BrokerUnavailable(
+            return self._down(
                 f"cannot reach RabbitMQ at {where(self.url)} within {timeout:g}s "
                 f"({type(exc).__name__}: {_safe(exc, self.url)}); is the server running? "
-                "Start one with compose/rabbitmq.sh start",
-                host=self.url.host,
-                port=self.url.port,
+                "Start one with compose/rabbitmq.sh start"
             )
         return None
 
@@ -261,12 +257,10 @@ class Amqp:
                 if not queue_down(exc):
                     raise
                 if loop.time() >= deadline:
-                    raise BrokerUnavailable(
+                    raise self._down(
                         f"RabbitMQ at {where(self.url)} did not let us {what} within "
                         f"{timeout:g}s: {_safe(exc, self.url)} (the server is still starting "
-                        "its queues after a restart)",
-                        host=self.url.host,
-                        port=self.url.port,
+                        "its queues after a restart)"
                     ) from exc
             await asyncio.sleep(_DOWN_PAUSE)
 
@@ -276,10 +270,8 @@ class Amqp:
             async with asyncio.timeout(timeout):
                 return await awaitable
         except TimeoutError as exc:
-            raise BrokerUnavailable(
-                f"RabbitMQ at {where(self.url)} did not let us {what} within {timeout:g}s",
-                host=self.url.host,
-                port=self.url.port,
+            raise self._down(
+                f"RabbitMQ at {where(self.url)} did not let us {what} within {timeout:g}s"
             ) from exc
 
     @contextlib.contextmanager
@@ -293,12 +285,14 @@ class Amqp:
         except CONNECTION_ERRORS as exc:
             raise self.unavailable(exc, what) from exc
 
+    def _down(self, message: str) -> BrokerUnavailable:
+        """BrokerUnavailable for this server (host and port set for callers that retry)."""
+        return BrokerUnavailable(message, host=self.url.host, port=self.url.port)
+
     def unavailable(self, exc: BaseException, what: str) -> BrokerUnavailable:
-        return BrokerUnavailable(
+        return self._down(
             f"lost RabbitMQ at {where(self.url)} while trying to {what}: "
-            f"{type(exc).__name__}: {_safe(exc, self.url)}",
-            host=self.url.host,
-            port=self.url.port,
+            f"{type(exc).__name__}: {_safe(exc, self.url)}"
         )
 
 
