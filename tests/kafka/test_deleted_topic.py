@@ -14,7 +14,11 @@ import pytest
 
 import anymq
 from anymq.testing.context import TestContext
-from anymq.testing.suite_topics import delete_elsewhere, fails_with_topic_not_found
+from anymq.testing.suite_topics import (
+    delete_elsewhere,
+    fails_with_topic_not_found,
+    waiting_consumer_fails,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.anymq]
 
@@ -107,21 +111,8 @@ async def test_live_consumer_of_topic_deleted_elsewhere(ctx: TestContext, groupe
         topic = await ctx.topic(broker, partitions=2)
         group = ctx.group() if grouped else None
         async with broker.consumer(topic, group) as consumer:
-            async with broker.producer() as producer:
-                await producer.send(topic, b"before")
-            got = await ctx.collect(consumer, 1)
-            assert [m.value for m in got] == [b"before"]
-            waiting = asyncio.ensure_future(anext(consumer))  # what `async for` waits in
-            await asyncio.sleep(0.5)
-            assert not waiting.done(), waiting
-            await delete_elsewhere(ctx, topic)
-            took = await fails_with_topic_not_found(
-                waiting, "`async for` after the delete", within=PROMPT
-            )
+            took = await waiting_consumer_fails(ctx, broker, consumer, topic)
             print(f"live consumer raised TopicNotFound after {took:.2f}s")
-            await fails_with_topic_not_found(
-                consumer.receive(timeout=1.0), "receive() after the delete", within=PROMPT
-            )
             with pytest.raises(anymq.TopicNotFound):
                 await consumer.receive(timeout=0)
         # leaving the block closed the consumer without hanging on the deleted partitions

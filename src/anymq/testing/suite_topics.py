@@ -56,6 +56,29 @@ async def delete_elsewhere(ctx: TestContext, topic: str) -> None:
         await other.delete_topic(topic)
 
 
+async def waiting_consumer_fails(
+    ctx: TestContext, broker: Broker, consumer: anymq.Consumer, topic: str
+) -> float:
+    """A consumer that got a message and waits in ``async for`` when another connection
+    deletes ``topic`` raises TopicNotFound promptly, and so does a later ``receive()``.
+    Returns the seconds the waiting consumer took to notice."""
+    async with broker.producer() as producer:
+        await producer.send(topic, b"before")
+    got = await ctx.collect(consumer, 1)
+    assert [m.value for m in got] == [b"before"]
+    waiting = asyncio.ensure_future(anext(consumer))  # what `async for` waits in
+    await asyncio.sleep(0.5)
+    assert not waiting.done(), waiting
+    await delete_elsewhere(ctx, topic)
+    took = await fails_with_topic_not_found(
+        waiting, "a consumer waiting in `async for` during the delete", within=PROMPT
+    )
+    await fails_with_topic_not_found(
+        consumer.receive(timeout=PROMPT / 2), "receive() after the delete", within=PROMPT
+    )
+    return took
+
+
 async def _start_consumer(broker: Broker, topic: str, group: str | None) -> None:
     async with broker.consumer(topic, group):
         pass
@@ -102,20 +125,5 @@ class TopicContract:
             topic = await ctx.topic(broker)
             group = ctx.group() if grouped else None
             async with broker.consumer(topic, group) as consumer:
-                async with broker.producer() as producer:
-                    await producer.send(topic, b"before")
-                got = await ctx.collect(consumer, 1)
-                assert [m.value for m in got] == [b"before"]
-                waiting = asyncio.ensure_future(anext(consumer))  # what `async for` waits in
-                await asyncio.sleep(0.5)
-                assert not waiting.done(), waiting
-                await delete_elsewhere(ctx, topic)
-                took = await fails_with_topic_not_found(
-                    waiting, "a consumer waiting in `async for` during the delete", within=PROMPT
-                )
+                took = await waiting_consumer_fails(ctx, broker, consumer, topic)
                 ctx.observe("deleted_topic.live_consumer_s", round(took, 2))
-                await fails_with_topic_not_found(
-                    consumer.receive(timeout=PROMPT / 2),
-                    "receive() after the delete",
-                    within=PROMPT,
-                )
