@@ -584,19 +584,10 @@ class KafkaConsumer(ConsumerDriver):
         counts = self.counts.setdefault(track.tp.partition, {})
         count = counts.get(message.offset, message.delivery_count) + 1  # type: ignore[arg-type]
         counts[message.offset] = count  # type: ignore[index]
-        return Received(
-            message.body,
-            message.key,
-            dict(message.headers),
-            message.topic,
-            message.partition,
-            message.offset,
-            message.timestamp_ms,
-            count,
-            None,
-            track,
-            self.delivery,
-        )
+        redelivered = super().again(message)
+        assert redelivered is not None
+        redelivered.delivery_count = count
+        return redelivered
 
     async def dead_letter(self, message: Received, topic: str, headers: dict[str, bytes]) -> None:
         assert self.dead_letters is not None
