@@ -5,16 +5,16 @@ Kafka has no per-message ack, so this driver keeps it client-side:
 - a :class:`~anymq_kafka.tracker.Track` per assigned partition commits only the contiguous
   acked prefix, with later acks in the commit metadata, in the background every
   ``commit_interval_ms`` and always on revoke, seek and close;
-- nack(requeue=True) hands the record back through a local redelivery queue with
-  ``delivery_count + 1`` (the partition's commit frontier waits for it);
-- after ``max_deliveries`` the record is produced to the dead-letter topic with Spring
-  Kafka's headers and then acked;
+- Kafka has no requeue: :class:`anymq.delivery.Delivery` keeps a nacked record and hands it
+  out again through :meth:`KafkaConsumer.again` with ``delivery_count + 1`` (the
+  partition's commit frontier waits for it); dead letters are produced by
+  :meth:`KafkaConsumer.dead_letter`;
 - a rebalance commits what is done, then forgets the revoked partitions' in-flight work,
   which the new owner reads again from the committed offset (at-least-once).
 
 For speed, messages are built inside aiokafka's fetcher (:mod:`anymq_kafka.fetch`) and acks
-are deferred: ``Received.ack()`` appends to :attr:`KafkaConsumer.acks`, which ``_drain``
-settles before every fetch, commit, rebalance, seek and close.
+are deferred: the ack ``Received.ack()`` calls is the ``append`` of a private list, which
+``_drain`` settles before every fetch, commit, rebalance, seek and close.
 
 ``start()`` returns once the group join finished and every assigned partition has a
 resolved position; a new group commits its starting positions at that moment, so it is
@@ -31,8 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from itertools import groupby, islice
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
@@ -46,9 +45,8 @@ from aiokafka import (  # type: ignore[import-untyped]
 from aiokafka import errors as kerr
 
 from anymq.backend import ConsumerDriver, ConsumerOptions
-from anymq.deadletter import headers_for, reason_for
 from anymq.errors import AnyMQError, BrokerUnavailable, ClosedError, PublishError, TopicNotFound
-from anymq.message import DONE, Received
+from anymq.message import Received
 from anymq.model import Position
 from anymq_kafka import fetch
 from anymq_kafka.errors import mapped, unavailable
@@ -98,15 +96,14 @@ class KafkaConsumer(ConsumerDriver):
         self.commit_interval = settings.get("commit_interval_ms", 200) / 1000
         self.join_timeout = settings.get("join_timeout", 60.0)
         self.client: Any = None
-        self.acks: list[Received] | None = None
+        self._acks: list[Received] = []
+        """Acks deferred by :meth:`acker`; drained before anything reads the tracks."""
         self.native = False
         """True once :mod:`anymq_kafka.fetch` makes the client fetch Received messages."""
         self.dead_letters: Any = None
         self.tracks: dict[int, Track] = {}
         self.counts: dict[int, dict[int, int]] = {}
         """Delivery counts above 1 (or of messages handed back by a rebalance), per partition."""
-        self.redeliver: deque[tuple[Track, Any]] = deque()
-        self.timers: dict[asyncio.TimerHandle, tuple[Track, Any]] = {}
         self.closed = False
         self._joined = asyncio.Event()
         self._join_error: BaseException | None = None
@@ -159,7 +156,7 @@ class KafkaConsumer(ConsumerDriver):
         except (kerr.KafkaError, OSError, TimeoutError) as exc:
             await self._stop_clients()
             raise unavailable(hosts, exc, broker.settings.connect_timeout) from exc
-        self.native = fetch.install(client, self)
+        self.native = fetch.install(client, self.delivery)
         if not self.native:
             log.warning("aiokafka's fetcher changed shape: consuming through ConsumerRecords")
         self.watch = TopicWatch(broker.admin, client._client.cluster, self._topic_gone)
@@ -174,7 +171,6 @@ class KafkaConsumer(ConsumerDriver):
         except BaseException:
             await self._stop_clients()
             raise
-        self.acks = []
 
     async def _wait_joined(self) -> None:
         try:
@@ -234,12 +230,7 @@ class KafkaConsumer(ConsumerDriver):
         if self.closed:
             return
         self.closed = True
-        self._drain()
-        self.acks = None  # from now on Received.ack() reaches ack(), which refuses
-        for handle in self.timers:  # due later: the group redelivers them now
-            handle.cancel()
-        self.timers.clear()
-        self.redeliver.clear()
+        self._drain()  # Delivery refuses acks from now on; delayed nacks stay pending
         committer, self._committer = self._committer, None
         if committer is not None:
             committer.cancel()
@@ -456,7 +447,7 @@ class KafkaConsumer(ConsumerDriver):
         tracks = self.tracks
         for tp, batch in records.items():
             if not self.native:
-                batch = [fetch.from_consumer_record(rec, self) for rec in batch]
+                batch = [fetch.from_consumer_record(rec, self.delivery) for rec in batch]
             partition = tp.partition
             track = tracks.get(partition)
             if track is None:  # assignment callback failed: start from what was fetched
@@ -488,31 +479,6 @@ class KafkaConsumer(ConsumerDriver):
             msg.handle = track
             out.append(msg)
 
-    def _take_redeliveries(self, out: list[Received], limit: int) -> None:
-        redeliver = self.redeliver
-        while redeliver and len(out) < limit:
-            track, msg = redeliver.popleft()
-            if not track.live:
-                continue
-            counts = self.counts.setdefault(track.tp.partition, {})
-            count = counts.get(msg.offset, msg.delivery_count) + 1
-            counts[msg.offset] = count
-            out.append(
-                Received(
-                    msg.body,
-                    msg.key,
-                    dict(msg.headers),
-                    msg.topic,
-                    msg.partition,
-                    msg.offset,
-                    msg.timestamp_ms,
-                    count,
-                    None,
-                    track,
-                    self,
-                )
-            )
-
     async def receive(self, max_messages: int, timeout: float | None) -> list[Received]:
         client = self.client
         if self.closed or client is None:
@@ -521,20 +487,16 @@ class KafkaConsumer(ConsumerDriver):
             raise ClosedError("consumer is not started")
         if self._gone is not None:
             raise self._gone
-        if self.acks:
+        if self._acks:
             self._drain()  # before fetching: the acked messages can be freed first
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         out: list[Received] = []
+        ready = self.delivery.ready  # client-side redeliveries: Delivery hands them out
         while True:
-            if self.redeliver:
-                self._take_redeliveries(out, max_messages)
-                if len(out) >= max_messages:
-                    return out
-            if out:
-                wait = 0.0
-            else:
-                wait = _POLL_SLICE if deadline is None else min(_POLL_SLICE, deadline - loop.time())
+            if ready:
+                return out
+            wait = _POLL_SLICE if deadline is None else min(_POLL_SLICE, deadline - loop.time())
             try:
                 records = await client.getmany(
                     timeout_ms=max(0, int(wait * 1000)), max_records=max_messages - len(out)
@@ -557,33 +519,26 @@ class KafkaConsumer(ConsumerDriver):
             if deadline is not None and loop.time() >= deadline:
                 return out
 
-    # -- settling ---------------------------------------------------------------------
-    def ack(self, message: Received) -> Awaitable[None]:
-        """Synchronous bookkeeping; the committer task sends commits in the background.
+    # -- primitives for anymq.delivery -----------------------------------------------------
+    def acker(self) -> Callable[[Received], None]:
+        """The deferred list's append: the one-ack-per-message hot path costs no call."""
+        return self._acks.append
 
-        While the consumer runs, ``Received.ack()`` defers to :attr:`acks` instead; this is
-        the path after close (which refuses) and for the driver's own acks.
-        """
-        if self.closed:
-            raise ClosedError(
-                "consumer closed before this ack; the message went back to the group and "
-                "will be redelivered"
-            )
+    def ack(self, message: Received) -> None:
+        """Synchronous bookkeeping; the committer task sends commits in the background."""
         self._settle((message,))
-        return DONE
 
     async def ack_many(self, messages: Sequence[Received]) -> None:
         """Settle a batch with one wake-up of the committer."""
-        if self.closed:
-            raise ClosedError("consumer closed before this ack; the messages will be redelivered")
         self._settle(messages)
 
     def _drain(self) -> None:
-        """Settle the acks that ``Received.ack()`` deferred (see ``ConsumerDriver.acks``)."""
-        acks = self.acks
+        """Settle the acks that :meth:`acker` deferred."""
+        acks = self._acks
         if acks:
-            self.acks = []
-            self._settle(acks)
+            batch = acks.copy()
+            acks.clear()
+            self._settle(batch)
 
     def _settle(self, messages: Sequence[Received]) -> None:
         """Record acks. The usual case is handled per run of one partition's messages:
@@ -616,68 +571,45 @@ class KafkaConsumer(ConsumerDriver):
                         counts.pop(message.offset, None)  # type: ignore[arg-type]
         self._wake_committer()
 
-    async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
+    def holds(self, message: Received) -> bool:
         track: Track = message.handle
-        if self.closed:
-            raise ClosedError("consumer closed before this nack; the message will be redelivered")
-        if not track.live:
-            return
-        limit = self.options.max_deliveries
-        if not requeue or (limit is not None and message.delivery_count >= limit):
-            if self.options.dead_letter_topic is not None:
-                try:
-                    await self._dead_letter(message, requeue)
-                except BaseException:
-                    # Not dead-lettered: hand it back so a later attempt can try again.
-                    self.redeliver.appendleft((track, message))
-                    raise
-            await self.ack(message)
-            return
+        return track.live
+
+    def again(self, message: Received) -> Received | None:
+        """A nacked record handed out again; it counts one more delivery (the count goes
+        into the commit metadata, so a new owner of the partition keeps counting)."""
+        track: Track = message.handle
+        if not track.live or self.closed:
+            return None
         counts = self.counts.setdefault(track.tp.partition, {})
-        counts[message.offset or 0] = message.delivery_count
-        if delay:
-            loop = asyncio.get_running_loop()
-            entry = (track, message)
-            handle: asyncio.TimerHandle | None = None
+        count = counts.get(message.offset, message.delivery_count) + 1  # type: ignore[arg-type]
+        counts[message.offset] = count  # type: ignore[index]
+        redelivered = super().again(message)
+        assert redelivered is not None
+        redelivered.delivery_count = count
+        return redelivered
 
-            def due() -> None:
-                if handle is not None:
-                    self.timers.pop(handle, None)
-                if track.live and not self.closed:
-                    self.redeliver.appendleft(entry)
-
-            handle = loop.call_later(delay, due)
-            self.timers[handle] = entry
-            return
-        self.redeliver.appendleft((track, message))
-
-    async def _dead_letter(self, message: Received, requeue: bool) -> None:
-        target = self.options.dead_letter_topic
-        assert target is not None
+    async def dead_letter(self, message: Received, topic: str, headers: dict[str, bytes]) -> None:
         assert self.dead_letters is not None
-        reason = reason_for(self.options.max_deliveries, requeue)
-        headers = headers_for(message, group=self.group, reason=reason)
-        partitions = await self.broker.admin.require(target)
+        partitions = await self.broker.admin.require(topic)
         try:
             await self.dead_letters.send_and_wait(
-                target,
+                topic,
                 message.body,
                 key=message.key,
                 partition=(message.partition or 0) % partitions,
                 headers=list(headers.items()),
             )
         except kerr.KafkaError as exc:
-            error = mapped(exc, topic=target, hosts=self.broker.settings.hosts)
+            error = mapped(exc, topic=topic, hosts=self.broker.settings.hosts)
             if not isinstance(error, PublishError):
                 raise error from exc
             raise PublishError(
-                f"could not dead-letter {message!r} to {target!r}; it stays unacked: {exc}"
+                f"could not dead-letter {message!r} to {topic!r}; it stays unacked: {exc}"
             ) from exc
 
     # -- replay -----------------------------------------------------------------------
     async def seek(self, position: Position) -> None:
-        if self.closed or self.client is None:
-            raise ClosedError("consumer is closed")
         if self._gone is not None:
             raise self._gone
         self._drain()

@@ -24,7 +24,7 @@ from aiokafka.consumer.fetcher import PartitionRecords  # type: ignore[import-un
 from anymq.message import Received
 
 if TYPE_CHECKING:
-    from anymq.backend import ConsumerDriver
+    from anymq.delivery import Delivery
 
 
 class _AnymqRecords(PartitionRecords):  # type: ignore[misc]
@@ -34,7 +34,7 @@ class _AnymqRecords(PartitionRecords):  # type: ignore[misc]
     instance defeats CPython's attribute caches and made every record slower.
     """
 
-    def __init__(self, original: Any, driver: ConsumerDriver) -> None:
+    def __init__(self, original: Any, driver: Delivery) -> None:
         self._anymq_driver = driver
         super().__init__(
             original._tp,
@@ -68,7 +68,7 @@ class _AnymqRecords(PartitionRecords):  # type: ignore[misc]
         )
 
 
-def from_consumer_record(record: Any, driver: ConsumerDriver) -> Received:
+def from_consumer_record(record: Any, driver: Delivery) -> Received:
     """A Received for an aiokafka ConsumerRecord: the path when :func:`install` could not
     install itself (aiokafka changed shape)."""
     value = record.value
@@ -90,7 +90,7 @@ def from_consumer_record(record: Any, driver: ConsumerDriver) -> Received:
 class _Buffer(OrderedDict[Any, Any]):
     """The fetcher's per-partition buffer; converts record iterators as they arrive."""
 
-    def __init__(self, driver: ConsumerDriver) -> None:
+    def __init__(self, driver: Delivery) -> None:
         super().__init__()
         self.driver = driver
 
@@ -124,7 +124,7 @@ def _expected_shape() -> bool:
     return names == _INIT and callable(getattr(PartitionRecords, "_consumer_record", None))
 
 
-def install(client: Any, driver: ConsumerDriver) -> bool:
+def install(client: Any, driver: Delivery) -> bool:
     """Make ``client`` (a started AIOKafkaConsumer) fetch Received messages for ``driver``.
 
     Returns False, changing nothing, when aiokafka's fetcher is not the shape this expects.

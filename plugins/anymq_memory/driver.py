@@ -24,7 +24,6 @@ from anymq.backend import (
     ProducerOptions,
 )
 from anymq.convert import flag, seconds
-from anymq.deadletter import headers_for, reason_for
 from anymq.errors import ClosedError, ConfigError, TopicNotFound
 from anymq.features import Capabilities, Feature, HeaderRule, NameRule
 from anymq.message import DONE, Receipt, Received
@@ -263,7 +262,6 @@ class MemoryConsumer(ConsumerDriver):
         self.found: Topic | None = None
         self.closed = False
         self.rotate = 0
-        self._delayed: dict[asyncio.TimerHandle, tuple[PartitionState, int]] = {}
 
     def _start_offsets(self, topic: Topic, position: Position) -> list[int]:
         topic.enforce_retention()
@@ -335,6 +333,7 @@ class MemoryConsumer(ConsumerDriver):
                 base = part.base
                 counts = pstate.counts
                 inflight = pstate.inflight
+                delivery = self.delivery
                 append = out.append
                 # First deliveries, inlined: this loop is the consume hot path.
                 for record in part.records[fetch - base : stop - base]:
@@ -354,7 +353,7 @@ class MemoryConsumer(ConsumerDriver):
                             1,
                             None,
                             None,
-                            self,
+                            delivery,
                         )
                     )
                 pstate.fetch = stop
@@ -380,7 +379,7 @@ class MemoryConsumer(ConsumerDriver):
             count,
             None,
             None,
-            self,
+            self.delivery,
         )
 
     async def receive(self, max_messages: int, timeout: float | None) -> list[Received]:
@@ -410,6 +409,7 @@ class MemoryConsumer(ConsumerDriver):
                     topic.waiters.remove(fut)
 
     def _part(self, message: Received) -> PartitionState | None:
+        """The message's partition state while this consumer holds the message."""
         if self.state is None:
             return None
         pstate = self.state.parts[message.partition or 0]
@@ -417,67 +417,37 @@ class MemoryConsumer(ConsumerDriver):
             return None
         return pstate
 
-    def ack(self, message: Received) -> Awaitable[None]:
+    # -- primitives for anymq.delivery -----------------------------------------------------
+    native_requeue = True  # the group's redelivery queue; delays wait in Delivery
+
+    def ack(self, message: Received) -> None:
         """Synchronous: advancing a position needs no I/O, so no coroutine per message."""
-        if self.closed or self.state is None:
-            raise ClosedError(
-                "consumer closed before this ack; the message went back to the group and "
-                "will be redelivered"
-            )
-        pstate = self.state.parts[message.partition]  # type: ignore[index]
+        pstate = self.state.parts[message.partition]  # type: ignore[union-attr, index]
         offset: int = message.offset  # type: ignore[assignment]
         if pstate.inflight.get(offset) is self:
             pstate.ack(offset)
-        return DONE
 
     async def ack_many(self, messages: Sequence[Received]) -> None:
-        if self.closed or self.state is None:
-            raise ClosedError("consumer closed before this ack; the messages will be redelivered")
-        parts = self.state.parts
         for message in messages:  # one coroutine for the whole batch
-            pstate = parts[message.partition]  # type: ignore[index]
-            offset: int = message.offset  # type: ignore[assignment]
-            if pstate.inflight.get(offset) is self:
-                pstate.ack(offset)
+            self.ack(message)
 
-    async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
-        if self.closed:
-            raise ClosedError("consumer closed before this nack; the message will be redelivered")
+    def holds(self, message: Received) -> bool:
+        return self._part(message) is not None
+
+    def requeue(self, message: Received, delay: float | None) -> Awaitable[None]:
         pstate = self._part(message)
-        if pstate is None:
-            return
-        offset = message.offset or 0
-        limit = self.options.max_deliveries
-        if not requeue or (limit is not None and message.delivery_count >= limit):
-            if self.options.dead_letter_topic is not None:
-                self._dead_letter(message, requeue)
-            pstate.ack(offset)
-            return
-        del pstate.inflight[offset]
-        if delay:
-            loop = asyncio.get_running_loop()
-            handle = loop.call_later(delay, self._requeue_later, pstate, offset)
-            self._delayed[handle] = (pstate, offset)
-            return
-        self._requeue(pstate, offset)
+        if pstate is not None:
+            offset = message.offset or 0
+            del pstate.inflight[offset]
+            pstate.redeliver.append(offset)  # behind earlier ones: key order holds
+            if self.found is not None:
+                self.found.wake()
+        return DONE
 
-    def _requeue_later(self, pstate: PartitionState, offset: int) -> None:
-        for handle, entry in list(self._delayed.items()):
-            if entry == (pstate, offset):
-                del self._delayed[handle]
-        self._requeue(pstate, offset)
-
-    def _requeue(self, pstate: PartitionState, offset: int) -> None:
-        pstate.redeliver.appendleft(offset)
-        if self.found is not None:
-            self.found.wake()
-
-    def _dead_letter(self, message: Received, requeue: bool) -> None:
-        target = self.broker.space.topics.get(self.options.dead_letter_topic or "")
+    async def dead_letter(self, message: Received, topic: str, headers: dict[str, bytes]) -> None:
+        target = self.broker.space.topics.get(topic)
         if target is None:
-            return
-        reason = reason_for(self.options.max_deliveries, requeue)
-        headers = headers_for(message, group=self.options.group, reason=reason)
+            raise TopicNotFound(topic, "memory", "the dead-letter topic was deleted")
         index = (message.partition or 0) % len(target.partitions)
         part = target.partitions[index]
         size = (
@@ -501,10 +471,6 @@ class MemoryConsumer(ConsumerDriver):
         if self.closed:
             return
         self.closed = True
-        delayed, self._delayed = self._delayed, {}
-        for handle, (pstate, offset) in delayed.items():  # due later: give back now
-            handle.cancel()
-            pstate.redeliver.appendleft(offset)
         if self.state is not None:
             self.state.leave(self)
         if self.found is not None:

@@ -29,7 +29,7 @@ from aiormq.abc import DeliveredMessage
 from pamqp import commands as spec
 
 from anymq.backend import ConsumerDriver, ConsumerOptions
-from anymq.errors import ClosedError, ConfigError, TopicNotFound
+from anymq.errors import ConfigError, TopicNotFound
 from anymq.message import Received
 from anymq_rabbitmq import headers as hdr
 from anymq_rabbitmq.connection import queue_down
@@ -249,16 +249,17 @@ class QueueConsumer(ConsumerDriver):
             count,
             props.message_id,
             (message.channel, delivery.delivery_tag),  # type: ignore[union-attr]
-            self,
+            self.delivery,
         )
 
-    # -- settling ----------------------------------------------------------------------
-    def _channel_of(self, message: Received) -> tuple[aiormq.abc.AbstractChannel, int] | None:
-        if self.closed:
-            raise ClosedError(
-                "consumer closed before this ack; the message went back to the group and "
-                "will be redelivered"
-            )
+    # -- primitives for anymq.delivery -------------------------------------------------------
+    native_requeue = True  # basic.nack(requeue=True)
+    native_dead_letters = True
+    """A group queue counts deliveries (quorum delivery-limit) and dead-letters rejected
+    messages through its dead-letter exchange; stream groups say otherwise."""
+
+    @staticmethod
+    def _channel_of(message: Received) -> tuple[aiormq.abc.AbstractChannel, int] | None:
         channel, tag = message.handle
         if channel.is_closed:
             return None  # the channel was lost; RabbitMQ requeued the message
@@ -270,7 +271,13 @@ class QueueConsumer(ConsumerDriver):
             with contextlib.suppress(amqp_errors.ChannelInvalidStateError):
                 await found[0].basic_ack(found[1], wait=False)
 
-    async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
+    async def requeue(self, message: Received, delay: float | None) -> None:
+        await self._nack(message, requeue=True)
+
+    async def reject(self, message: Received) -> None:
+        await self._nack(message, requeue=False)
+
+    async def _nack(self, message: Received, *, requeue: bool) -> None:
         found = self._channel_of(message)
         if found is not None:
             with contextlib.suppress(amqp_errors.ChannelInvalidStateError):

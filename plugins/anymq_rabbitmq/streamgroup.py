@@ -33,7 +33,6 @@ from aiormq.abc import DeliveredMessage
 from pamqp import commands as spec
 
 from anymq.backend import ConsumerDriver, ConsumerOptions
-from anymq.deadletter import headers_for, reason_for
 from anymq.errors import BrokerUnavailable, ClosedError, TopicNotFound
 from anymq.message import Received
 from anymq.model import Position as Pos
@@ -365,53 +364,24 @@ class StreamGroupConsumer(QueueConsumer):
         received.offset = offset if isinstance(offset, int) else None
         return received
 
-    # -- dead letters ------------------------------------------------------------------------
-    async def receive(self, max_messages: int, timeout: float | None) -> list[Received]:
-        out = await super().receive(max_messages, timeout)
-        limit = self.options.max_deliveries
-        if limit is None or self.options.dead_letter_topic is None:
-            return out
-        kept = []
-        for message in out:
-            if message.delivery_count > limit:  # returned without a nack (crashed member)
-                await self._dead_letter(message, f"delivery limit of {limit} exceeded")
-            else:
-                kept.append(message)
-        return kept
+    # -- dead letters: client-side (RabbitMQ 3.10 cannot dead-letter into a stream) ------
+    native_dead_letters = False
 
-    async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
-        limit = self.options.max_deliveries
-        if self.options.dead_letter_topic is not None and (
-            not requeue or (limit is not None and message.delivery_count >= limit)
-        ):
-            await self._dead_letter(message, reason_for(limit, requeue))
-            return
-        await super().nack(message, requeue=requeue, delay=delay)
-
-    async def _dead_letter(self, message: Received, reason: str) -> None:
-        """Publish to the dead-letter topic with confirm, then ack: never lost, maybe twice."""
-        target = self.options.dead_letter_topic
-        assert target is not None
-        table = hdr.encode(
-            headers_for(message, group=self.group, reason=reason, topic=self.topic),
-            message.key,
-            message.timestamp_ms or hdr.now_ms(),
-        )
+    async def dead_letter(self, message: Received, topic: str, headers: dict[str, bytes]) -> None:
+        """Publish with confirm; Delivery then acks: never lost, maybe twice."""
+        table = hdr.encode(headers, message.key, message.timestamp_ms or hdr.now_ms())
         async with self.broker.amqp.admin_confirm() as channel:
             await channel.basic_publish(
                 message.body,
-                exchange=target,
-                routing_key=target,
+                exchange=topic,
+                routing_key=topic,
                 properties=spec.Basic.Properties(
                     headers=table, delivery_mode=2, message_id=message.message_id
                 ),
             )
-        await super().ack(message)
 
     # -- seek --------------------------------------------------------------------------------
     async def seek(self, position: Pos) -> None:
-        if self.closed:
-            raise ClosedError("consumer is closed")
         request = position_request(position)
         # Give back what this member holds, so the purge leaves nothing behind.
         channel, self.channel = self.channel, None
@@ -483,7 +453,6 @@ class StreamBroadcastConsumer(ConsumerDriver):
         self.meta = TopicMeta(name=options.topic)
         self.bindings = [options.binding] if options.binding is not None else []
         self.reader: StreamReader | None = None
-        self.redeliver: deque[tuple[DeliveredMessage, int]] = deque()
         self.next_offset = 0
         self.ts_floor: int | None = None
         self.closed = False
@@ -496,7 +465,6 @@ class StreamBroadcastConsumer(ConsumerDriver):
     async def _attach(self, position: Pos) -> None:
         if self.reader is not None:
             await self.reader.close()
-        self.redeliver.clear()
         self.ts_floor = None
         self.next_offset = 0
         start: Any
@@ -517,11 +485,6 @@ class StreamBroadcastConsumer(ConsumerDriver):
         if self.closed or self.reader is None:
             return []
         out: list[Received] = []
-        while self.redeliver and len(out) < max_messages:
-            message, count = self.redeliver.popleft()
-            out.append(self._convert(message, count))
-        if out:
-            return out
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
@@ -533,7 +496,7 @@ class StreamBroadcastConsumer(ConsumerDriver):
                     return out
                 continue
             batch = reader.take(max_messages)
-            out = [self._convert(m, 1) for m in batch if self._wanted(m)]
+            out = [self._convert(m) for m in batch if self._wanted(m)]
             if batch and not out:
                 await reader.ack(batch[-1])  # skipped markers / expired: give credit back
             if out or self.closed or (deadline is not None and loop.time() >= deadline):
@@ -600,7 +563,7 @@ class StreamBroadcastConsumer(ConsumerDriver):
             return False
         return routes(self.meta.exchange_type, self.bindings, message)
 
-    def _convert(self, message: DeliveredMessage, count: int) -> Received:
+    def _convert(self, message: DeliveredMessage) -> Received:
         props = message.header.properties
         headers, key, ts = hdr.decode(props.headers)
         return Received(
@@ -611,26 +574,16 @@ class StreamBroadcastConsumer(ConsumerDriver):
             0,
             offset_of(message),
             ts,
-            count,
+            1,
             props.message_id,
-            (message, count),
-            self,
+            message,
+            self.delivery,
         )
 
+    # -- primitives for anymq.delivery: requeue is client-side (the stream keeps all) ----
     async def ack(self, message: Received) -> None:
-        if self.closed:
-            raise ClosedError("consumer is closed")
         if self.reader is not None:
-            await self.reader.ack(message.handle[0])
-
-    async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
-        if self.closed:
-            raise ClosedError("consumer is closed")
-        delivered, count = message.handle
-        if requeue:
-            self.redeliver.append((delivered, count + 1))
-        elif self.reader is not None:
-            await self.reader.ack(delivered)
+            await self.reader.ack(message.handle)
 
     async def seek(self, position: Pos) -> None:
         await self._attach(position)

@@ -30,8 +30,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
 from anymq.backend import ConsumerDriver, ConsumerOptions
-from anymq.deadletter import headers_for, reason_for
-from anymq.errors import ClosedError, ConfigError, TopicNotFound
+from anymq.errors import ConfigError, TopicNotFound
 from anymq.message import Received
 from anymq_sqs import codec, naming
 from anymq_sqs.admin import Source
@@ -267,18 +266,17 @@ class SQSConsumer(ConsumerDriver):
                     int(attrs.get("ApproximateReceiveCount", 1)),
                     m.get("MessageId"),
                     handle,
-                    self,
+                    self.delivery,
                 )
             )
         return out
 
-    # -- settling ------------------------------------------------------------------------
+    # -- primitives for anymq.delivery -------------------------------------------------------
+    native_requeue = True  # visibility 0, or the nack delay (whole seconds)
+    native_delay = True
+    native_limit = True  # the queue's redrive policy (maxReceiveCount = max_deliveries)
+
     async def ack(self, message: Received) -> None:
-        if self.closed:
-            raise ClosedError(
-                "consumer closed before this ack; the message went back to the group and "
-                "will be redelivered"
-            )
         if self._held.pop(message.handle, None) is None:
             return
         acks = self._acks
@@ -288,32 +286,24 @@ class SQSConsumer(ConsumerDriver):
         else:
             self._wake.set()
 
-    async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
-        if self.closed:
-            raise ClosedError("consumer closed before this nack; the message will be redelivered")
-        handle = message.handle
-        if self._held.pop(handle, None) is None:
-            return
-        limit = self.options.max_deliveries
-        if not requeue or (limit is not None and message.delivery_count >= limit):
-            if self._dlq_url is not None:
-                await self._dead_letter(message, requeue)
-            self._acks.append(handle)
-            await self._flush_acks()
-            return
-        seconds = 0 if not delay else math.ceil(delay)
-        if seconds > MAX_VISIBILITY:
-            raise ConfigError(f"SQS can delay a nack by at most {MAX_VISIBILITY} s, got {delay}")
-        await self._set_visibility([handle], seconds)
+    def holds(self, message: Received) -> bool:
+        return message.handle in self._held
 
-    async def _dead_letter(self, message: Received, requeue: bool) -> None:
-        reason = reason_for(self.options.max_deliveries, requeue)
-        headers = headers_for(message, group=self.options.group, reason=reason)
+    async def requeue(self, message: Received, delay: float | None) -> None:
+        handle = message.handle
+        seen = self._held.pop(handle)  # the heartbeat must not extend it any more
+        try:
+            await self._set_visibility([handle], 0 if not delay else math.ceil(delay))
+        except BaseException:
+            self._held[handle] = seen
+            raise
+
+    async def dead_letter(self, message: Received, topic: str, headers: dict[str, bytes]) -> None:
         body, attrs = codec.encode(message.body, message.key, headers, binary=True)
         kwargs: dict[str, Any] = {"QueueUrl": self._dlq_url, "MessageBody": body}
         if attrs:
             kwargs["MessageAttributes"] = attrs
-        if naming.is_fifo(self.options.dead_letter_topic or ""):
+        if naming.is_fifo(topic):
             key = message.key
             kwargs["MessageGroupId"] = (
                 naming.message_group_id(key) if key is not None else uuid.uuid4().hex

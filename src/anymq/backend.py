@@ -15,14 +15,17 @@ Every ``close()`` must be idempotent and every backend exception mapped onto
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from anymq.features import Capabilities
-from anymq.message import Receipt, Received
+from anymq.message import DONE, Receipt, Received
 from anymq.model import GroupInfo, Position, Retention, TopicInfo
 from anymq.url import URL
+
+if TYPE_CHECKING:
+    from anymq.delivery import Delivery
 
 Partitioner = Literal["hash", "round_robin"]
 
@@ -161,22 +164,28 @@ class ProducerDriver(ABC):
 
 
 class ConsumerDriver(ABC):
-    """A live subscription."""
+    """A live subscription: fetches messages and settles them as it is told.
 
-    #: Set by the public Consumer, so settling a message can check what is declared.
-    capabilities: Capabilities
+    The policy (closed checks, when to requeue, delay or dead-letter, dead-letter headers,
+    client-side redelivery) is :class:`anymq.delivery.Delivery`'s; a driver supplies the
+    primitives below and says which ones its broker does natively.
+    """
 
-    closed: bool = False
-    """True once :meth:`close` has begun. Settling checks it before marking a message
-    settled, so a refused ack or nack leaves the message unsettled (a retry fails again
-    instead of silently doing nothing)."""
+    delivery: Delivery
+    """Set by the public Consumer before start; drivers hand it to every Received."""
 
-    acks: list[Received] | None = None
-    """Deferred acks, for drivers whose ack is bookkeeping only (Kafka commits in the
-    background). While this is a list, ``Received.ack()`` appends the message to it instead
-    of calling :meth:`ack`, which saves a call per message on the hot path; the driver must
-    drain the list before anything reads its ack state (next receive, commit, rebalance,
-    seek, close) and set it back to None when acks must fail (closed)."""
+    native_requeue: ClassVar[bool] = False
+    """True: :meth:`requeue` hands a message back to the broker. False: Delivery keeps it
+    and hands it out again through :meth:`again` (the driver must then end a waiting
+    :meth:`receive` on :meth:`wake`)."""
+    native_delay: ClassVar[bool] = False
+    """True: :meth:`requeue` honours a delay itself; else Delivery waits client-side."""
+    native_limit: ClassVar[bool] = False
+    """True: the broker dead-letters a message that comes back unsettled past
+    max_deliveries (SQS redrive); else Delivery does it when the message is fetched."""
+    native_dead_letters: ClassVar[bool] = False
+    """True: the broker counts deliveries and dead-letters rejected messages itself;
+    Delivery then only requeues or rejects."""
 
     @abstractmethod
     async def start(self) -> None:
@@ -184,21 +193,60 @@ class ConsumerDriver(ABC):
 
     @abstractmethod
     async def receive(self, max_messages: int, timeout: float | None) -> list[Received]:
-        """Up to max_messages; waits up to timeout seconds (None: until one arrives)."""
+        """Fetch up to max_messages; waits up to timeout seconds (None: until one arrives)."""
 
     @abstractmethod
-    def ack(self, message: Received) -> Awaitable[None]:
-        """The group is done with this message (an ``async def`` in most drivers; a driver
-        that settles synchronously may return ``anymq.message.DONE``)."""
+    def ack(self, message: Received) -> Awaitable[None] | None:
+        """The group is done with this message. None when settled synchronously (the
+        one-ack-per-message hot path: a driver may just note it and settle in bulk)."""
+
+    def acker(self) -> Callable[[Received], Awaitable[None] | None]:
+        """What ``Received.ack()`` calls, fetched once per consumer: :meth:`ack`, or something
+        cheaper with the same effect (Kafka: the append of a list it settles in bulk)."""
+        return self.ack
 
     async def ack_many(self, messages: Sequence[Received]) -> None:
-        """Ack several; backends with a batch call (SQS DeleteMessageBatch) override this."""
+        """Ack several; backends with a batch call override this."""
         for message in messages:
-            await self.ack(message)
+            await (self.ack(message) or DONE)
 
-    @abstractmethod
-    async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
-        """Redeliver (requeue) or drop / dead-letter the message."""
+    def requeue(self, message: Received, delay: float | None) -> Awaitable[None]:
+        """Hand the message back to the broker for redelivery (see native_requeue)."""
+        raise NotImplementedError
+
+    def holds(self, message: Received) -> bool:
+        """False when the message is no longer this consumer's to settle (its partition
+        was reassigned or sought past): a nack of it then changes nothing."""
+        return True
+
+    def again(self, message: Received) -> Received | None:
+        """The client-side redelivery of a requeued message (delivery_count + 1), or None
+        when it may no longer be delivered here (its partition moved on)."""
+        return Received(
+            message.body,
+            message.key,
+            dict(message.headers),
+            message.topic,
+            message.partition,
+            message.offset,
+            message.timestamp_ms,
+            message.delivery_count + 1,
+            message.message_id,
+            message.handle,
+            message._delivery,
+        )
+
+    def wake(self) -> None:
+        """A client-side redelivery is due: end a waiting receive (see native_requeue)."""
+
+    async def dead_letter(self, message: Received, topic: str, headers: dict[str, bytes]) -> None:
+        """Publish the message to the dead-letter topic with ``headers``; Delivery acks it
+        afterwards. Raise (mapped) when it was not published: the message stays unsettled."""
+        raise NotImplementedError
+
+    async def reject(self, message: Received) -> None:
+        """Drop the message (nacked without requeue, no dead-letter topic); default: ack."""
+        await (self.ack(message) or DONE)
 
     async def seek(self, position: Position) -> None:
         """Move the position; backends with Feature.REPLAY override this."""

@@ -23,9 +23,10 @@ from anymq.backend import (
     ProducerDriver,
     ProducerOptions,
 )
+from anymq.delivery import Delivery
 from anymq.errors import ClosedError, ConfigError, MessageTooLarge, SerializationError
 from anymq.features import Capabilities, Feature
-from anymq.message import Headers, Message, Receipt, Received, refused
+from anymq.message import Headers, Message, Receipt, Received
 from anymq.model import GroupInfo, Position, Retention, TopicInfo
 from anymq.serializers import Serializer, not_bytes, resolve
 from anymq.url import URL
@@ -561,7 +562,7 @@ class Consumer(_Child):
     ) -> None:
         self.broker = broker
         self.driver = driver
-        driver.capabilities = broker.capabilities
+        self.delivery = Delivery(driver, options, broker.capabilities)
         self.options = options
         self.serializer = serializer
         self._buffer: deque[Received] = deque()
@@ -581,6 +582,7 @@ class Consumer(_Child):
 
     async def close(self) -> None:
         """Leave; unsettled messages go back to the group for redelivery. Idempotent."""
+        self.delivery.close()  # at once: settling is refused from the start of close
         self._buffer.clear()
         await super().close()
 
@@ -609,7 +611,7 @@ class Consumer(_Child):
             raise StopAsyncIteration
         self._check_open()
         while not buffer:
-            batch = await self.driver.receive(self.options.prefetch, None)
+            batch = await self.delivery.receive(self.options.prefetch, None)
             if self._closed:
                 raise StopAsyncIteration
             buffer.extend(self._decode(batch) if self.serializer else batch)
@@ -626,29 +628,19 @@ class Consumer(_Child):
             out.append(buffer.popleft())
         if len(out) < max_messages:
             wait = 0 if out else timeout
-            batch = await self.driver.receive(max_messages - len(out), wait)
+            batch = await self.delivery.receive(max_messages - len(out), wait)
             out.extend(self._decode(batch) if self.serializer else batch)
         return out
 
     async def ack_many(self, messages: Iterable[Received]) -> None:
         """Ack a batch in one go (one request where the broker allows it)."""
-        driver = self.driver
+        delivery = self.delivery
         pending = [m for m in messages if not m._settled]
-        if {m._driver for m in pending} - {driver}:  # checked before anything is settled
-            stranger = next(m for m in pending if m._driver is not driver)
+        if {m._delivery for m in pending} - {delivery}:  # checked before anything is settled
+            stranger = next(m for m in pending if m._delivery is not delivery)
             raise ConfigError(f"{stranger!r} was not delivered by this consumer")
-        if not pending:
-            return
-        if self._closed or driver.closed:
-            raise refused("ack_many")  # before anything is marked settled
-        for msg in pending:
-            msg._settled = True
-        try:
-            await driver.ack_many(pending)
-        except ClosedError:  # the driver refused the batch: none of it is settled
-            for msg in pending:
-                msg._settled = False
-            raise
+        if pending:
+            await delivery.ack_many(pending)
 
     async def seek(self, position: Position | str) -> None:
         """Move this consumer (and its group) to ``position``: replay or skip ahead."""
@@ -660,6 +652,7 @@ class Consumer(_Child):
         else:
             caps.require(Feature.REPLAY, detail=f"seek to {position.kind}")
         self._buffer.clear()
+        self.delivery.ready.clear()  # redeliveries from before the seek are void
         await self.driver.seek(position)
 
     def __repr__(self) -> str:

@@ -50,11 +50,6 @@ def original_topic(headers: dict[str, bytes]) -> str | None:
     return raw.decode() if raw is not None else None
 
 
-def reason_for(max_deliveries: int | None, requeue: bool) -> str:
-    """Why a message is dead-lettered: its delivery limit, or a nack without requeue."""
-    return f"delivery limit of {max_deliveries} reached" if requeue else "rejected without requeue"
-
-
 def headers_for(
     message: Received, *, group: str | None, reason: str, topic: str | None = None
 ) -> dict[str, bytes]:

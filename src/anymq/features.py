@@ -126,6 +126,9 @@ class Capabilities:
     max_headers: int | None = None
     """Most headers per message, or None for no limit."""
     max_partitions: int = 1
+    max_nack_delay: float = 43_200.0
+    """Longest ``nack(delay=...)`` in seconds (12 h, SQS's visibility limit, on every backend
+    so code that works on one works on all); a longer one is refused before anything is sent."""
     topic_names: NameRule = field(default_factory=NameRule)
     headers: HeaderRule = field(default_factory=HeaderRule)
     """Reserved header names, the longest name and the key + headers limit."""

@@ -12,12 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-from anymq.arguments import seconds
 from anymq.errors import ClosedError
-from anymq.features import Feature
 
 if TYPE_CHECKING:
-    from anymq.backend import ConsumerDriver
+    from anymq.delivery import Delivery
 
 HeaderValue = str | bytes
 Headers = Mapping[str, HeaderValue]
@@ -70,7 +68,7 @@ DONE = _Done()
 
 
 def refused(what: str) -> ClosedError:
-    """The error for settling through a closed consumer; the message stays unsettled."""
+    """The one error for settling through a closed consumer; the message stays unsettled."""
     return ClosedError(
         f"the consumer that delivered this message is closed, so the {what} was refused; "
         "the message stays unsettled and will be redelivered to its group"
@@ -85,7 +83,7 @@ class Received:
     """
 
     __slots__ = (
-        "_driver",
+        "_delivery",
         "_headers",
         "_settled",
         "body",
@@ -112,7 +110,7 @@ class Received:
         delivery_count: int,
         message_id: str | None = None,
         handle: Any = None,
-        driver: ConsumerDriver | None = None,
+        delivery: Delivery | None = None,
     ) -> None:
         self.value: Any = body
         self.body = body
@@ -126,7 +124,8 @@ class Received:
         self.message_id = message_id
         self.handle = handle
         """Backend data needed to settle the message (delivery tag, receipt handle, ...)."""
-        self._driver = driver
+        self._delivery = delivery
+        """The consumer's :class:`~anymq.delivery.Delivery`, through which it settles."""
         self._settled = False
 
     @property
@@ -159,45 +158,27 @@ class Received:
     def ack(self) -> Awaitable[None]:
         """Processing succeeded: the message will not be delivered to this group again.
 
-        Returns the driver's coroutine directly (no extra frame on the consume hot path).
+        Returns the driver's awaitable directly (no extra frame on the consume hot path).
         """
         if self._settled:
             return DONE
-        driver = self._driver
-        if driver is None:
+        delivery = self._delivery
+        if delivery is None:
             raise ClosedError("this message was not delivered by a consumer; nothing to ack")
-        acks = driver.acks
-        if acks is not None:  # the driver settles these in bulk (see ConsumerDriver.acks)
-            self._settled = True
-            acks.append(self)
-            return DONE
-        if driver.closed:
+        if delivery.closed:
             raise refused("ack")
         self._settled = True
-        try:
-            return driver.ack(self)
-        except ClosedError:  # refused at once (a synchronous driver closing): not settled
-            self._settled = False
-            raise
+        return delivery.ack_one(self) or DONE
 
     async def nack(self, *, requeue: bool = True, delay: float | None = None) -> None:
-        """Processing failed: redeliver (``requeue=True``) or drop / dead-letter it."""
+        """Processing failed: redeliver (``requeue=True``, after ``delay`` seconds) or
+        dead-letter / drop it. A nack that is refused or fails settles nothing."""
         if self._settled:
             return
-        driver = self._driver
-        if driver is None:
+        delivery = self._delivery
+        if delivery is None:
             raise ClosedError("this message was not delivered by a consumer; nothing to nack")
-        if delay is not None:
-            seconds("nack delay", delay, none="redeliver at once")
-            driver.capabilities.require(Feature.NACK_DELAY, detail="nack(delay=...)")
-        if driver.closed:
-            raise refused("nack")
-        self._settled = True
-        try:
-            await driver.nack(self, requeue=requeue, delay=delay)
-        except ClosedError:
-            self._settled = False
-            raise
+        await delivery.nack(self, requeue, delay)
 
     def __repr__(self) -> str:
         where = f"{self.topic}[{self.partition}]@{self.offset}"

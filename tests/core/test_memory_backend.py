@@ -76,6 +76,28 @@ async def test_dead_letters_carry_spring_kafka_headers() -> None:
         assert h["kafka_dlt-original-consumer-group"] == b"billing"
 
 
+async def test_a_dead_letter_that_cannot_be_published_settles_nothing() -> None:
+    """The dead-letter topic was deleted: the nack fails loudly and the message stays in
+    flight (it used to be acked without a dead letter, i.e. silently lost)."""
+    async with anymq.connect("memory://dlt-gone") as broker:
+        await broker.create_topic("t")
+        async with broker.consumer("t", "g", max_deliveries=3) as consumer:
+            async with broker.producer() as producer:
+                await producer.send("t", b"poison")
+            [msg] = await consumer.receive(1, 1)
+            await broker.delete_topic("t.DLT")
+            with pytest.raises(anymq.TopicNotFound, match=r"t\.DLT"):
+                await msg.nack(requeue=False)
+            assert not msg.settled, "a failed dead letter settled the message"
+            await broker.create_topic("t.DLT")
+            await msg.nack(requeue=False)  # the retry does what the first nack could not
+            assert msg.settled
+        async with broker.consumer("t.DLT", "ops", start="earliest") as dead:
+            [letter] = await dead.receive(1, 1)
+        assert letter.value == b"poison"
+        assert letter.headers["kafka_dlt-exception-message"] == b"rejected without requeue"
+
+
 async def test_nack_with_delay_is_returned_on_close() -> None:
     async with anymq.connect("memory://delay") as broker:
         await broker.create_topic("t")

@@ -1,4 +1,5 @@
-"""Received messages: lazily built headers, the shared finished awaitable, deferred acks."""
+"""Received messages: lazily built headers, the shared finished awaitable, acks through
+the consumer's Delivery to the driver's ack primitive."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from collections.abc import Awaitable, Sequence
 import pytest
 
 import anymq
-from anymq.backend import ConsumerDriver
+from anymq.backend import ConsumerDriver, ConsumerOptions
+from anymq.delivery import Delivery
+from anymq.features import Capabilities
 from anymq.message import DONE, Received
 from anymq.model import Position
 
@@ -26,15 +29,12 @@ class _Recorder(ConsumerDriver):
     async def receive(self, max_messages: int, timeout: float | None) -> list[Received]:
         return []
 
-    def ack(self, message: Received) -> Awaitable[None]:
+    def ack(self, message: Received) -> Awaitable[None] | None:
         self.direct.append(message)
-        return DONE
+        return None  # settled synchronously
 
     async def ack_many(self, messages: Sequence[Received]) -> None:
         self.direct.extend(messages)
-
-    async def nack(self, message: Received, *, requeue: bool, delay: float | None) -> None:
-        pass
 
     async def seek(self, position: Position) -> None:
         pass
@@ -43,8 +43,12 @@ class _Recorder(ConsumerDriver):
         pass
 
 
-def _message(driver: ConsumerDriver | None, headers: object = ()) -> Received:
-    return Received(b"v", None, headers, "t", 0, 7, None, 1, None, None, driver)  # type: ignore[arg-type]
+def _delivery(driver: ConsumerDriver) -> Delivery:
+    return Delivery(driver, ConsumerOptions(topic="t", group="g"), Capabilities(backend="test"))
+
+
+def _message(delivery: Delivery | None, headers: object = ()) -> Received:
+    return Received(b"v", None, headers, "t", 0, 7, None, 1, None, None, delivery)  # type: ignore[arg-type]
 
 
 def test_header_pairs_become_a_dict_on_first_read() -> None:
@@ -69,19 +73,20 @@ async def test_done_can_be_awaited_any_number_of_times() -> None:
         assert await DONE is None
 
 
-async def test_acks_go_to_the_driver_or_its_deferred_list() -> None:
+async def test_acks_go_to_the_drivers_primitive_once() -> None:
     driver = _Recorder()
-    first = _message(driver)
+    delivery = _delivery(driver)
+    first = _message(delivery)
     await first.ack()
-    assert driver.direct == [first], "without a deferred list, ack() calls the driver"
-
-    driver.acks = []
-    second = _message(driver)
-    await second.ack()
-    await second.ack()  # settling twice is a no-op
-    assert driver.acks == [second], "with a deferred list, ack() only appends to it"
+    await first.ack()  # settling twice is a no-op
+    assert driver.direct == [first], "ack() calls the driver's ack once"
+    assert first.settled
+    delivery.close()
+    second = _message(delivery)
+    with pytest.raises(anymq.ClosedError, match="closed, so the ack was refused"):
+        second.ack()
+    assert not second.settled
     assert driver.direct == [first]
-    assert second.settled
 
 
 async def test_ack_without_a_consumer_is_refused() -> None:

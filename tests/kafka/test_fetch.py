@@ -1,5 +1,5 @@
 """The consume fast path on a real broker: records fetched as Received messages, and acks
-deferred to the driver (see anymq_kafka.fetch and ConsumerDriver.acks)."""
+deferred to the driver (see anymq_kafka.fetch and KafkaConsumer.acker)."""
 
 from __future__ import annotations
 

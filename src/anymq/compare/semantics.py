@@ -266,6 +266,31 @@ SEMANTICS: tuple[Semantic, ...] = (
         "messages again.",
     ),
     Semantic(
+        "test_nack_delay_over_the_limit_settles_nothing",
+        "a nack delay over the limit is refused",
+        "Delivery",
+        "nack(delay=) over Capabilities.max_nack_delay raises ConfigError and settles nothing.",
+    ),
+    Semantic(
+        "test_unsettled_past_max_deliveries_is_dead_lettered",
+        "dead letter after N unsettled deliveries",
+        "Delivery",
+        "A message whose consumers close without settling it max_deliveries times is "
+        "dead-lettered, not delivered again.",
+    ),
+    Semantic(
+        "test_nacked_messages_come_back_in_key_order",
+        "nacked messages keep key order",
+        "Order and partitions",
+        "Two messages of one key, nacked in order, come back in the order they were sent.",
+    ),
+    Semantic(
+        "test_ack_while_closing_is_refused",
+        "an ack during close is refused",
+        "Delivery",
+        "An ack made while its consumer is closing raises ClosedError and settles nothing.",
+    ),
+    Semantic(
         "test_credentials_never_shown",
         "credentials are never shown",
         "Basics",

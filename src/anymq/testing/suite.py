@@ -27,6 +27,7 @@ from anymq.testing.suite_log import LogContract
 from anymq.testing.suite_naming import NamingContract
 from anymq.testing.suite_options import OptionsContract
 from anymq.testing.suite_order import OrderContract
+from anymq.testing.suite_redelivery import RedeliveryContract
 from anymq.testing.suite_secrets import SecretsContract
 from anymq.testing.suite_settle import SettleContract
 from anymq.testing.suite_topics import TopicContract
@@ -38,6 +39,7 @@ class ContractSuite(
     GroupContract,
     DeliveryContract,
     SettleContract,
+    RedeliveryContract,
     OrderContract,
     LogContract,
     HeaderContract,
