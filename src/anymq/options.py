@@ -229,7 +229,7 @@ class Path(Text):
 
     def from_value(self, value: object) -> str:
         if isinstance(value, os.PathLike):
-            return self.from_text(os.fspath(value))  # type: ignore[arg-type]
+            return self.from_text(os.fspath(value))
         raise Refused
 
 
@@ -390,9 +390,11 @@ class Options(Mapping[str, Any]):
     ) -> Self:
         """Check names and coerce values; ``defaults`` are values given at connect.
 
-        A None value counts as not given. Raises ConfigError before anything connects.
+        A None value counts as not given; an object this method returned for ``scope`` is
+        returned as it is (its defaults are in it). Raises ConfigError before anything
+        connects or is sent.
         """
-        if isinstance(given, cls) and given.scope == scope and defaults is None:
+        if isinstance(given, cls) and given.scope == scope:
             return given
         valid = cls.in_scope(scope)
         cls._check_names(given, valid, scope)
@@ -416,14 +418,14 @@ class Options(Mapping[str, Any]):
             where = " or ".join(_WHERE[s] for s in SCOPES if s in elsewhere.scopes)
             raise ConfigError(
                 f"option {name} of the {cls.backend} backend is not a {scope} option: give "
-                f"it to {where}. Valid {scope} options: {listing}"
+                f"it to {where}; valid: {listing}"
             )
         close = difflib.get_close_matches(name, list(valid), n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         names = ", ".join(sorted(unknown))
         raise ConfigError(
-            f"unknown {scope} option(s) for the {cls.backend} backend: {names}{hint}. "
-            f"Valid {scope} options: {listing}"
+            f"unknown {scope} option(s) for the {cls.backend} backend: {names}{hint}; "
+            f"valid: {listing}"
         )
 
     @classmethod
