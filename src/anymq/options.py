@@ -66,6 +66,11 @@ class Kind(Generic[T_co]):
     #: A value this kind refuses, so tests can prove that refusal without knowing the kind.
     bad_example: object = None
 
+    @property
+    def shown(self) -> str:
+        """The type as docs and the CLI show it, with its bounds or choices."""
+        return self.type_name
+
     def from_text(self, text: str) -> T_co:
         raise Refused
 
@@ -125,13 +130,18 @@ class Seconds(Kind[float]):
     type_name = "seconds"
     bad_example = "0"
 
+    @property
+    def shown(self) -> str:
+        return f"seconds {self.range}"
+
     def __init__(
         self, *, zero: bool = False, minimum: float | None = None, maximum: float | None = None
     ) -> None:
         self.open = minimum is None and not zero
         self.minimum = 0.0 if minimum is None else minimum
         self.maximum = maximum
-        self.expected = "a number of seconds " + _bounds(self.minimum, maximum, self.open)
+        self.range = _bounds(self.minimum, maximum, self.open)
+        self.expected = "a number of seconds " + self.range
         if not self.open and self.minimum == 0:
             self.bad_example = "-1"
 
@@ -160,10 +170,15 @@ class Int(Kind[int]):
 
     type_name = "int"
 
+    @property
+    def shown(self) -> str:
+        return f"int {self.range}".rstrip()
+
     def __init__(self, minimum: int | None = None, maximum: int | None = None) -> None:
         self.minimum = minimum
         self.maximum = maximum
-        self.expected = f"a whole number {_bounds(minimum, maximum, False)}".rstrip()
+        self.range = _bounds(minimum, maximum, False)
+        self.expected = f"a whole number {self.range}".rstrip()
         self.bad_example = "1.5"
 
     def from_text(self, text: str) -> int:
@@ -196,6 +211,10 @@ class Choice(Kind[str]):
     def __init__(self, *allowed: str) -> None:
         self.allowed = allowed
         self.expected = "one of " + ", ".join(allowed)
+
+    @property
+    def shown(self) -> str:
+        return " / ".join(self.allowed)
 
     def from_text(self, text: str) -> str:
         word = text.strip().lower()
@@ -434,7 +453,7 @@ class Options(Mapping[str, Any]):
         return [
             (
                 name,
-                o.kind.type_name + (", secret" if o.secret else ""),
+                o.kind.shown + (", secret" if o.secret else ""),
                 o.default_text(),
                 ", ".join(s for s in SCOPES if s in o.scopes),
                 o.doc,

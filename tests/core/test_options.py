@@ -158,5 +158,5 @@ def test_none_means_not_given() -> None:
 
 def test_markdown_table_lists_every_option() -> None:
     table = markdown_table(Toy)
-    assert "| `wait` | seconds | `1.5` | connect, consumer | a timeout |" in table
+    assert "| `wait` | seconds > 0 | `1.5` | connect, consumer | a timeout |" in table
     assert "| `token` | str, secret | - | connect | a secret |" in table
