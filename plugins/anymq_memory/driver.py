@@ -63,6 +63,7 @@ CAPABILITIES = Capabilities(
 
 _new_tuple = tuple.__new__  # builds a Receipt without NamedTuple's Python-level __new__
 
+
 class MemoryBroker(BrokerDriver):
     """``memory://`` (the process-wide default space) or ``memory://name``."""
 

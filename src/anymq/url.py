@@ -110,10 +110,7 @@ class URL:
         if self.query:
             secrets = declared_secrets(self.scheme) if hide_password else frozenset()
             out += "?" + urlencode(
-                {
-                    k: (_masked(k, v, secrets) if hide_password else v)
-                    for k, v in self.query.items()
-                }
+                {k: (_masked(k, v, secrets) if hide_password else v) for k, v in self.query.items()}
             )
         return out
 
