@@ -156,12 +156,16 @@ class KafkaAdmin:
     async def create_topic(
         self, name: str, partitions: int, retention: Retention, options: Mapping[str, Any]
     ) -> bool:
-        from anymq_kafka.options import TOPIC, convert
+        from anymq_kafka.options import KafkaOptions
 
-        opts = convert(options, TOPIC, "create_topic")
+        opts = KafkaOptions.parse(options, "topic")
         configs = topic_configs(retention)
-        configs.update(opts.get("configs", {}))
-        rf = opts.get("replication_factor", self.settings.replication_factor)
+        configs.update(opts.configs or {})
+        rf = (
+            opts.replication_factor
+            if "replication_factor" in opts
+            else self.settings.replication_factor
+        )
         topic = NewTopic(name, partitions, max(rf, 1), topic_configs=configs)
         topic.replication_factor = rf  # -1: the broker's default.replication.factor
         try:

@@ -50,7 +50,7 @@ from anymq.message import Received
 from anymq.model import Position
 from anymq_kafka import fetch
 from anymq_kafka.errors import mapped, unavailable
-from anymq_kafka.options import CONSUMER, convert
+from anymq_kafka.options import KafkaOptions
 from anymq_kafka.tracker import Track, decode
 from anymq_kafka.watch import TopicWatch
 
@@ -89,12 +89,12 @@ class KafkaConsumer(ConsumerDriver):
     def __init__(self, broker: KafkaBroker, options: ConsumerOptions) -> None:
         self.broker = broker
         self.options = options
-        settings = {**broker.settings.consumer, **convert(options.extra, CONSUMER, "consumer")}
+        settings = KafkaOptions.parse(options.extra, "consumer", defaults=broker.options)
         self.settings = settings
         self.topic = options.topic
         self.group = options.group
-        self.commit_interval = settings.get("commit_interval_ms", 200) / 1000
-        self.join_timeout = settings.get("join_timeout", 60.0)
+        self.commit_interval = settings.commit_interval_ms / 1000
+        self.join_timeout = settings.join_timeout
         self.client: Any = None
         self._acks: list[Received] = []
         """Acks deferred by :meth:`acker`; drained before anything reads the tracks."""
@@ -126,16 +126,16 @@ class KafkaConsumer(ConsumerDriver):
             # Used only when a committed offset is out of range (retention deleted it):
             # continue with the oldest message still kept. New groups start explicitly.
             auto_offset_reset="earliest",
-            session_timeout_ms=s.get("session_timeout_ms", 10_000),
-            heartbeat_interval_ms=s.get("heartbeat_interval_ms", 500),
-            max_poll_interval_ms=s.get("max_poll_interval_ms", 300_000),
-            rebalance_timeout_ms=s.get("rebalance_timeout_ms", 30_000),
-            fetch_max_wait_ms=s.get("fetch_max_wait_ms", 100),
-            isolation_level=s.get("isolation_level", "read_uncommitted"),
+            session_timeout_ms=s.session_timeout_ms,
+            heartbeat_interval_ms=s.heartbeat_interval_ms,
+            max_poll_interval_ms=s.max_poll_interval_ms,
+            rebalance_timeout_ms=s.rebalance_timeout_ms,
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
+            isolation_level=s.isolation_level,
             metadata_max_age_ms=_METADATA_MAX_AGE_MS,
         )
-        if "max_partition_fetch_bytes" in s:
-            kwargs["max_partition_fetch_bytes"] = s["max_partition_fetch_bytes"]
+        if s.max_partition_fetch_bytes is not None:
+            kwargs["max_partition_fetch_bytes"] = s.max_partition_fetch_bytes
         if self.group is None:
             del kwargs["session_timeout_ms"], kwargs["heartbeat_interval_ms"]
             del kwargs["rebalance_timeout_ms"], kwargs["max_poll_interval_ms"]

@@ -66,10 +66,11 @@ class KafkaBroker(BrokerDriver):
 
     name = "kafka"
     capabilities = CAPABILITIES
+    declared = opts.KafkaOptions
 
     def __init__(self, url: URL, options: Mapping[str, Any]) -> None:
         super().__init__(url, options)
-        self.settings = opts.parse(url, options)
+        self.settings = opts.parse(url, self.options)
         self.admin = KafkaAdmin(self.settings)
         self._started = False
         self._closed = False

@@ -1,120 +1,156 @@
-"""Option parsing for kafka:// URLs: which options exist, their types, and aiokafka kwargs.
+"""The options of kafka:// declared once (anymq.options parses them), and aiokafka kwargs.
 
-Options arrive merged (URL query values as strings, keyword options as Python values), so
-every option is converted here once; an unknown name is a ConfigError naming the valid
-ones. Secrets (SASL and key passwords) never appear in reprs or error messages.
+The declarations say each option's type, default, scope and whether it is secret (SASL and
+key passwords never appear in reprs or error messages); the core parses every value.
 """
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from anymq.convert import flag as _bool
-from anymq.convert import seconds as _seconds
 from anymq.errors import ConfigError
+from anymq.options import (
+    Bool,
+    Choice,
+    Int,
+    Kind,
+    Option,
+    Options,
+    Path,
+    Refused,
+    Scope,
+    Seconds,
+    Table,
+    Text,
+)
 from anymq.url import URL
 
 
-def _int(name: str, value: Any, minimum: int = 0) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"option {name} must be an integer, got {value!r}") from exc
-    if isinstance(value, float) and value != number:
-        raise ConfigError(f"option {name} must be an integer, got {value!r}")
-    if number < minimum:
-        raise ConfigError(f"option {name} must be >= {minimum}, got {number}")
-    return number
+class Acks(Kind[int | str]):
+    """Kafka's acks: all (also -1), 1 or 0."""
+
+    type_name = "choice"
+    expected = "one of all, 1, 0 (-1 means all)"
+    bad_example = "2"
+
+    def from_text(self, text: str) -> int | str:
+        word = text.strip().lower()
+        if word in ("all", "-1"):
+            return "all"
+        if word in ("0", "1"):
+            return int(word)
+        raise Refused
+
+    def from_value(self, value: object) -> int | str:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise Refused
+        return self.from_text(str(value))
 
 
-def _text(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"option {name} must be a non-empty string")
-    return value
+CONNECT: tuple[Scope, ...] = ("connect",)
+PRODUCER: tuple[Scope, ...] = ("connect", "producer")
+CONSUMER: tuple[Scope, ...] = ("connect", "consumer")
 
 
-def _choice(*allowed: str) -> Callable[[str, Any], str]:
-    def convert(name: str, value: Any) -> str:
-        text = str(value).strip()
-        for item in allowed:
-            if text.upper() == item.upper():
-                return item
-        raise ConfigError(f"option {name} must be one of {', '.join(allowed)}, got {value!r}")
+class KafkaOptions(Options):
+    """Every option of kafka://. Producer and consumer options given at connect (or on the
+    URL) are the defaults of every producer / consumer; the same names given to
+    ``broker.producer()`` / ``broker.consumer()`` override them."""
 
-    return convert
+    backend = "kafka"
 
+    # Connection.
+    connect_timeout = Option(
+        Seconds(), 10.0, "seconds to bootstrap; then BrokerUnavailable naming host:port"
+    )
+    metadata_timeout = Option(
+        Seconds(), 5.0, "seconds a topic-existence check may take (TopicNotFound otherwise)"
+    )
+    request_timeout_ms = Option(Int(1000), 30_000, "aiokafka's per-request timeout")
+    client_id = Option(Text(), "anymq", "Kafka client id")
+    replication_factor = Option(
+        Int(-1),
+        -1,
+        "replication factor for create_topic (-1: the broker's default.replication.factor)",
+        scopes=("connect", "topic"),
+    )
+    security_protocol = Option(
+        Choice("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
+        None,
+        "derived from the scheme (kafka+ssl:// is TLS) and whether SASL is configured",
+        shown_default="derived",
+    )
+    sasl_mechanism = Option(
+        Choice("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"),
+        None,
+        "SASL mechanism",
+        shown_default="PLAIN with a user",
+    )
+    sasl_username = Option(Text(), None, "SASL user", shown_default="the URL's user")
+    sasl_password = Option(
+        Text(), None, "SASL password", secret=True, shown_default="the URL's password"
+    )
+    ssl_cafile = Option(Path(), None, "CA bundle to verify the brokers", shown_default="system CAs")
+    ssl_certfile = Option(Path(), None, "TLS client certificate")
+    ssl_keyfile = Option(Path(), None, "TLS client key")
+    ssl_password = Option(Text(), None, "password of the TLS client key", secret=True)
+    ssl_check_hostname = Option(Bool(), True, "check the broker's host name in its certificate")
 
-def _acks(name: str, value: Any) -> int | str:
-    text = str(value).strip().lower()
-    if text in ("all", "-1"):
-        return "all"
-    if text in ("0", "1"):
-        return int(text)
-    raise ConfigError(f"option {name} must be 'all', 1 or 0, got {value!r}")
+    # Producer.
+    acks = Option(Acks(), "all", "all, 1 or 0: which replicas confirm a send", scopes=PRODUCER)
+    enable_idempotence = Option(
+        Bool(),
+        None,
+        "idempotent producer (removes duplicates from retries); needs acks=all",
+        scopes=PRODUCER,
+        shown_default="true with acks=all",
+    )
+    max_request_size = Option(
+        Int(1024), None, "largest request in bytes", scopes=PRODUCER, shown_default="aiokafka's"
+    )
 
+    # Consumer.
+    session_timeout_ms = Option(Int(1000), 10_000, "group session timeout", scopes=CONSUMER)
+    heartbeat_interval_ms = Option(Int(50), 500, "group heartbeat interval", scopes=CONSUMER)
+    max_poll_interval_ms = Option(
+        Int(1000), 300_000, "longest time between fetches before leaving the group", scopes=CONSUMER
+    )
+    rebalance_timeout_ms = Option(
+        Int(1000), 30_000, "time members get to rejoin in a rebalance", scopes=CONSUMER
+    )
+    fetch_max_wait_ms = Option(
+        Int(0), 100, "longest time a fetch waits for data on the broker", scopes=CONSUMER
+    )
+    max_partition_fetch_bytes = Option(
+        Int(1024),
+        None,
+        "bytes per partition per fetch",
+        scopes=CONSUMER,
+        shown_default="aiokafka's",
+    )
+    commit_interval_ms = Option(
+        Int(0), 200, "how often acked offsets are committed in the background", scopes=CONSUMER
+    )
+    join_timeout = Option(
+        Seconds(), 60.0, "seconds a consumer's start waits to join its group", scopes=CONSUMER
+    )
+    isolation_level = Option(
+        Choice("read_uncommitted", "read_committed"),
+        "read_uncommitted",
+        "which records of transactions a consumer reads",
+        scopes=CONSUMER,
+    )
 
-# name -> converter. Broker options configure the connection; producer and consumer
-# options may also be given on the URL, where they act as defaults for every client.
-CONNECTION: dict[str, Callable[[str, Any], Any]] = {
-    "client_id": _text,
-    "connect_timeout": _seconds,
-    "metadata_timeout": _seconds,
-    "request_timeout_ms": lambda n, v: _int(n, v, 1000),
-    "replication_factor": lambda n, v: _int(n, v, -1),
-    "security_protocol": _choice("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
-    "sasl_mechanism": _choice("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"),
-    "sasl_username": _text,
-    "sasl_password": _text,
-    "ssl_cafile": _text,
-    "ssl_certfile": _text,
-    "ssl_keyfile": _text,
-    "ssl_password": _text,
-    "ssl_check_hostname": _bool,
-}
-PRODUCER: dict[str, Callable[[str, Any], Any]] = {
-    "acks": _acks,
-    "enable_idempotence": _bool,
-    "max_request_size": lambda n, v: _int(n, v, 1024),
-}
-CONSUMER: dict[str, Callable[[str, Any], Any]] = {
-    "session_timeout_ms": lambda n, v: _int(n, v, 1000),
-    "heartbeat_interval_ms": lambda n, v: _int(n, v, 50),
-    "max_poll_interval_ms": lambda n, v: _int(n, v, 1000),
-    "rebalance_timeout_ms": lambda n, v: _int(n, v, 1000),
-    "fetch_max_wait_ms": lambda n, v: _int(n, v, 0),
-    "max_partition_fetch_bytes": lambda n, v: _int(n, v, 1024),
-    "commit_interval_ms": lambda n, v: _int(n, v, 0),
-    "join_timeout": _seconds,
-    "isolation_level": _choice("read_uncommitted", "read_committed"),
-}
-TOPIC: dict[str, Callable[[str, Any], Any]] = {
-    "replication_factor": lambda n, v: _int(n, v, -1),
-    "configs": lambda n, v: _configs(n, v),
-}
-
-SECRETS = frozenset({"sasl_password", "ssl_password"})
-
-
-def _configs(name: str, value: Any) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"option {name} must be a mapping of Kafka topic configs")
-    return {str(k): str(v) for k, v in value.items()}
-
-
-def convert(
-    given: Mapping[str, Any], known: Mapping[str, Callable[[str, Any], Any]], what: str
-) -> dict[str, Any]:
-    """Convert ``given`` with ``known``'s converters; unknown names are a ConfigError."""
-    unknown = sorted(set(given) - set(known))
-    if unknown:
-        raise ConfigError(
-            f"unknown {what} option(s) for kafka://: {', '.join(unknown)}; "
-            f"valid: {', '.join(sorted(known))}"
-        )
-    return {name: known[name](name, value) for name, value in given.items()}
+    # Topic.
+    configs = Option(
+        Table(),
+        None,
+        "extra Kafka topic configs for create_topic (keyword only)",
+        scopes=("topic",),
+    )
 
 
 @dataclass(frozen=True)
@@ -124,8 +160,6 @@ class Settings:
     bootstrap: list[str]
     hosts: str
     connection: dict[str, Any] = field(repr=False)
-    producer: dict[str, Any] = field(default_factory=dict)
-    consumer: dict[str, Any] = field(default_factory=dict)
     connect_timeout: float = 10.0
     metadata_timeout: float = 5.0
     request_timeout_ms: int = 30_000
@@ -145,33 +179,30 @@ class Settings:
 
 
 def parse(url: URL, options: Mapping[str, Any]) -> Settings:
-    """Split the merged options into connection, producer and consumer settings."""
-    everything = {**CONNECTION, **PRODUCER, **CONSUMER}
-    values = convert(options, everything, "broker")
+    """The connection settings: bootstrap servers, timeouts and security."""
+    values = KafkaOptions.parse(options)
     hosts = url.hosts or (("127.0.0.1", 9092),)
     bootstrap = [f"{h if ':' not in h else '[' + h + ']'}:{p or 9092}" for h, p in hosts]
     return Settings(
         bootstrap=bootstrap,
         hosts=",".join(bootstrap),
         connection=_security(url, values),
-        producer={k: v for k, v in values.items() if k in PRODUCER},
-        consumer={k: v for k, v in values.items() if k in CONSUMER},
-        connect_timeout=values.get("connect_timeout", 10.0),
-        metadata_timeout=values.get("metadata_timeout", 5.0),
-        request_timeout_ms=values.get("request_timeout_ms", 30_000),
-        replication_factor=values.get("replication_factor", -1),
-        client_id=values.get("client_id", "anymq"),
+        connect_timeout=values.connect_timeout,
+        metadata_timeout=values.metadata_timeout,
+        request_timeout_ms=values.request_timeout_ms,
+        replication_factor=values.replication_factor,
+        client_id=values.client_id,
     )
 
 
-def _security(url: URL, values: Mapping[str, Any]) -> dict[str, Any]:
+def _security(url: URL, values: KafkaOptions) -> dict[str, Any]:
     """security_protocol, SASL and an SSLContext for aiokafka, from the URL and options."""
     tls = url.scheme == "kafka+ssl" or any(k.startswith("ssl_") for k in values)
-    username = values.get("sasl_username", url.username)
-    password = values.get("sasl_password", url.password)
-    mechanism = values.get("sasl_mechanism")
+    username = values.sasl_username or url.username
+    password = values.sasl_password or url.password
+    mechanism = values.sasl_mechanism
     sasl = mechanism is not None or username is not None
-    protocol = values.get("security_protocol")
+    protocol = values.security_protocol
     if protocol is None:
         protocol = ("SASL_" if sasl else "") + ("SSL" if tls else "PLAINTEXT")
     out: dict[str, Any] = {"security_protocol": protocol}
@@ -189,24 +220,22 @@ def _security(url: URL, values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _ssl_context(values: Mapping[str, Any]) -> ssl.SSLContext:
+def _ssl_context(values: KafkaOptions) -> ssl.SSLContext:
     try:
-        context = ssl.create_default_context(cafile=values.get("ssl_cafile"))
+        context = ssl.create_default_context(cafile=values.ssl_cafile)
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(
-            f"cannot load ssl_cafile {values.get('ssl_cafile')!r}: {type(exc).__name__}: {exc}"
+            f"cannot load ssl_cafile {values.ssl_cafile!r}: {type(exc).__name__}: {exc}"
         ) from exc
-    if "ssl_certfile" in values:
+    if values.ssl_certfile is not None:
         try:
-            context.load_cert_chain(
-                values["ssl_certfile"], values.get("ssl_keyfile"), values.get("ssl_password")
-            )
+            context.load_cert_chain(values.ssl_certfile, values.ssl_keyfile, values.ssl_password)
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(
-                f"cannot load the TLS client certificate {values['ssl_certfile']!r}: "
+                f"cannot load the TLS client certificate {values.ssl_certfile!r}: "
                 f"{type(exc).__name__}"
             ) from None
-    context.check_hostname = values.get("ssl_check_hostname", True)
+    context.check_hostname = values.ssl_check_hostname
     if not context.check_hostname:
         context.verify_mode = ssl.CERT_REQUIRED
     return context

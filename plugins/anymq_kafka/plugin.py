@@ -12,6 +12,7 @@ def anymq_backends() -> list[BackendSpec]:
             name="kafka",
             schemes=("kafka", "kafka+ssl"),
             driver="anymq_kafka.driver:KafkaBroker",
+            options="anymq_kafka.options:KafkaOptions",
             extra="kafka",
             description="Apache Kafka through aiokafka: partitions, groups, replay",
         )

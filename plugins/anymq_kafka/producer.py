@@ -27,7 +27,7 @@ from anymq.backend import Outgoing, ProducerDriver, ProducerOptions
 from anymq.errors import AnyMQError, ClosedError, ConfigError, TopicNotFound
 from anymq.message import Receipt
 from anymq_kafka.errors import mapped, unavailable
-from anymq_kafka.options import PRODUCER, convert
+from anymq_kafka.options import KafkaOptions
 from anymq_kafka.watch import TopicWatch
 
 if TYPE_CHECKING:
@@ -48,15 +48,15 @@ class RoundRobin:
 
 def producer_kwargs(broker: KafkaBroker, options: ProducerOptions) -> dict[str, Any]:
     """aiokafka producer arguments from the broker's defaults and this producer's options."""
-    extra = convert(options.extra, PRODUCER, "producer")
-    settings = {**broker.settings.producer, **extra}
+    settings = KafkaOptions.parse(options.extra, "producer", defaults=broker.options)
     kwargs: dict[str, Any] = broker.settings.client_kwargs()
-    kwargs["acks"] = settings.get("acks", "all")
-    kwargs["enable_idempotence"] = settings.get("enable_idempotence", kwargs["acks"] == "all")
+    kwargs["acks"] = settings.acks
+    idempotent = settings.enable_idempotence
+    kwargs["enable_idempotence"] = settings.acks == "all" if idempotent is None else idempotent
     if kwargs["enable_idempotence"] and kwargs["acks"] != "all":
         raise ConfigError("enable_idempotence=true needs acks=all (Kafka's rule)")
-    if "max_request_size" in settings:
-        kwargs["max_request_size"] = settings["max_request_size"]
+    if settings.max_request_size is not None:
+        kwargs["max_request_size"] = settings.max_request_size
     kwargs["partitioner"] = (
         RoundRobin() if options.partitioner == "round_robin" else DefaultPartitioner()
     )

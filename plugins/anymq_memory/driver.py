@@ -23,7 +23,6 @@ from anymq.backend import (
     ProducerDriver,
     ProducerOptions,
 )
-from anymq.convert import flag, seconds
 from anymq.errors import ClosedError, ConfigError, TopicNotFound
 from anymq.features import Capabilities, Feature, HeaderRule, NameRule
 from anymq.message import DONE, Receipt, Received
@@ -31,6 +30,7 @@ from anymq.model import GroupInfo, PartitionLag, Position, Retention, TopicInfo
 from anymq.url import URL
 from anymq_memory.group import GroupState, PartitionState
 from anymq_memory.log import Partition, Space, Topic, now_ms, space
+from anymq_memory.options import MemoryOptions
 
 CAPABILITIES = Capabilities(
     backend="memory",
@@ -62,34 +62,17 @@ CAPABILITIES = Capabilities(
 
 _new_tuple = tuple.__new__  # builds a Receipt without NamedTuple's Python-level __new__
 
-_BROKER_OPTIONS = {"auto_create_topics", "connect_timeout"}
-
-
-def _no_extra(options: Mapping[str, Any], what: str) -> None:
-    if options:
-        raise ConfigError(
-            f"unknown {what} option(s) for memory://: {', '.join(sorted(options))}; "
-            "the memory backend takes none"
-        )
-
 
 class MemoryBroker(BrokerDriver):
     """``memory://`` (the process-wide default space) or ``memory://name``."""
 
     name = "memory"
     capabilities = CAPABILITIES
+    declared = MemoryOptions
 
     def __init__(self, url: URL, options: Mapping[str, Any]) -> None:
         super().__init__(url, options)
-        unknown = set(options) - _BROKER_OPTIONS
-        if unknown:
-            raise ConfigError(
-                f"unknown option(s) for memory://: {', '.join(sorted(unknown))}; "
-                f"valid: {', '.join(sorted(_BROKER_OPTIONS))}"
-            )
-        self.auto_create = flag("auto_create_topics", options.get("auto_create_topics", False))
-        if "connect_timeout" in options:  # accepted for URL portability; nothing to wait for
-            seconds("connect_timeout", options["connect_timeout"])
+        self.auto_create = MemoryOptions.parse(self.options).auto_create_topics
         self.space_name = url.host or "default"
         self.space: Space = space(self.space_name)
 
@@ -117,7 +100,7 @@ class MemoryBroker(BrokerDriver):
     async def create_topic(
         self, name: str, *, partitions: int, retention: Retention, options: Mapping[str, Any]
     ) -> bool:
-        _no_extra(options, "topic")
+        MemoryOptions.parse(options, "topic")
         return self._create(name, partitions, retention)
 
     async def delete_topic(self, name: str) -> None:
@@ -171,11 +154,11 @@ class MemoryBroker(BrokerDriver):
         )
 
     def producer(self, options: ProducerOptions) -> ProducerDriver:
-        _no_extra(options.extra, "producer")
+        MemoryOptions.parse(options.extra, "producer")
         return MemoryProducer(self, options)
 
     def consumer(self, options: ConsumerOptions) -> ConsumerDriver:
-        _no_extra(options.extra, "consumer")
+        MemoryOptions.parse(options.extra, "consumer")
         return MemoryConsumer(self, options)
 
 

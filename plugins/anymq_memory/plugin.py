@@ -12,6 +12,7 @@ def anymq_backends() -> list[BackendSpec]:
             name="memory",
             schemes=("memory",),
             driver="anymq_memory.driver:MemoryBroker",
+            options="anymq_memory.options:MemoryOptions",
             description="in-process event log: partitions, groups, replay, retention",
         )
     ]

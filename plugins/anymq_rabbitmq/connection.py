@@ -23,7 +23,7 @@ from aio_pika.connection import make_url
 
 from anymq.errors import AnyMQError, BrokerUnavailable, ClosedError, ConfigError
 from anymq.url import URL
-from anymq_rabbitmq.options import BrokerSettings
+from anymq_rabbitmq.options import RabbitOptions
 
 #: Errors that mean the connection (not one channel) is gone or unreachable.
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -62,7 +62,7 @@ def queue_down(exc: BaseException) -> bool:
     )
 
 
-def amqp_url(url: URL, settings: BrokerSettings) -> str:
+def amqp_url(url: URL, settings: RabbitOptions) -> str:
     """The URL aio-pika gets: credentials and vhost from the anymq URL, our own query."""
     if url.scheme not in ("amqp", "amqps"):
         raise ConfigError(f"the rabbitmq backend serves amqp:// and amqps://, not {url.scheme}://")
@@ -92,7 +92,7 @@ def where(url: URL) -> str:
 class Amqp:
     """The broker's connection: opens channels and maps connection failures."""
 
-    def __init__(self, url: URL, settings: BrokerSettings) -> None:
+    def __init__(self, url: URL, settings: RabbitOptions) -> None:
         self.url = url
         self.settings = settings
         self._target = amqp_url(url, settings)

@@ -33,7 +33,7 @@ from anymq.errors import ConfigError, TopicNotFound
 from anymq.message import Received
 from anymq_rabbitmq import headers as hdr
 from anymq_rabbitmq.connection import queue_down
-from anymq_rabbitmq.options import flag
+from anymq_rabbitmq.options import RabbitOptions
 from anymq_rabbitmq.topology import exchange_exists
 
 if TYPE_CHECKING:
@@ -53,7 +53,9 @@ class QueueConsumer(ConsumerDriver):
         self.queue: str | None = None
         self.quorum = False
         """True when x-delivery-count can be trusted (quorum group queue)."""
-        self.exclusive = flag(options.extra, "exclusive", False)
+        self.exclusive = RabbitOptions.parse(
+            options.extra, "consumer", defaults=broker.options
+        ).exclusive
         self.channel: AbstractRobustChannel | None = None
         self.tag: str | None = None
         self._underlay: aiormq.abc.AbstractChannel | None = None

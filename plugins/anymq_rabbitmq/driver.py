@@ -34,14 +34,7 @@ from anymq_rabbitmq import topology as topo
 from anymq_rabbitmq.connection import Amqp
 from anymq_rabbitmq.consumer import QueueConsumer
 from anymq_rabbitmq.naming import Names, escape
-from anymq_rabbitmq.options import (
-    CONSUMER_OPTIONS,
-    EXCHANGE_TYPES,
-    TOPIC_OPTIONS,
-    BrokerSettings,
-    check_known,
-    choice,
-)
+from anymq_rabbitmq.options import RabbitOptions
 from anymq_rabbitmq.producer import RabbitProducer
 from anymq_rabbitmq.registry import Doc, Registry
 from anymq_rabbitmq.streamgroup import (
@@ -124,7 +117,7 @@ STREAM_FEATURES = frozenset(
 )
 
 
-def capabilities_for(settings: BrokerSettings) -> Capabilities:
+def capabilities_for(settings: RabbitOptions) -> Capabilities:
     """What each mode really has; quorum work/group queues are needed for dead letters."""
     features = set(STREAM_FEATURES if settings.mode == "stream" else CLASSIC_FEATURES)
     if settings.queue_type != "quorum":
@@ -136,10 +129,11 @@ class RabbitBroker(BrokerDriver):
     """A RabbitMQ vhost through one robust aio-pika connection."""
 
     name = "rabbitmq"
+    declared = RabbitOptions
 
     def __init__(self, url: URL, options: Mapping[str, Any]) -> None:
         super().__init__(url, options)
-        self.settings = BrokerSettings.parse(options)
+        self.settings = RabbitOptions.parse(self.options)
         self.capabilities = capabilities_for(self.settings)
         self.amqp = Amqp(url, self.settings)
         self.registry = Registry(self.amqp)
@@ -175,10 +169,7 @@ class RabbitBroker(BrokerDriver):
     async def create_topic(
         self, name: str, *, partitions: int, retention: Retention, options: Mapping[str, Any]
     ) -> bool:
-        check_known(options, TOPIC_OPTIONS, "topic")
-        exchange_type = choice(
-            options, "exchange_type", EXCHANGE_TYPES, self.settings.exchange_type
-        )
+        exchange_type = RabbitOptions.parse(options, "topic", defaults=self.options).exchange_type
         async with self.registry.edit() as doc:
             return await self._create_locked(doc, name, exchange_type, retention)
 
@@ -450,7 +441,7 @@ class RabbitBroker(BrokerDriver):
         return RabbitProducer(self, options)
 
     def consumer(self, options: ConsumerOptions) -> ConsumerDriver:
-        check_known(options.extra, CONSUMER_OPTIONS, "consumer")
+        RabbitOptions.parse(options.extra, "consumer", defaults=self.options)
         if options.prefetch > MAX_PREFETCH:
             raise ConfigError(
                 f"prefetch={options.prefetch} is over RabbitMQ's limit: basic.qos takes a "

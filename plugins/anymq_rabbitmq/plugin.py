@@ -12,6 +12,7 @@ def anymq_backends() -> list[BackendSpec]:
             name="rabbitmq",
             schemes=("amqp", "amqps"),
             driver="anymq_rabbitmq.driver:RabbitBroker",
+            options="anymq_rabbitmq.options:RabbitOptions",
             extra="rabbitmq",
             description="RabbitMQ through aio-pika: exchanges, queues, streams",
         )

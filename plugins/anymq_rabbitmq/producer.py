@@ -36,7 +36,7 @@ from anymq_rabbitmq import headers as hdr
 from anymq_rabbitmq import topology as topo
 from anymq_rabbitmq.connection import CONNECTION_ERRORS
 from anymq_rabbitmq.naming import Names
-from anymq_rabbitmq.options import PRODUCER_OPTIONS, check_known, flag, seconds
+from anymq_rabbitmq.options import RabbitOptions
 from anymq_rabbitmq.publish import ChannelGone, Item, publish_many
 
 if TYPE_CHECKING:
@@ -76,21 +76,22 @@ class RabbitProducer(ProducerDriver):
     """One confirm-mode channel per producer."""
 
     def __init__(self, broker: RabbitBroker, options: ProducerOptions) -> None:
-        check_known(options.extra, PRODUCER_OPTIONS, "producer")
+        settings = RabbitOptions.parse(options.extra, "producer", defaults=broker.options)
         if options.compression is not None:
             raise ConfigError("the rabbitmq backend does not compress messages (compression=None)")
         self.broker = broker
-        self.confirm = flag(options.extra, "confirm", True)
+        self.confirm = settings.confirm
         # In stream mode the topic's stream is always bound, so a returned message was not
         # stored: the stream is still starting after a restart, and the send publishes it
         # again within publish_timeout (_stream_starting).
-        self.mandatory = flag(options.extra, "mandatory", broker.stream_mode)
-        self.delivery_mode = 2 if flag(options.extra, "persistent", True) else 1
-        ttl = seconds(options.extra, "ttl", None)
+        mandatory = settings.mandatory
+        self.mandatory = broker.stream_mode if mandatory is None else mandatory
+        self.delivery_mode = 2 if settings.persistent else 1
+        ttl = settings.ttl
         self.expiration = None if ttl is None else str(int(ttl * 1000))
         self.timeout = broker.settings.publish_timeout
         self.stream_mode = broker.stream_mode
-        self.track = self.stream_mode and flag(options.extra, "offsets", True)
+        self.track = self.stream_mode and settings.offsets
         self.partition = 0 if self.stream_mode else None
         self.channel: AbstractRobustChannel | None = None
         self.known: set[str] = set()

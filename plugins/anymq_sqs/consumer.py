@@ -35,7 +35,7 @@ from anymq.message import Received
 from anymq_sqs import codec, naming
 from anymq_sqs.admin import Source
 from anymq_sqs.errors import is_not_found, translate
-from anymq_sqs.options import CONSUMER_OPTIONS, number, unknown
+from anymq_sqs.options import SqsOptions
 from anymq_sqs.poll import Poll, Poller
 
 if TYPE_CHECKING:
@@ -57,19 +57,12 @@ class SQSConsumer(ConsumerDriver):
     """A member of a group: reads the group's queue (or a temporary one without a group)."""
 
     def __init__(self, broker: SQSBroker, options: ConsumerOptions) -> None:
-        unknown(options.extra, CONSUMER_OPTIONS, "consumer")
         settings = broker.settings
+        extra = SqsOptions.parse(options.extra, "consumer", defaults=broker.options)
         self.broker = broker
         self.options = options
-        self.visibility = int(
-            number(
-                options.extra.get("visibility_timeout", settings.visibility_timeout),
-                "visibility_timeout",
-                1,
-                MAX_VISIBILITY,
-            )
-        )
-        wait = int(number(options.extra.get("wait_time", settings.wait_time), "wait_time", 0, 20))
+        self.visibility = extra.visibility_timeout
+        wait = extra.wait_time
         self.wait_time = max(0, min(wait, int(settings.read_timeout) - 2))
         self.closed = False
         self.source: Source | None = None

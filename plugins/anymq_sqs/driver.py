@@ -32,7 +32,7 @@ from anymq_sqs import codec, naming
 from anymq_sqs.admin import Topology
 from anymq_sqs.consumer import SQSConsumer
 from anymq_sqs.errors import BACKEND, translate, unavailable
-from anymq_sqs.options import DUMMY_KEY, DUMMY_SECRET, Settings, parse
+from anymq_sqs.options import DUMMY_KEY, DUMMY_SECRET, Settings, SqsOptions, parse
 from anymq_sqs.producer import SQSProducer
 
 _BASE = {
@@ -113,10 +113,11 @@ class SQSBroker(BrokerDriver):
     """``sqs://`` (AWS) or ``sqs://host:port`` / ``?endpoint_url=`` (moto, LocalStack)."""
 
     name = BACKEND
+    declared = SqsOptions
 
     def __init__(self, url: URL, options: Mapping[str, Any]) -> None:
         super().__init__(url, options)
-        self.settings = parse(url, options)
+        self.settings = parse(url, self.options)
         self.capabilities = capabilities(self.settings)
         self.queue_mode = self.settings.mode == "queue"
         self._stack: contextlib.AsyncExitStack | None = None
@@ -210,10 +211,7 @@ class SQSBroker(BrokerDriver):
     async def create_topic(
         self, name: str, *, partitions: int, retention: Retention, options: Mapping[str, Any]
     ) -> bool:
-        if options:
-            raise ConfigError(
-                f"unknown topic option(s) for sqs://: {', '.join(sorted(options))}; valid: none"
-            )
+        SqsOptions.parse(options, "topic")
         self._check(name)
         return await self.topology.create_topic(name)
 
@@ -233,11 +231,7 @@ class SQSBroker(BrokerDriver):
         return await self.topology.describe_group(topic, group)
 
     def producer(self, options: ProducerOptions) -> ProducerDriver:
-        if options.extra:
-            raise ConfigError(
-                f"unknown producer option(s) for sqs://: {', '.join(sorted(options.extra))}; "
-                "valid: none"
-            )
+        SqsOptions.parse(options.extra, "producer")
         return SQSProducer(self, options)
 
     def consumer(self, options: ConsumerOptions) -> ConsumerDriver:

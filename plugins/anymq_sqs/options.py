@@ -11,15 +11,14 @@ sqs://127.0.0.1:4566?mode=queue           one queue per topic, no SNS
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from anymq import convert
 from anymq.errors import ConfigError
+from anymq.options import Bool, Choice, Int, Option, Options, Scope, Seconds, Text
 from anymq.url import URL, mask_url_password
 
 SNS_LIMIT = 262_144
@@ -31,50 +30,72 @@ SQS_LIMIT = 1_048_576
 DUMMY_KEY = "anymq-local"
 DUMMY_SECRET = "anymq-local"
 
-BROKER_OPTIONS: dict[str, str] = {
-    "region": "AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / profile; us-east-1 locally)",
-    "profile": "AWS profile from ~/.aws/config",
-    "endpoint_url": "SQS/SNS endpoint, e.g. http://127.0.0.1:4566 (default: AWS)",
-    "mode": "'sns' (topic = SNS topic, group = subscribed queue; default) or 'queue'",
-    "fifo": "true: FIFO mode, topics end in .fifo, KEY_ORDERING declared",
-    "visibility_timeout": "seconds a received message stays invisible (default 30)",
-    "wait_time": "longest long poll in seconds, 0-20 (default 20)",
-    "connect_timeout": "seconds to connect (default 2)",
-    "read_timeout": "seconds to wait for a response (default wait_time + 10)",
-    "max_attempts": "attempts per request incl. the first (default 2)",
-    "max_pool_connections": "HTTP connections per client (default 50)",
-    "auto_create_topics": "create missing topics on send/consume (default false)",
-    "max_message_size": "service payload limit in bytes (default 262144 sns, 1048576 queue)",
-    "ack_linger": "seconds acks wait to be batched into DeleteMessageBatch (default 0.005)",
-}
-CONSUMER_OPTIONS: dict[str, str] = {
-    "visibility_timeout": "seconds a received message stays invisible (default: broker's)",
-    "wait_time": "longest long poll in seconds, 0-20 (default: broker's)",
-}
+CONSUMER: tuple[Scope, ...] = ("connect", "consumer")
 
 
-def flag(value: Any, name: str) -> bool:
-    return convert.flag(name, value)
+class SqsOptions(Options):
+    """Every option of sqs://. ``visibility_timeout`` and ``wait_time`` given at connect are
+    the defaults of every consumer; producers and topics take none."""
 
+    backend = "sqs"
 
-def number(value: Any, name: str, low: float, high: float | None = None) -> float:
-    span = f">= {low:g}" if high is None else f"between {low:g} and {high:g}"
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        out = math.nan
-    if not math.isfinite(out) or out < low or (high is not None and out > high):
-        raise ConfigError(f"option {name} must be a number {span}, got {value!r}")
-    return out
-
-
-def unknown(options: Mapping[str, Any], valid: Mapping[str, str], what: str) -> None:
-    extra = set(options) - set(valid)
-    if extra:
-        raise ConfigError(
-            f"unknown {what} option(s) for sqs://: {', '.join(sorted(extra))}; valid: "
-            f"{', '.join(sorted(valid)) or 'none'}"
-        )
+    region = Option(
+        Text(),
+        None,
+        "AWS region",
+        shown_default="AWS_REGION, AWS_DEFAULT_REGION, the profile's; us-east-1 locally",
+    )
+    profile = Option(Text(), None, "AWS profile from ~/.aws/config")
+    endpoint_url = Option(
+        Text(),
+        None,
+        "SQS, SNS and STS endpoint (moto, LocalStack), http(s)://host[:port]; no credentials in it",
+        shown_default="AWS",
+    )
+    mode = Option(
+        Choice("sns", "queue"),
+        "sns",
+        "sns (topic = SNS topic, group = subscribed queue) or queue (one queue per topic)",
+    )
+    fifo = Option(Bool(), False, "FIFO mode: topics end in .fifo, key_ordering declared")
+    visibility_timeout = Option(
+        Int(1, 43_200), 30, "seconds a received message stays invisible", scopes=CONSUMER
+    )
+    wait_time = Option(
+        Int(0, 20),
+        20,
+        "longest long poll in seconds; close waits for a running long poll to end (at most "
+        "the rest of its wait_time + 2 s), so a smaller wait_time makes close quicker",
+        scopes=CONSUMER,
+    )
+    connect_timeout = Option(
+        Seconds(minimum=0.1),
+        2.0,
+        "seconds to connect; start() gets connect_timeout x max_attempts seconds in all, "
+        "then raises BrokerUnavailable",
+    )
+    read_timeout = Option(
+        Seconds(minimum=1),
+        None,
+        "seconds to wait for a response",
+        shown_default="wait_time + 10",
+    )
+    max_attempts = Option(
+        Int(1, 20), 2, "attempts per request, including the first (botocore standard retries)"
+    )
+    max_pool_connections = Option(Int(1), 50, "HTTP connections per client")
+    auto_create_topics = Option(Bool(), False, "create a missing topic on send / consume")
+    max_message_size = Option(
+        Int(1024),
+        None,
+        "the service's payload limit in bytes",
+        shown_default="262144 (sns), 1048576 (queue)",
+    )
+    ack_linger = Option(
+        Seconds(zero=True, maximum=10),
+        0.005,
+        "seconds acks wait to be batched into one DeleteMessageBatch",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +150,12 @@ def _check_endpoint(endpoint: str) -> None:
 
 
 def parse(url: URL, options: Mapping[str, Any]) -> Settings:
-    """Settings from the URL and the merged options (keyword options win)."""
-    unknown(options, BROKER_OPTIONS, "broker")
-    endpoint = options.get("endpoint_url") or None
+    """Settings from the URL and the options (keyword options win over URL ones)."""
+    values = SqsOptions.parse(options)
+    endpoint = values.endpoint_url
     if endpoint is not None:
-        _no_credentials(str(endpoint))
-        _check_endpoint(str(endpoint))
+        _no_credentials(endpoint)
+        _check_endpoint(endpoint)
     if url.hosts:
         if len(url.hosts) > 1:
             raise ConfigError("sqs:// takes one endpoint host, got several")
@@ -143,58 +164,47 @@ def parse(url: URL, options: Mapping[str, Any]) -> Settings:
         if endpoint is None:
             endpoint = shorthand
         else:
-            given = urlsplit(str(endpoint))
+            given = urlsplit(endpoint)
             if (given.hostname, given.port) != (host, port):
                 raise ConfigError(
                     f"sqs:// host {host}:{port} and endpoint_url {endpoint} disagree; give one"
                 )
     if endpoint is not None:
-        endpoint = str(endpoint).rstrip("/")
-    profile = options.get("profile") or None
+        endpoint = endpoint.rstrip("/")
+    profile = values.profile
     region = (
-        options.get("region")
+        values.region
         or os.environ.get("AWS_REGION")
         or os.environ.get("AWS_DEFAULT_REGION")
         or None
     )
     if region is None and endpoint is not None:
         region = "us-east-1"
-    if region is None and profile is None:
-        region = _profile_region(None)
-    elif region is None:
-        region = _profile_region(str(profile))
+    if region is None:
+        region = _profile_region(profile)
     if not region:
         raise ConfigError(
             "no AWS region: pass ?region=..., set AWS_REGION, or configure one in the profile"
         )
-    mode = str(options.get("mode", "sns")).lower()
-    if mode not in ("sns", "queue"):
-        raise ConfigError(f"option mode must be 'sns' or 'queue', got {mode!r}")
-    wait_time = int(number(options.get("wait_time", 20), "wait_time", 0, 20))
-    default_limit = SNS_LIMIT if mode == "sns" else SQS_LIMIT
+    default_limit = SNS_LIMIT if values.mode == "sns" else SQS_LIMIT
+    read_timeout = values.read_timeout
     return Settings(
         endpoint_url=endpoint,
-        region=str(region),
-        profile=str(profile) if profile else None,
+        region=region,
+        profile=profile,
         access_key=url.username,
         secret_key=url.password,
-        mode=mode,
-        fifo=flag(options.get("fifo", False), "fifo"),
-        visibility_timeout=int(
-            number(options.get("visibility_timeout", 30), "visibility_timeout", 1, 43_200)
-        ),
-        wait_time=wait_time,
-        connect_timeout=number(options.get("connect_timeout", 2), "connect_timeout", 0.1),
-        read_timeout=number(options.get("read_timeout", wait_time + 10), "read_timeout", 1),
-        max_attempts=int(number(options.get("max_attempts", 2), "max_attempts", 1, 20)),
-        max_pool_connections=int(
-            number(options.get("max_pool_connections", 50), "max_pool_connections", 1)
-        ),
-        auto_create=flag(options.get("auto_create_topics", False), "auto_create_topics"),
-        max_message_size=int(
-            number(options.get("max_message_size", default_limit), "max_message_size", 1024)
-        ),
-        ack_linger=number(options.get("ack_linger", 0.005), "ack_linger", 0, 10),
+        mode=values.mode,
+        fifo=values.fifo,
+        visibility_timeout=values.visibility_timeout,
+        wait_time=values.wait_time,
+        connect_timeout=values.connect_timeout,
+        read_timeout=values.wait_time + 10 if read_timeout is None else read_timeout,
+        max_attempts=values.max_attempts,
+        max_pool_connections=values.max_pool_connections,
+        auto_create=values.auto_create_topics,
+        max_message_size=values.max_message_size or default_limit,
+        ack_linger=values.ack_linger,
     )
 
 

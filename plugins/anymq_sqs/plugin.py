@@ -12,6 +12,7 @@ def anymq_backends() -> list[BackendSpec]:
             name="sqs",
             schemes=("sqs",),
             driver="anymq_sqs.driver:SQSBroker",
+            options="anymq_sqs.options:SqsOptions",
             extra="sqs",
             description="Amazon SQS (+SNS fan-out) through aiobotocore",
         )

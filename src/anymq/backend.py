@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from anymq.features import Capabilities
 from anymq.message import DONE, Receipt, Received
 from anymq.model import GroupInfo, Position, Retention, TopicInfo
+from anymq.options import Options, Scope
 from anymq.url import URL
 
 if TYPE_CHECKING:
@@ -87,10 +88,21 @@ class BrokerDriver(ABC):
     #: Short backend name used in errors, e.g. "kafka".
     name: str = "backend"
     capabilities: Capabilities
+    #: The backend's option declarations (anymq.options); None: the driver checks its own.
+    declared: ClassVar[type[Options] | None] = None
 
     def __init__(self, url: URL, options: Mapping[str, Any]) -> None:
         self.url = url
-        self.options = dict(options)
+        self.options: Mapping[str, Any] = (
+            self.declared.parse(options) if self.declared is not None else dict(options)
+        )
+
+    def parse_options(self, scope: Scope, given: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Producer / consumer / topic options checked against the declarations, before
+        anything is sent; options given at connect are their defaults."""
+        if self.declared is None:
+            return given
+        return self.declared.parse(given, scope, defaults=self.options)
 
     @abstractmethod
     async def start(self) -> None:

@@ -39,6 +39,8 @@ def _url(args: argparse.Namespace) -> str:
 
 
 async def cmd_backends(args: argparse.Namespace) -> int:
+    if args.options:
+        return _print_options(args)
     table = Table(title="installed anymq backends")
     for column in ("scheme", "backend", "loads", "features", "install"):
         table.add_column(column)
@@ -60,6 +62,41 @@ async def cmd_backends(args: argparse.Namespace) -> int:
         table.add_row(f"{scheme}://", spec.name, loads, escape(features), escape(extra))
     console.print(table)
     return 0
+
+
+_OPTION_COLUMNS = ("option", "type", "default", "where", "meaning")
+
+
+def _print_options(args: argparse.Namespace) -> int:
+    """Each backend's declared options. Not on a terminal: one tab-separated line per
+    option (scheme first, a header line before), so the output can be piped and cut."""
+    url = args.url or os.environ.get("ANYMQ_URL")
+    specs = {spec.name: spec.schemes[0] for spec in plugins.backends().values()}
+    schemes = sorted(specs.values())
+    if url:
+        schemes = [anymq.URL.parse(url).scheme]
+    if console.is_terminal:
+        for scheme in schemes:
+            table = Table(title=f"{scheme}:// options")
+            for column in _OPTION_COLUMNS:
+                table.add_column(column)
+            for row in _option_rows(scheme):
+                table.add_row(*(escape(cell) for cell in row))
+            console.print(table)
+        return 0
+    lines = ["\t".join(("scheme", *_OPTION_COLUMNS))]
+    lines += ["\t".join((f"{s}://", *row)) for s in schemes for row in _option_rows(s)]
+    try:
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _option_rows(scheme: str) -> list[tuple[str, str, str, str, str]]:
+    declared = plugins.load_options(scheme)
+    return declared.rows() if declared is not None else []
 
 
 def _retention(args: argparse.Namespace) -> anymq.Retention:
@@ -197,7 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    command("backends", cmd_backends, "list installed backends and their capabilities")
+    backends = command("backends", cmd_backends, "list installed backends and their capabilities")
+    backends.add_argument(
+        "--options",
+        action="store_true",
+        help="list each backend's options (name, type, default, where it applies, meaning); "
+        "with --url only that backend's. Tab-separated when not on a terminal",
+    )
     topics = command("topics", cmd_topics, "list, create, describe or delete topics")
     topics.add_argument("action", choices=["list", "create", "describe", "delete"])
     topics.add_argument("name", nargs="?")

@@ -157,7 +157,10 @@ class Broker(_Lifecycle):
         if retention.messages is not None:
             caps.require(Feature.RETENTION_MESSAGES, detail="Retention(messages=...)")
         return await self.driver.create_topic(
-            name, partitions=partitions, retention=retention, options=options
+            name,
+            partitions=partitions,
+            retention=retention,
+            options=self.driver.parse_options("topic", options),
         )
 
     async def delete_topic(self, name: str) -> None:
@@ -208,7 +211,7 @@ class Broker(_Lifecycle):
             batch_size=batch_size,
             linger=linger,
             compression=compression,
-            extra=options,
+            extra=self.driver.parse_options("producer", options),
         )
         producer = Producer(self, self.driver.producer(opts), resolve(serializer))
         self._children.append(producer)
@@ -268,7 +271,7 @@ class Broker(_Lifecycle):
             dead_letter_topic=dead_letter_topic,
             prefetch=prefetch,
             binding=binding,
-            extra=options,
+            extra=self.driver.parse_options("consumer", options),
         )
         consumer = Consumer(self, self.driver.consumer(opts), opts, resolve(serializer))
         self._children.append(consumer)

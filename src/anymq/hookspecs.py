@@ -25,7 +25,10 @@ class BackendSpec:
 
     ``driver`` is ``"module:ClassName"`` of a :class:`anymq.backend.BrokerDriver`; it is
     imported only when a URL with one of ``schemes`` is opened, so a missing optional
-    dependency turns into an install hint naming ``extra``.
+    dependency turns into an install hint naming ``extra``. ``options`` is
+    ``"module:ClassName"`` of the backend's :class:`anymq.options.Options` declarations, in a
+    module that imports no client library (``anymq backends --options`` and secret masking
+    read it where the client is not installed); without it they come from the driver.
     """
 
     name: str
@@ -33,6 +36,7 @@ class BackendSpec:
     driver: str
     extra: str | None = None
     description: str = ""
+    options: str | None = None
 
 
 @hookspec

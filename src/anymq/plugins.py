@@ -19,6 +19,7 @@ from anymq.hookspecs import BackendSpec
 
 if TYPE_CHECKING:
     from anymq.backend import BrokerDriver
+    from anymq.options import Options
     from anymq.serializers import Serializer
 
 _manager: pluggy.PluginManager | None = None
@@ -101,3 +102,22 @@ def load_driver(scheme: str) -> type[BrokerDriver]:
     if driver is None:
         raise ConfigError(f"backend {spec.name!r} names {spec.driver!r}, which does not exist")
     return driver  # type: ignore[no-any-return]
+
+
+def load_options(scheme: str) -> type[Options] | None:
+    """The option declarations of the backend for ``scheme`` (None if it declares none).
+
+    Read from ``BackendSpec.options`` without importing the client library; a backend that
+    names none is asked through its driver class.
+    """
+    spec = backends().get(scheme)
+    if spec is None or spec.options is None:
+        return load_driver(scheme).declared
+    module_name, _, attr = spec.options.partition(":")
+    try:
+        declared: Any = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"backend {spec.name!r} names options {spec.options!r}, which cannot be loaded: {exc}"
+        ) from exc
+    return declared  # type: ignore[no-any-return]

@@ -108,11 +108,9 @@ class URL:
         if self.path:
             out += "/" + quote(self.path, safe="/")
         if self.query:
+            secrets = declared_secrets(self.scheme) if hide_password else frozenset()
             out += "?" + urlencode(
-                {
-                    k: (_masked(k, v) if hide_password else v)
-                    for k, v in self.query.items()
-                }
+                {k: (_masked(k, v, secrets) if hide_password else v) for k, v in self.query.items()}
             )
         return out
 
@@ -184,14 +182,31 @@ def _option_text(value: Any) -> str:
 _SECRET_WORDS = ("password", "passwd", "secret", "token", "credential", "sasl_plain")
 
 
-def _secret_key(key: str) -> bool:
+def declared_secrets(scheme: str) -> frozenset[str]:
+    """The options the backend for ``scheme`` declares secret (``Option(secret=True)``).
+
+    Empty when no backend serves the scheme or its declarations cannot be loaded: the
+    name-based rule below still masks what looks like a secret.
+    """
+    from anymq import plugins
+    from anymq.errors import AnyMQError
+
+    try:
+        declared = plugins.load_options(scheme)
+    except (AnyMQError, ImportError):
+        return frozenset()
+    return frozenset() if declared is None else declared.secrets()
+
+
+def _secret_key(key: str, secrets: frozenset[str] = frozenset()) -> bool:
     lowered = key.lower()
-    return any(word in lowered for word in _SECRET_WORDS)
+    return key in secrets or any(word in lowered for word in _SECRET_WORDS)
 
 
-def _masked(key: str, value: str) -> str:
-    """An option value as it may be shown: secrets masked, nested URLs without password."""
-    if _secret_key(key):
+def _masked(key: str, value: str, secrets: frozenset[str] = frozenset()) -> str:
+    """An option value as it may be shown: secrets (declared, or named like one) masked,
+    nested URLs without password."""
+    if _secret_key(key, secrets):
         return _MASK
     return mask_url_password(value)
 

@@ -199,9 +199,7 @@ def test_ctrl_c_while_produce_waits_on_stdin_exits_at_once() -> None:
 def test_consume_escapes_terminal_control_characters(capsys: object) -> None:
     evil = "\x1b]0;pwned\x07\x1b[2J\x9b31m\u202eevil\x7f\rover\nline"
     assert main(["topics", "create", "cli-esc", "--url", "memory://cli-esc"]) == 0
-    assert (
-        main(["produce", "cli-esc", evil, "--key", "k\x1b[2J", "--url", "memory://cli-esc"]) == 0
-    )
+    assert main(["produce", "cli-esc", evil, "--key", "k\x1b[2J", "--url", "memory://cli-esc"]) == 0
     capsys.readouterr()  # type: ignore[attr-defined]
     args = ["consume", "cli-esc", "--start", "earliest", "--timeout", "0.2"]
     assert main([*args, "--url", "memory://cli-esc"]) == 0
@@ -219,3 +217,34 @@ def test_consume_help_says_how_to_get_the_raw_bytes() -> None:
     assert done.returncode == 0
     assert "--raw" in done.stdout
     assert "escaped" in done.stdout
+
+
+def test_backends_options_lists_the_declared_options_as_plain_lines() -> None:
+    """Not on a terminal: a header and one tab-separated line per option, no table art."""
+    from anymq import plugins
+
+    done = run("backends", "--options")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "scheme\toption\ttype\tdefault\twhere\tmeaning"
+    rows = [line.split("\t") for line in lines[1:]]
+    assert all(len(row) == 6 for row in rows)
+    for scheme in ("memory", "kafka", "amqp", "sqs"):
+        declared = plugins.load_options(scheme)
+        assert declared is not None
+        listed = {row[1] for row in rows if row[0] == f"{scheme}://"}
+        assert listed == set(declared.declared), scheme
+    assert rows[[r[:2] for r in rows].index(["memory://", "auto_create_topics"])][:5] == [
+        "memory://",
+        "auto_create_topics",
+        "bool",
+        "false",
+        "connect",
+    ]
+    assert not any(ch in done.stdout for ch in "┃━│─")
+
+
+def test_backends_options_with_a_url_lists_that_backend_only() -> None:
+    done = run("backends", "--options", "--url", "sqs://?region=us-east-1")
+    assert done.returncode == 0, done.stderr
+    assert {line.split("\t")[0] for line in done.stdout.splitlines()[1:]} == {"sqs://"}

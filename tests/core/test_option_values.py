@@ -115,3 +115,80 @@ def test_sqs_endpoint_url_with_a_bad_port_is_a_config_error(endpoint: str) -> No
 def test_sqs_endpoint_url_must_be_http() -> None:
     with pytest.raises(anymq.ConfigError, match=r"http\(s\)://host"):
         anymq.connect("sqs://?region=us-east-1", endpoint_url="ftp://127.0.0.1:4566")
+
+
+# -- Divergences found while moving every backend onto anymq.options -----------------------
+
+#: Text options whose empty value was silently "not given" (RabbitMQ name/cafile, SQS
+#: region/profile/endpoint_url); an empty value is an error on every backend now.
+EMPTY_TEXT = [
+    ("rabbitmq", "name"),
+    ("rabbitmq", "cafile"),
+    ("sqs", "region"),
+    ("sqs", "profile"),
+    ("sqs", "endpoint_url"),
+    ("kafka", "client_id"),
+]
+
+
+@pytest.mark.parametrize(("backend", "name"), EMPTY_TEXT)
+def test_an_empty_text_option_is_refused(backend: str, name: str) -> None:
+    url = URLS[backend].replace("?region=us-east-1", "")
+    with pytest.raises(anymq.ConfigError, match=name):
+        anymq.connect(f"{url}{'&' if '?' in url else '?'}{name}=")
+
+
+#: Whole-number options that silently cut a fraction (wait_time=1.5 polled 1 s).
+FRACTIONS = [
+    ("sqs", "wait_time", "1.5"),
+    ("sqs", "visibility_timeout", "2.7"),
+    ("sqs", "max_attempts", "1.5"),
+    ("sqs", "max_pool_connections", 10.5),
+    ("rabbitmq", "heartbeat", 1.5),
+    ("rabbitmq", "stream_segment_bytes", 1000.5),
+]
+
+
+@pytest.mark.parametrize(("backend", "name", "value"), FRACTIONS)
+def test_a_fraction_is_refused_where_a_whole_number_is_meant(
+    backend: str, name: str, value: object
+) -> None:
+    with pytest.raises(anymq.ConfigError, match=name) as info:
+        anymq.connect(URLS[backend], **{name: value})
+    assert "whole number" in str(info.value)
+
+
+def test_client_options_may_be_given_at_connect_on_every_backend() -> None:
+    """Kafka took producer/consumer options on the URL as defaults, RabbitMQ refused them:
+    one rule now, and the client's own value wins."""
+    broker = anymq.connect(URLS["rabbitmq"] + "?confirm=false&exclusive=yes")
+    assert broker.driver.parse_options("producer", {})["confirm"] is False
+    assert broker.driver.parse_options("producer", {"confirm": "on"})["confirm"] is True
+    assert broker.driver.parse_options("consumer", {})["exclusive"] is True
+    sqs = anymq.connect(URLS["sqs"], wait_time=3)
+    assert sqs.driver.parse_options("consumer", {})["wait_time"] == 3
+
+
+@pytest.mark.parametrize(
+    ("url", "name", "where"),
+    [
+        ("memory://options", "connect_timeout", None),
+        (URLS["kafka"], "configs", "create_topic"),
+        (URLS["sqs"], "region", None),
+    ],
+)
+def test_an_option_of_another_scope_says_where_it_goes(
+    url: str, name: str, where: str | None
+) -> None:
+    broker = anymq.connect(url)
+    scope = "topic" if where is None else "producer"
+    with pytest.raises(anymq.ConfigError, match=f"{name} .* is not a {scope} option") as info:
+        broker.driver.parse_options(scope, {name: "x"})
+    assert "anymq.connect()" in str(info.value) or "create_topic()" in str(info.value)
+
+
+def test_unknown_option_suggests_the_close_name() -> None:
+    with pytest.raises(
+        anymq.ConfigError, match=r"auto_create_topic .*did you mean auto_create_topics"
+    ):
+        anymq.connect("memory://options?auto_create_topic=true")

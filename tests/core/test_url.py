@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 import anymq
-from anymq import URL
+from anymq import URL, plugins
+from anymq.hookspecs import BackendSpec, hookimpl
 
 
 def test_parse_full_url() -> None:
@@ -237,3 +238,35 @@ def test_at_in_a_vhost_without_a_port_still_parses() -> None:
     url = URL.parse("amqp://host/team@site")
     assert url.hosts == (("host", None),)
     assert url.path == "team@site"
+
+
+class _SecretToyPlugin:
+    @staticmethod
+    @hookimpl
+    def anymq_backends() -> list[BackendSpec]:
+        return [
+            BackendSpec(
+                "secrettoy",
+                ("secrettoy",),
+                "tests.core.toy_backend:SecretToyBroker",
+                options="tests.core.toy_backend:SecretToyOptions",
+            )
+        ]
+
+
+def test_an_option_declared_secret_is_masked_whatever_its_name() -> None:
+    """The name rule misses ``api_key``; the backend's declaration says it is secret."""
+    plugins.register(_SecretToyPlugin, name="secrettoy")
+    try:
+        url = URL.parse("secrettoy://space?api_key=AKIA-VERY-SECRET&auto_create_topics=true")
+        assert "AKIA-VERY-SECRET" not in str(url)
+        assert "AKIA-VERY-SECRET" not in repr(url)
+        assert "api_key=%2A%2A%2A" in str(url)
+        assert "auto_create_topics=true" in str(url)
+        broker = anymq.connect(str(url.render(hide_password=False)))
+        assert "AKIA-VERY-SECRET" not in repr(broker.driver.options)
+        with pytest.raises(anymq.ConfigError) as info:
+            anymq.connect("secrettoy://space", api_key="")
+        assert "api_key" in str(info.value)
+    finally:
+        plugins.unregister(_SecretToyPlugin)

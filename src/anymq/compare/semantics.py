@@ -339,6 +339,30 @@ SEMANTICS: tuple[Semantic, ...] = (
         "connect_timeout=0.5 is taken as given.",
     ),
     Semantic(
+        "test_misspelled_boolean_option_is_refused",
+        "a misspelled boolean option is refused",
+        "Basics",
+        "A boolean option given 'ture' raises ConfigError naming it, not a silent false.",
+    ),
+    Semantic(
+        "test_every_declared_option_refuses_a_wrong_value",
+        "every declared option refuses a wrong value",
+        "Basics",
+        "Each declared option given a value of the wrong form raises ConfigError naming it.",
+    ),
+    Semantic(
+        "test_unknown_option_lists_the_valid_ones",
+        "an unknown option lists the valid ones",
+        "Basics",
+        "A misspelled option name raises ConfigError with a did-you-mean and the valid names.",
+    ),
+    Semantic(
+        "test_unknown_client_options_are_refused_before_sending",
+        "unknown producer/consumer options are refused",
+        "Basics",
+        "broker.producer() and broker.consumer() refuse an undeclared option with the list.",
+    ),
+    Semantic(
         "test_password_never_in_debug_logs_or_errors",
         "passwords stay out of logs and errors",
         "Basics",
