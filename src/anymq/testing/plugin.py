@@ -96,8 +96,8 @@ async def limited(test: Coroutine[Any, Any, None], limit: float, name: str) -> N
         if not timer.expired():
             raise
         raise TimeoutError(
-            f"{name} did not finish within its {limit:g}s limit (--anymq-timeout, or "
-            "@pytest.mark.anymq(timeout=...)): it was cancelled where the traceback above "
+            f"test ran out of its {limit:g}s anymq time limit ({name}; --anymq-timeout or "
+            "@pytest.mark.anymq(timeout=...) give more): cancelled where the traceback above "
             "shows"
         ) from (exc.__cause__ or exc)
 
