@@ -122,7 +122,7 @@ class Amqp:
     def _start_error(self, exc: BaseException, timeout: float) -> AnyMQError | None:
         """The anymq error a failed start raises (None: re-raise ``exc`` as it is)."""
         if isinstance(exc, amqp_errors.ProbableAuthenticationError):
-            return self._down(
+            return self.down(
                 f"RabbitMQ at {where(self.url)} refused the login of user "
                 f"{self.url.username or 'guest'!r} on vhost {self.url.path or '/'!r} "
                 "(wrong password, unknown user or vhost, or guest from a remote host)"
@@ -139,7 +139,7 @@ class Amqp:
                 f"-p {vhost!r} {user!r} '.*' '.*' '.*'"
             )
         if isinstance(exc, _START_ERRORS):
-            return self._down(
+            return self.down(
                 f"cannot reach RabbitMQ at {where(self.url)} within {timeout:g}s "
                 f"({type(exc).__name__}: {_safe(exc, self.url)}); is the server running? "
                 "Start one with compose/rabbitmq.sh start"
@@ -257,7 +257,7 @@ class Amqp:
                 if not queue_down(exc):
                     raise
                 if loop.time() >= deadline:
-                    raise self._down(
+                    raise self.down(
                         f"RabbitMQ at {where(self.url)} did not let us {what} within "
                         f"{timeout:g}s: {_safe(exc, self.url)} (the server is still starting "
                         "its queues after a restart)"
@@ -270,7 +270,7 @@ class Amqp:
             async with asyncio.timeout(timeout):
                 return await awaitable
         except TimeoutError as exc:
-            raise self._down(
+            raise self.down(
                 f"RabbitMQ at {where(self.url)} did not let us {what} within {timeout:g}s"
             ) from exc
 
@@ -285,12 +285,12 @@ class Amqp:
         except CONNECTION_ERRORS as exc:
             raise self.unavailable(exc, what) from exc
 
-    def _down(self, message: str) -> BrokerUnavailable:
+    def down(self, message: str) -> BrokerUnavailable:
         """BrokerUnavailable for this server (host and port set for callers that retry)."""
         return BrokerUnavailable(message, host=self.url.host, port=self.url.port)
 
     def unavailable(self, exc: BaseException, what: str) -> BrokerUnavailable:
-        return self._down(
+        return self.down(
             f"lost RabbitMQ at {where(self.url)} while trying to {what}: "
             f"{type(exc).__name__}: {_safe(exc, self.url)}"
         )

@@ -33,10 +33,11 @@ from aiormq.abc import DeliveredMessage
 from pamqp import commands as spec
 
 from anymq.backend import ConsumerDriver, ConsumerOptions
-from anymq.errors import BrokerUnavailable, ClosedError, TopicNotFound
+from anymq.errors import AnyMQError, BrokerUnavailable, ClosedError, TopicNotFound
 from anymq.message import Received
 from anymq.model import Position as Pos
 from anymq_rabbitmq import headers as hdr
+from anymq_rabbitmq.connection import CONNECTION_ERRORS
 from anymq_rabbitmq.consumer import QueueConsumer
 from anymq_rabbitmq.naming import Names
 from anymq_rabbitmq.publish import Item, publish_many
@@ -392,13 +393,28 @@ class StreamGroupConsumer(QueueConsumer):
         try:
             holder = self.broker.pump_holders.get(self.work_queue)
             if holder is not None and holder.pump is not None:
-                done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                holder.pump.request(request, done)
-                await asyncio.wait_for(done, self.broker.settings.publish_timeout)
+                await self._local_seek(holder.pump, request)
             else:
                 await self._remote_seek(request)
         finally:
             await self._open()
+
+    async def _local_seek(self, pump: Pump, request: dict[str, Any]) -> None:
+        """Hand the seek to this process's pump; its failure (the pump's connection lost,
+        no answer within publish_timeout) is BrokerUnavailable, never a raw error."""
+        timeout = self.broker.settings.publish_timeout
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        pump.request(request, done)
+        try:
+            await asyncio.wait_for(done, timeout)
+        except AnyMQError:
+            raise
+        except TimeoutError as exc:
+            raise self.broker.amqp.down(
+                f"the pump of group {self.group!r} did not move the group within {timeout:g}s"
+            ) from exc
+        except CONNECTION_ERRORS as exc:
+            raise self.broker.amqp.unavailable(exc, f"seek group {self.group!r}") from exc
 
     async def _remote_seek(self, request: dict[str, Any]) -> None:
         timeout = self.broker.settings.publish_timeout

@@ -185,7 +185,9 @@ async def scan(
 ) -> int:
     """Read from ``start`` up to a fresh marker, calling ``visit`` on every real message.
 
-    Returns the marker's offset: the end of the stream when the scan began.
+    Returns the marker's offset: the end of the stream when the scan began. A marker that
+    does not come back within ``timeout``, or a reader whose connection drops, is
+    BrokerUnavailable (callers such as describe_group and seek do not map it again).
     """
     reader = StreamReader(amqp, stream, start, prefetch=2000)
     await reader.start()
@@ -196,8 +198,16 @@ async def scan(
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise TimeoutError(f"the marker in stream {stream!r} did not come back")
-            await reader.wait(min(remaining, 1.0))
+                raise amqp.down(
+                    f"the end marker published into stream {stream!r} did not come back "
+                    f"within {timeout:g}s (publish_timeout): the server is slow or restarting"
+                )
+            try:
+                await reader.wait(min(remaining, 1.0))
+            except CONNECTION_ERRORS as exc:
+                if isinstance(exc, AnyMQError):
+                    raise
+                raise amqp.unavailable(exc, f"read the stream {stream!r}") from exc
             batch = reader.take(2000)
             for message in batch:
                 table = message.header.properties.headers or {}

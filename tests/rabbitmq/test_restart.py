@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import os
 import time
+import traceback
 import uuid
 from collections.abc import Awaitable, Iterator
 
@@ -354,6 +355,43 @@ async def test_stream_operations_right_after_a_restart_wait_for_the_stream(
     assert None not in offsets, f"receipts without offsets after a restart: {offsets}"
 
 
+class Steps:
+    """The test body's own steps (those not run through Outcomes), timed by name.
+
+    An exception escaping a step fails the test with the step's name and the full
+    traceback in the assertion message, so a CI summary names the operation instead of a
+    bare ``TimeoutError``; a step cancelled by the per-test limit is named on stdout. The
+    durations are printed at the end (where the time of a slow run went).
+    """
+
+    def __init__(self) -> None:
+        self.times: list[str] = []
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        except AssertionError:
+            raise
+        except asyncio.CancelledError:
+            print(f"cancelled in step {name!r} after {time.monotonic() - started:.1f}s")
+            raise
+        except Exception as exc:
+            raise AssertionError(
+                f"step {name!r} raised {type(exc).__module__}.{type(exc).__name__}: {exc}\n"
+                + "".join(traceback.format_exception(exc))
+            ) from exc
+        finally:
+            self.times.append(f"{name}={time.monotonic() - started:.1f}s")
+
+
+#: Seconds one consumer start (through a restart) may take before it counts as hung: the
+#: robust connection is back within publish_timeout (30 s) of the node answering.
+START_LIMIT = 60.0
+
+
+@pytest.mark.anymq(timeout=240)  # three node restarts on a loaded CI machine: not 120 s
 async def test_stream_consumers_across_a_restart_raise_no_raw_error(own_node: str) -> None:
     """Consumers started while the node stops and starts fail only with anymq errors (a
     registry edit or offset read whose connection drops is BrokerUnavailable, not a raw
@@ -363,26 +401,35 @@ async def test_stream_consumers_across_a_restart_raise_no_raw_error(own_node: st
     url = with_query(own_node, mode="stream", publish_timeout="30", reconnect_interval="0.1")
     topic = f"anymq-rmq-bounce-{uuid.uuid4().hex[:8]}"
     outcomes = Outcomes()
+    step = Steps()
     lost_topic: list[str] = []
     got: list[bytes] = []
     after = asyncio.Event()
-    async with anymq.connect(url) as broker:
-        await broker.create_topic(topic)
+    broker = anymq.connect(url)
+    with step("connect"):
+        await broker.start()
+    try:
+        with step("create_topic"):
+            await broker.create_topic(topic)
         try:
-            async with broker.consumer(topic, "g0", start="earliest"):
-                pass
+            g0 = broker.consumer(topic, "g0", start="earliest")
+            with step("start g0"):
+                await g0.start()
+            with step("close g0"):
+                await g0.close()
             stop = asyncio.Event()
 
             async def starter(worker: int) -> None:
                 for n in itertools.count():
-                    if stop.is_set():
-                        return
                     for group in ("g0", f"s{worker}-{n}", None):
+                        if stop.is_set():
+                            return
+
                         async def start_one(group: str | None = group) -> None:
                             async with broker.consumer(topic, group) as consumer:
                                 await consumer.receive(max_messages=1, timeout=0.05)
 
-                        await outcomes.run(f"start {group}", start_one())
+                        await outcomes.run(f"start {group}", start_one(), START_LIMIT)
 
             async def reader(consumer: anymq.Consumer) -> None:
                 while not stop.is_set():
@@ -397,26 +444,50 @@ async def test_stream_consumers_across_a_restart_raise_no_raw_error(own_node: st
                         await asyncio.sleep(0.1)
                     except anymq.AnyMQError:
                         await asyncio.sleep(0.1)
+                    except Exception as exc:
+                        outcomes.raw.append(f"broadcast receive: {type(exc).__name__}: {exc}")
+                        raise
 
-            async with broker.consumer(topic, None, start="earliest") as broadcast:
-                workers = [asyncio.create_task(starter(i)) for i in range(4)]
-                workers.append(asyncio.create_task(reader(broadcast)))
-                for _ in range(3):
+            broadcast = broker.consumer(topic, None, start="earliest")
+            with step("start broadcast"):
+                await broadcast.start()
+            workers = [asyncio.create_task(starter(i)) for i in range(4)]
+            workers.append(asyncio.create_task(reader(broadcast)))
+            try:
+                for round_ in range(3):
                     await asyncio.sleep(1.0)
-                    await _own("stop")
+                    with step(f"stop node {round_}"):
+                        await _own("stop")
                     await asyncio.sleep(0.5)
-                    await _own("start")
-                async with broker.producer() as producer:
-                    await producer.send(topic, b"after")
-                with contextlib.suppress(TimeoutError):
+                    with step(f"start node {round_}"):
+                        await _own("start")
+                with step("send after"):
+                    async with broker.producer() as producer:
+                        await producer.send(topic, b"after")
+                with step("wait for after"), contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(after.wait(), 30)
                 stop.set()
-                try:
-                    await asyncio.wait_for(asyncio.gather(*workers), 120)
-                except TimeoutError:
-                    outcomes.raw.append("the consumers did not stop within 120 s")
+                with step("stop workers"):
+                    done, running = await asyncio.wait(workers, timeout=START_LIMIT + 10)
+                if running:
+                    outcomes.raw.append(f"{len(running)} workers did not stop")
+                for task in done:
+                    if not task.cancelled() and task.exception() is not None:
+                        outcomes.raw.append(f"a worker failed: {task.exception()!r}")
+            finally:
+                stop.set()
+                for task in workers:
+                    task.cancel()  # a failed step must not leave them running
+                await asyncio.gather(*workers, return_exceptions=True)
+                with step("close broadcast"):
+                    await broadcast.close()
         finally:
-            await broker.delete_topic(topic)
+            with step("delete_topic"):
+                await broker.delete_topic(topic)
+    finally:
+        with step("close broker"):
+            await broker.close()
+    print(f"steps: {' '.join(step.times)}")
     print(f"ok={len(outcomes.ok)} anymq={len(outcomes.anymq)} raw={outcomes.raw[:3]}")
     assert not outcomes.raw, f"raw (non-anymq) errors escaped: {outcomes.raw}"
     assert not lost_topic, f"TopicNotFound for an existing topic: {lost_topic[:2]}"

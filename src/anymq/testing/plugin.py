@@ -3,7 +3,9 @@
 It adds ``--anymq-url`` and ``--anymq-timeout``, the ``anymq_url`` fixture, and runs
 ``async def`` tests marked ``anymq`` on a fresh event loop each, bounded by the timeout, so
 the suite needs no other async test plugin and a stuck broker fails a test instead of
-hanging the run.
+hanging the run. A test that needs longer (broker restarts) says so with
+``@pytest.mark.anymq(timeout=seconds)``; running out of time is a TimeoutError that says
+which limit ran out, chained to the cancellation's traceback (where the test was).
 """
 
 from __future__ import annotations
@@ -49,26 +51,55 @@ def anymq_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    if pyfuncitem.get_closest_marker("anymq") is None:
+    marker = pyfuncitem.get_closest_marker("anymq")
+    if marker is None:
         return None
     func = pyfuncitem.obj
     if not inspect.iscoroutinefunction(func):
         return None
     names = pyfuncitem._fixtureinfo.argnames
     kwargs: dict[str, Any] = {name: pyfuncitem.funcargs[name] for name in names}
-    limit = pyfuncitem.config.getoption("--anymq-timeout") or DEFAULT_TIMEOUT
+    limit = time_limit(pyfuncitem.config.getoption("--anymq-timeout"), marker.kwargs.get("timeout"))
     cleanups = [v for v in kwargs.values() if hasattr(v, "aclose_test")]
 
     async def run() -> None:
         try:
-            async with asyncio.timeout(limit):
-                await func(**kwargs)
+            await limited(func(**kwargs), limit, pyfuncitem.nodeid)
         finally:
             for item in cleanups:
                 await _finish(item.aclose_test())
 
     asyncio.run(run())
     return True
+
+
+def time_limit(option: float | None, own: float | None) -> float:
+    """Seconds a test may run: ``--anymq-timeout`` (or the default), raised to the test's
+    own ``anymq(timeout=...)`` when it declares more (never lowered by it)."""
+    limit = option or DEFAULT_TIMEOUT
+    return max(limit, float(own)) if own is not None else limit
+
+
+async def limited(test: Coroutine[Any, Any, None], limit: float, name: str) -> None:
+    """Run ``test`` within ``limit`` seconds.
+
+    asyncio.timeout alone raises a bare ``TimeoutError()`` that a CI summary cannot tell
+    from a TimeoutError escaping the code under test; this one names the limit, and is
+    raised from the cancellation, whose traceback shows the step the test was in. A
+    TimeoutError the test raises itself passes unchanged.
+    """
+    timer = asyncio.timeout(limit)
+    try:
+        async with timer:
+            await test
+    except TimeoutError as exc:
+        if not timer.expired():
+            raise
+        raise TimeoutError(
+            f"test ran out of its {limit:g}s anymq time limit ({name}; --anymq-timeout or "
+            "@pytest.mark.anymq(timeout=...) give more): cancelled where the traceback above "
+            "shows"
+        ) from (exc.__cause__ or exc)
 
 
 CLEANUP_SECONDS = 60.0
