@@ -77,8 +77,6 @@ class RabbitProducer(ProducerDriver):
 
     def __init__(self, broker: RabbitBroker, options: ProducerOptions) -> None:
         check_known(options.extra, PRODUCER_OPTIONS, "producer")
-        if options.compression is not None:
-            raise ConfigError("the rabbitmq backend does not compress messages (compression=None)")
         self.broker = broker
         self.confirm = flag(options.extra, "confirm", True)
         # In stream mode the topic's stream is always bound, so a returned message was not
