@@ -33,6 +33,7 @@ from anymq_kafka.watch import TopicWatch
 if TYPE_CHECKING:
     from anymq_kafka.driver import KafkaBroker
 
+
 class RoundRobin:
     """aiokafka partitioner that spreads messages evenly over all partitions, keys ignored."""
 
