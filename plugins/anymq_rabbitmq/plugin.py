@@ -1,4 +1,5 @@
-"""Entry point of the rabbitmq backend in the ``anymq`` group; imports no client library."""
+"""The rabbitmq backend's plugin, registered in code (``anymq.plugins.DEFAULT_PLUGINS``) and as
+an ``anymq`` entry point; imports no client library."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ def anymq_backends() -> list[BackendSpec]:
             schemes=("amqp", "amqps"),
             driver="anymq_rabbitmq.driver:RabbitBroker",
             extra="rabbitmq",
+            install_hint="pip install 'anymq[rabbitmq]'",
             description="RabbitMQ through aio-pika: exchanges, queues, streams",
         )
     ]

@@ -1,4 +1,5 @@
-"""Entry point of the sqs backend in the ``anymq`` group; imports no client library."""
+"""The sqs backend's plugin, registered in code (``anymq.plugins.DEFAULT_PLUGINS``) and as
+an ``anymq`` entry point; imports no client library."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ def anymq_backends() -> list[BackendSpec]:
             schemes=("sqs",),
             driver="anymq_sqs.driver:SQSBroker",
             extra="sqs",
+            install_hint="pip install 'anymq[sqs]'",
             description="Amazon SQS (+SNS fan-out) through aiobotocore",
         )
     ]
