@@ -305,6 +305,19 @@ class KafkaAdmin:
             ) from exc
         return start, end
 
+    async def committed(self, group: str, tps: list[Any]) -> dict[Any, Any]:
+        """A group's committed offsets and metadata through the public admin API (the
+        consumer's path without aiokafka's private coordinator); retries while the
+        group coordinator is moving or loading."""
+        for attempt in range(10):
+            try:
+                return await self.client.list_consumer_group_offsets(group, partitions=tps)  # type: ignore[no-any-return]
+            except kerr.KafkaError as exc:
+                if not getattr(exc, "retriable", False) or attempt == 9:
+                    raise
+                await asyncio.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")
+
     async def describe_group(self, topic: str, group: str) -> GroupInfo:
         count = (await self.topic_metadata(topic))["partitions"]
         tps = [TopicPartition(topic, p) for p in range(len(count))]

@@ -89,6 +89,7 @@ CONSUMER: dict[str, Callable[[str, Any], Any]] = {
     "commit_interval_ms": lambda n, v: _int(n, v, 0),
     "join_timeout": _seconds,
     "isolation_level": _choice("read_uncommitted", "read_committed"),
+    "fast_fetch": _bool,
 }
 TOPIC: dict[str, Callable[[str, Any], Any]] = {
     "replication_factor": lambda n, v: _int(n, v, -1),
