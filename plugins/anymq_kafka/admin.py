@@ -99,7 +99,10 @@ class KafkaAdmin:
     async def _metadata(self, topics: list[str] | None, node: int | None = None) -> dict[str, Any]:
         """MetadataResponse as a dict (from ``node``, else any broker), never creating
         topics, bounded by metadata_timeout."""
-        request = MetadataRequest(topics, allow_auto_topic_creation=False)
+        if isinstance(MetadataRequest, list):  # aiokafka < 0.13: one class per version
+            request = MetadataRequest[4](topics, False)
+        else:
+            request = MetadataRequest(topics, allow_auto_topic_creation=False)
         client = self.client._client
         try:
             async with asyncio.timeout(self.settings.metadata_timeout):

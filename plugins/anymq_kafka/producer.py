@@ -177,7 +177,8 @@ class KafkaProducer(ProducerDriver):
                 for index in indexes:
                     m = messages[index]
                     size = m.size
-                    headers = list(m.headers.items()) if m.headers else None
+                    # a list, not None: aiokafka < 0.12's C batch builder needs one
+                    headers = list(m.headers.items()) if m.headers else []
                     if batch.append(key=m.key, value=m.value, timestamp=None, headers=headers):
                         members.append(index)
                         continue
