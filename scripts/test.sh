@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite against every backend on a fresh machine: installs Python deps,
 # Debian packages and Kafka's jars, starts the brokers natively, then runs lint, types and
-# pytest. Extra arguments go to pytest (e.g. scripts/test.sh -m memory).
+# pytest, plus the Kafka tests at the lowest supported aiokafka (scripts/aiokafka-low.sh).
+# Extra arguments go to pytest (e.g. scripts/test.sh -m memory).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -12,8 +13,27 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 bash scripts/brokers.sh start
+# The Kafka tests at the lowest aiokafka the pin allows (.venv has the highest) run in the
+# background while lint, types and docs build; ANYMQ_AIOKAFKA_LOW=0 skips them.
+low_pid=""
+if [ "${ANYMQ_AIOKAFKA_LOW:-1}" != 0 ]; then
+  echo "test: Kafka tests at the lowest aiokafka (background, log in .cache/aiokafka-low.log)"
+  bash scripts/aiokafka-low.sh >.cache/aiokafka-low.log 2>&1 &
+  low_pid=$!
+  trap 'kill "$low_pid" 2>/dev/null || true' EXIT
+fi
 echo "test: ruff"; ruff check src plugins tests benchmarks
 echo "test: mypy --strict"; mypy
 echo "test: docs build (mkdocs --strict)"; mkdocs build --strict -q -d .cache/site
+if [ -n "$low_pid" ]; then
+  echo "test: waiting for the lowest-aiokafka Kafka tests"
+  if ! wait "$low_pid"; then
+    cat .cache/aiokafka-low.log
+    echo "test: the Kafka tests failed at the lowest supported aiokafka" >&2
+    exit 1
+  fi
+  trap - EXIT
+  grep -E "aiokafka-low:|passed|failed" .cache/aiokafka-low.log | tail -n 2
+fi
 echo "test: pytest"
 exec python -m pytest "$@"

@@ -99,7 +99,10 @@ class KafkaAdmin:
     async def _metadata(self, topics: list[str] | None, node: int | None = None) -> dict[str, Any]:
         """MetadataResponse as a dict (from ``node``, else any broker), never creating
         topics, bounded by metadata_timeout."""
-        request = MetadataRequest(topics, allow_auto_topic_creation=False)
+        if isinstance(MetadataRequest, list):  # aiokafka < 0.13: one class per version
+            request = MetadataRequest[4](topics, False)
+        else:
+            request = MetadataRequest(topics, allow_auto_topic_creation=False)
         client = self.client._client
         try:
             async with asyncio.timeout(self.settings.metadata_timeout):
@@ -308,6 +311,19 @@ class KafkaAdmin:
                 publishing=False,
             ) from exc
         return start, end
+
+    async def committed(self, group: str, tps: list[Any]) -> dict[Any, Any]:
+        """A group's committed offsets and metadata through the public admin API (the
+        consumer's path without aiokafka's private coordinator); retries while the
+        group coordinator is moving or loading."""
+        for attempt in range(10):
+            try:
+                return await self.client.list_consumer_group_offsets(group, partitions=tps)  # type: ignore[no-any-return]
+            except kerr.KafkaError as exc:
+                if not getattr(exc, "retriable", False) or attempt == 9:
+                    raise
+                await asyncio.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def describe_group(self, topic: str, group: str) -> GroupInfo:
         count = (await self.topic_metadata(topic))["partitions"]

@@ -48,7 +48,7 @@ from anymq.backend import ConsumerDriver, ConsumerOptions
 from anymq.errors import AnyMQError, BrokerUnavailable, ClosedError, PublishError, TopicNotFound
 from anymq.message import Received
 from anymq.model import Position
-from anymq_kafka import fetch
+from anymq_kafka import fetch, private
 from anymq_kafka.errors import mapped, unavailable
 from anymq_kafka.options import KafkaOptions
 from anymq_kafka.tracker import Track, decode
@@ -100,6 +100,11 @@ class KafkaConsumer(ConsumerDriver):
         """Acks deferred by :meth:`acker`; drained before anything reads the tracks."""
         self.native = False
         """True once :mod:`anymq_kafka.fetch` makes the client fetch Received messages."""
+        self.fast = settings.fast_fetch
+        """Use aiokafka's private fetcher and coordinator where their shape is as expected
+        (:mod:`anymq_kafka.private`); False: public aiokafka API only."""
+        self.coordinator: Any = None
+        """aiokafka's group coordinator while the fast path uses it, else None."""
         self.dead_letters: Any = None
         self.tracks: dict[int, Track] = {}
         self.counts: dict[int, dict[int, int]] = {}
@@ -156,9 +161,18 @@ class KafkaConsumer(ConsumerDriver):
         except (kerr.KafkaError, OSError, TimeoutError) as exc:
             await self._stop_clients()
             raise unavailable(hosts, exc, broker.settings.connect_timeout) from exc
-        self.native = fetch.install(client, self.delivery)
-        if not self.native:
-            log.warning("aiokafka's fetcher changed shape: consuming through ConsumerRecords")
+        if self.fast:
+            changed = []
+            self.native = fetch.install(client, self.delivery)
+            if not self.native:
+                changed.append("fetcher")
+            if self.group is not None:
+                self.coordinator = private.coordinator(client)
+                if self.coordinator is None:
+                    changed.append("group coordinator")
+            if changed:
+                verb = "are" if len(changed) > 1 else "is"
+                private.warn_once(f"{' and '.join(changed)} {verb}")
         self.watch = TopicWatch(broker.admin, client._client.cluster, self._topic_gone)
         self.watch.add(self.topic)
         try:
@@ -178,8 +192,10 @@ class KafkaConsumer(ConsumerDriver):
                 while not self._joined.is_set():
                     if self._gone is not None:
                         raise self._gone
-                    # Coordinator errors (authorization, ...) would otherwise wait for getmany.
-                    self.client._coordinator.check_errors()
+                    # Coordinator errors (authorization, ...) would otherwise wait for getmany
+                    # (on the public path they do: the join times out).
+                    if self.coordinator is not None:
+                        self.coordinator.check_errors()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._joined.wait(), 0.5)
         except TimeoutError as exc:
@@ -290,7 +306,7 @@ class KafkaConsumer(ConsumerDriver):
             kept = {tp.partition for tp in tps}
             for partition in [p for p in self.counts if p not in kept]:
                 del self.counts[partition]
-            committed = await self.client._coordinator.fetch_committed_offsets(tps)
+            committed = await self._committed(tps)
             fresh = [tp for tp in tps if tp not in committed or committed[tp].offset < 0]
             starts = await self._positions(fresh, self.options.start) if fresh else {}
             for tp in tps:
@@ -319,6 +335,13 @@ class KafkaConsumer(ConsumerDriver):
             if self.client is not None:
                 self._release(tps)
         self._joined.set()
+
+    async def _committed(self, tps: list[Any]) -> dict[Any, Any]:
+        """The group's committed offsets with their metadata (the acks beyond the offset)."""
+        if self.coordinator is not None:
+            return await self.coordinator.fetch_committed_offsets(tps)  # type: ignore[no-any-return]
+        assert self.group is not None
+        return await self.broker.admin.committed(self.group, tps)
 
     def _release(self, tps: list[Any]) -> None:
         """Let aiokafka fetch the partitions that were paused while their positions were set.

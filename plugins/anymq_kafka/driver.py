@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from aiokafka import codec  # type: ignore[import-untyped]
+
 from anymq.backend import (
     BrokerDriver,
     ConsumerDriver,
@@ -25,6 +27,19 @@ from anymq_kafka import options as opts
 from anymq_kafka.admin import KafkaAdmin
 from anymq_kafka.consumer import KafkaConsumer
 from anymq_kafka.producer import KafkaProducer
+
+#: What aiokafka can compress with in this process: gzip always; snappy, lz4 and zstd only
+#: with their library (cramjam for aiokafka >= 0.12), so a missing one is refused up front.
+CODECS = frozenset(
+    name
+    for name, available in (
+        ("gzip", codec.has_gzip),
+        ("snappy", codec.has_snappy),
+        ("lz4", codec.has_lz4),
+        ("zstd", codec.has_zstd),
+    )
+    if available()
+)
 
 CAPABILITIES = Capabilities(
     backend="kafka",
@@ -44,8 +59,10 @@ CAPABILITIES = Capabilities(
             Feature.NACK_DELAY,
             Feature.RETENTION_TIME,
             Feature.RETENTION_BYTES,
+            Feature.COMPRESSION,
         }
     ),
+    compression=CODECS,
     # The broker's default max.message.bytes is 1048588 for a whole record batch; 1,000,000
     # bytes of value + key + headers leave room for the batch and record overhead.
     max_message_bytes=1_000_000,

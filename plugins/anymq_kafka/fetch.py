@@ -7,9 +7,9 @@ only, the fetcher's buffer is swapped for one whose record iterators yield ``Rec
 messages directly; other aiokafka consumers in the process are untouched.
 
 This reaches into aiokafka's private fetcher (``Fetcher._records`` and
-``PartitionRecords._consumer_record``), which is one reason the plugin pins aiokafka.
-:func:`install` checks that shape first and leaves the client alone if it changed; the driver
-then copies ConsumerRecords as before, only slower.
+``PartitionRecords._consumer_record``), so it is opt-out (``fast_fetch=false``, see
+:mod:`anymq_kafka.private`). :func:`install` checks that shape first and leaves the client
+alone if it changed; the driver then copies ConsumerRecords as before, only slower.
 """
 
 from __future__ import annotations

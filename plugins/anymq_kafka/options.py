@@ -144,6 +144,13 @@ class KafkaOptions(Options):
         scopes=CONSUMER,
     )
 
+    fast_fetch = Option(
+        Bool(),
+        True,
+        "use aiokafka's private fetcher/coordinator (faster); false: public API only",
+        scopes=CONSUMER,
+    )
+
     # Topic.
     configs = Option(
         Table(),

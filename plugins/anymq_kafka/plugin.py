@@ -1,4 +1,5 @@
-"""Entry point of the kafka backend in the ``anymq`` group; imports no client library."""
+"""The kafka backend's plugin, registered in code (``anymq.plugins.DEFAULT_PLUGINS``) and as
+an ``anymq`` entry point; imports no client library."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ def anymq_backends() -> list[BackendSpec]:
             driver="anymq_kafka.driver:KafkaBroker",
             options="anymq_kafka.options:KafkaOptions",
             extra="kafka",
+            install_hint="pip install 'anymq[kafka]'",
             description="Apache Kafka through aiokafka: partitions, groups, replay",
         )
     ]

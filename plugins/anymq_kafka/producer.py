@@ -33,8 +33,6 @@ from anymq_kafka.watch import TopicWatch
 if TYPE_CHECKING:
     from anymq_kafka.driver import KafkaBroker
 
-COMPRESSION = {"none": None, "gzip": "gzip", "snappy": "snappy", "lz4": "lz4", "zstd": "zstd"}
-
 
 class RoundRobin:
     """aiokafka partitioner that spreads messages evenly over all partitions, keys ignored."""
@@ -64,13 +62,8 @@ def producer_kwargs(broker: KafkaBroker, options: ProducerOptions) -> dict[str, 
         kwargs["max_batch_size"] = options.batch_size
     if options.linger is not None:
         kwargs["linger_ms"] = int(options.linger * 1000)
-    if options.compression is not None:
-        name = str(options.compression).lower()
-        if name not in COMPRESSION:
-            raise ConfigError(
-                f"compression must be one of {', '.join(COMPRESSION)}, got {options.compression!r}"
-            )
-        kwargs["compression_type"] = COMPRESSION[name]
+    if options.compression is not None:  # a codec from CODECS (checked by the core)
+        kwargs["compression_type"] = options.compression
     return kwargs
 
 
@@ -184,7 +177,8 @@ class KafkaProducer(ProducerDriver):
                 for index in indexes:
                     m = messages[index]
                     size = m.size
-                    headers = list(m.headers.items()) if m.headers else None
+                    # a list, not None: aiokafka < 0.12's C batch builder needs one
+                    headers = list(m.headers.items()) if m.headers else []
                     if batch.append(key=m.key, value=m.value, timestamp=None, headers=headers):
                         members.append(index)
                         continue

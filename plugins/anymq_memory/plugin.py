@@ -1,4 +1,5 @@
-"""Entry point of the memory backend in the ``anymq`` group; imports nothing heavy."""
+"""The memory backend's plugin, registered in code (``anymq.plugins.DEFAULT_PLUGINS``) and as
+an ``anymq`` entry point; imports nothing heavy."""
 
 from __future__ import annotations
 

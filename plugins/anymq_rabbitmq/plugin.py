@@ -1,4 +1,5 @@
-"""Entry point of the rabbitmq backend in the ``anymq`` group; imports no client library."""
+"""The rabbitmq backend's plugin, registered in code (``anymq.plugins.DEFAULT_PLUGINS``) and as
+an ``anymq`` entry point; imports no client library."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ def anymq_backends() -> list[BackendSpec]:
             driver="anymq_rabbitmq.driver:RabbitBroker",
             options="anymq_rabbitmq.options:RabbitOptions",
             extra="rabbitmq",
+            install_hint="pip install 'anymq[rabbitmq]'",
             description="RabbitMQ through aio-pika: exchanges, queues, streams",
         )
     ]

@@ -77,8 +77,6 @@ class RabbitProducer(ProducerDriver):
 
     def __init__(self, broker: RabbitBroker, options: ProducerOptions) -> None:
         settings = RabbitOptions.parse(options.extra, "producer", defaults=broker.options)
-        if options.compression is not None:
-            raise ConfigError("the rabbitmq backend does not compress messages (compression=None)")
         self.broker = broker
         self.confirm = settings.confirm
         # In stream mode the topic's stream is always bound, so a returned message was not

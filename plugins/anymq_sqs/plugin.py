@@ -1,4 +1,5 @@
-"""Entry point of the sqs backend in the ``anymq`` group; imports no client library."""
+"""The sqs backend's plugin, registered in code (``anymq.plugins.DEFAULT_PLUGINS``) and as
+an ``anymq`` entry point; imports no client library."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ def anymq_backends() -> list[BackendSpec]:
             driver="anymq_sqs.driver:SQSBroker",
             options="anymq_sqs.options:SqsOptions",
             extra="sqs",
+            install_hint="pip install 'anymq[sqs]'",
             description="Amazon SQS (+SNS fan-out) through aiobotocore",
         )
     ]

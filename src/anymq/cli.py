@@ -58,8 +58,8 @@ async def cmd_backends(args: argparse.Namespace) -> int:
         except AnyMQError as exc:
             features = f"(depends on the URL: {exc})"
         loads = "[green]yes[/]"
-        extra = f"pip install 'anymq[{spec.extra}]'" if spec.extra else "built in"
-        table.add_row(f"{scheme}://", spec.name, loads, escape(features), escape(extra))
+        hint = spec.install_hint or "-"
+        table.add_row(f"{scheme}://", spec.name, loads, escape(features), escape(hint))
     console.print(table)
     return 0
 

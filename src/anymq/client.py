@@ -206,6 +206,8 @@ class Broker(_Lifecycle):
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
             raise ConfigError(f"batch_size must be a positive int (bytes), got {batch_size!r}")
         arguments.seconds("linger", linger, none="the client's default")
+        if compression is not None:
+            compression = self.capabilities.codec(compression)
         opts = ProducerOptions(
             partitioner=partitioner,  # type: ignore[arg-type]
             batch_size=batch_size,

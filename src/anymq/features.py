@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from anymq.errors import InvalidTopicName, UnsupportedFeature
+from anymq.errors import ConfigError, InvalidTopicName, UnsupportedFeature
 
 
 class Feature(StrEnum):
@@ -54,6 +54,8 @@ class Feature(StrEnum):
     """Consumers can subscribe to a subset of a topic with a binding pattern."""
     EXACTLY_ONCE = "exactly_once"
     """No duplicates, even across crashes and failover."""
+    COMPRESSION = "compression"
+    """The producer compresses batches with one of ``Capabilities.compression``'s codecs."""
 
     def __str__(self) -> str:
         return self.value
@@ -132,6 +134,9 @@ class Capabilities:
     topic_names: NameRule = field(default_factory=NameRule)
     headers: HeaderRule = field(default_factory=HeaderRule)
     """Reserved header names, the longest name and the key + headers limit."""
+    compression: frozenset[str] = frozenset()
+    """Codecs ``producer(compression=...)`` accepts (lower case), with Feature.COMPRESSION:
+    only those the client library can really use in this process."""
 
     @property
     def max_metadata_bytes(self) -> int:
@@ -147,6 +152,24 @@ class Capabilities:
         for feature in features:
             if feature not in self.features:
                 raise UnsupportedFeature(feature.value, self.backend, detail)
+
+    def codec(self, value: object) -> str:
+        """The codec name for ``producer(compression=value)``, checked before anything runs.
+
+        UnsupportedFeature where the backend does not compress at all (a silently ignored
+        codec would hide that nothing is compressed); ConfigError for a codec it cannot use.
+        """
+        if not isinstance(value, str):
+            raise ConfigError(f"compression must be a str codec name or None, got {value!r}")
+        self.require(Feature.COMPRESSION, detail=f"compression={value!r}")
+        name = value.lower()
+        if name not in self.compression:
+            valid = ", ".join(sorted(self.compression)) or "(none)"
+            raise ConfigError(
+                f"compression must be one of {valid} or None on {self.backend}, got {value!r} "
+                "(codecs whose library is not installed are not offered)"
+            )
+        return name
 
     def with_features(self, features: Iterable[Feature]) -> Capabilities:
         """A copy with a different feature set (for backend modes such as streams)."""

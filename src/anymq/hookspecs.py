@@ -1,7 +1,8 @@
 """The hooks a plugin can implement. Every hook is documented in docs/plugins.md (a test checks).
 
 Plugins are found through the ``anymq`` entry-point group; the built-in backends are
-registered exactly that way, so a third-party backend is a first-class citizen.
+registered in code through these same hooks (``anymq.plugins.DEFAULT_PLUGINS``), so a
+third-party backend is a first-class citizen.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ class BackendSpec:
 
     ``driver`` is ``"module:ClassName"`` of a :class:`anymq.backend.BrokerDriver`; it is
     imported only when a URL with one of ``schemes`` is opened, so a missing optional
-    dependency turns into an install hint naming ``extra``. ``options`` is
+    dependency turns into ``install_hint`` instead of an ImportError. Without a hint, one is
+    made from ``extra``, an extra of the distribution that ships the plugin (found from its
+    entry point): ``pip install '<distribution>[extra]'``. ``options`` is
     ``"module:ClassName"`` of the backend's :class:`anymq.options.Options` declarations, in a
     module that imports no client library (``anymq backends --options`` and secret masking
     read it where the client is not installed); without it they come from the driver.
@@ -37,6 +40,8 @@ class BackendSpec:
     extra: str | None = None
     description: str = ""
     options: str | None = None
+    install_hint: str | None = None
+    """What to run when the driver's dependencies are missing, e.g. "pip install anymq-nats"."""
 
 
 @hookspec

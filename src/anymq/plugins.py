@@ -1,15 +1,23 @@
-"""Finding backends: pluggy plugins from the ``anymq`` entry-point group, loaded lazily.
+"""Finding backends: pluggy plugins, built-in ones registered in code, others from entry points.
 
-The registry only imports a backend's module when a URL with its scheme is opened, so
-``anymq backends`` works even where an optional client library is missing, and opening
-such a URL explains which extra to install instead of showing an ImportError.
+The built-in backends are registered from :data:`DEFAULT_PLUGINS` like any third-party
+plugin (datasette's pattern), so a plain source checkout works without installed entry
+points; third parties come from the ``anymq`` entry-point group. A plugin module is
+registered once however it was found.
+
+The registry only imports a backend's driver when a URL with its scheme is opened
+(fsspec's lazy registry), so ``anymq backends`` works even where an optional client library
+is missing, and opening such a URL shows the plugin's install hint instead of an ImportError.
+A scheme belongs to one plugin: a second claim is a ConfigError, never a silent takeover.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
 
@@ -22,7 +30,19 @@ if TYPE_CHECKING:
     from anymq.options import Options
     from anymq.serializers import Serializer
 
+ENTRY_POINT_GROUP = "anymq"
+
+#: Modules of the backends that ship with anymq, registered under their module name.
+DEFAULT_PLUGINS = (
+    "anymq_memory.plugin",
+    "anymq_kafka.plugin",
+    "anymq_rabbitmq.plugin",
+    "anymq_sqs.plugin",
+)
+
 _manager: pluggy.PluginManager | None = None
+_distributions: dict[str, str] = {}
+"""Plugin name -> the distribution whose entry point registered it (for install hints)."""
 
 
 class _Builtins:
@@ -36,21 +56,46 @@ class _Builtins:
         return {"json": JsonSerializer, "str": StrSerializer}
 
 
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    """Register third-party plugins; a built-in module also installed as one is skipped."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        plugin = ep.load()
+        if pm.is_registered(plugin):
+            continue
+        dist = ep.dist.name if ep.dist is not None else None
+        name = ep.name if pm.get_plugin(ep.name) is None else f"{dist}:{ep.name}"
+        pm.register(plugin, name=name)
+        if dist is not None:
+            _distributions[name] = dist
+
+
 def plugin_manager() -> pluggy.PluginManager:
-    """The process-wide plugin manager, built on first use."""
+    """The process-wide plugin manager, built on first use (scheme claims checked then)."""
     global _manager
     if _manager is None:
         pm = pluggy.PluginManager("anymq")
         pm.add_hookspecs(hookspecs)
         pm.register(_Builtins, name="anymq.builtins")
-        pm.load_setuptools_entrypoints("anymq")
+        for module in DEFAULT_PLUGINS:
+            pm.register(importlib.import_module(module), name=module)
+        _load_entry_points(pm)
+        _claims(pm)
         _manager = pm
     return _manager
 
 
 def register(plugin: object, name: str | None = None) -> None:
-    """Register a plugin object at run time (tests, applications embedding a backend)."""
-    plugin_manager().register(plugin, name=name)
+    """Register a plugin object at run time (tests, applications embedding a backend).
+
+    ConfigError, leaving the registry as it was, if it claims a scheme another plugin has.
+    """
+    pm = plugin_manager()
+    pm.register(plugin, name=name)
+    try:
+        _claims(pm)
+    except ConfigError:
+        pm.unregister(plugin)
+        raise
 
 
 def unregister(plugin: object) -> None:
@@ -58,14 +103,46 @@ def unregister(plugin: object) -> None:
     plugin_manager().unregister(plugin)
 
 
-def backends() -> dict[str, BackendSpec]:
-    """Installed backends by scheme."""
-    found: dict[str, BackendSpec] = {}
-    for specs in plugin_manager().hook.anymq_backends():
+def install_hint(spec: BackendSpec, distribution: str | None) -> str | None:
+    """What to install when ``spec``'s driver does not import: the plugin's own words first.
+
+    ``extra`` is an extra of the distribution that ships the plugin, so it becomes
+    ``pip install '<that distribution>[extra]'``, never ``anymq[extra]`` by guesswork.
+    """
+    if spec.install_hint:
+        return spec.install_hint
+    if spec.extra and distribution:
+        return f"pip install '{distribution}[{spec.extra}]'"
+    if spec.extra:
+        return f"install the extra {spec.extra!r} of the package that provides {spec.name!r}"
+    return None
+
+
+def _claims(pm: pluggy.PluginManager) -> dict[str, BackendSpec]:
+    """Every scheme with the spec that claims it; ConfigError if two plugins claim one."""
+    owners: dict[str, tuple[str, BackendSpec]] = {}
+    for impl in pm.hook.anymq_backends.get_hookimpls():  # in registration order
+        plugin = impl.plugin_name
+        specs = cast("list[BackendSpec]", impl.function())
         for spec in specs:
+            spec = dataclasses.replace(
+                spec, install_hint=install_hint(spec, _distributions.get(plugin))
+            )
             for scheme in spec.schemes:
-                found.setdefault(scheme, spec)
-    return found
+                first = owners.get(scheme)
+                if first is not None and first != (plugin, spec):
+                    raise ConfigError(
+                        f"the URL scheme {scheme!r} is claimed twice: by plugin {first[0]!r} "
+                        f"(backend {first[1].name!r}) and by plugin {plugin!r} (backend "
+                        f"{spec.name!r}); uninstall or unregister one of them"
+                    )
+                owners[scheme] = (plugin, spec)
+    return {scheme: spec for scheme, (_, spec) in owners.items()}
+
+
+def backends() -> dict[str, BackendSpec]:
+    """Installed backends by scheme (``install_hint`` filled in where it can be)."""
+    return _claims(plugin_manager())
 
 
 def serializers() -> dict[str, Callable[[], Serializer]]:
@@ -77,7 +154,7 @@ def serializers() -> dict[str, Callable[[], Serializer]]:
 
 
 def load_driver(scheme: str) -> type[BrokerDriver]:
-    """Import the driver class for a URL scheme, with an install hint if that fails."""
+    """Import the driver class for a URL scheme, with the plugin's install hint if that fails."""
     table = backends()
     spec = table.get(scheme)
     if spec is None:
@@ -91,11 +168,11 @@ def load_driver(scheme: str) -> type[BrokerDriver]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        extra = f"pip install 'anymq[{spec.extra}]'" if spec.extra else "install its dependencies"
+        hint = spec.install_hint or f"install the dependencies of the {spec.name!r} backend"
         raise UnknownBackend(
             scheme,
             sorted(table),
-            f"{exc}; {extra}",
+            f"{exc}; {hint}",
             loadable=True,
         ) from exc
     driver: Any = getattr(module, attr, None)

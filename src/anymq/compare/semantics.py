@@ -211,6 +211,18 @@ SEMANTICS: tuple[Semantic, ...] = (
         "A batch with one invalid message is refused whole; nothing is half-sent.",
     ),
     Semantic(
+        "test_compressed_roundtrip",
+        "compressed messages roundtrip",
+        "Basics",
+        "A message sent with each declared compression codec arrives intact.",
+    ),
+    Semantic(
+        "test_unknown_codec_is_refused",
+        "compression is never silently ignored",
+        "Basics",
+        "An unknown codec is a ConfigError naming the valid ones; no codecs: UnsupportedFeature.",
+    ),
+    Semantic(
         "test_json_serializer_roundtrip",
         "JSON serializer roundtrip",
         "Basics",
@@ -478,6 +490,10 @@ OBSERVED: Mapping[str, tuple[str, Callable[[object], str]]] = {
         lambda v: "refuses " + (", ".join(map(str, v)) if isinstance(v, list) else str(v)),
     ),
     "share.split": ("split between members", lambda v: "split " + _split(v)),
+    "compression.codecs": (
+        "codecs that roundtrip",
+        lambda v: ", ".join(map(str, v)) if isinstance(v, list) else str(v),
+    ),
     "share.duplicates": ("duplicates while sharing", _count("duplicate")),
     "failover.handover_seconds": ("handover time", lambda v: "handover " + _seconds(v)),
     "failover.duplicates": ("duplicates after failover", _count("duplicate")),

@@ -62,6 +62,7 @@ PROBES: dict[Feature, Probe] = {
     Feature.DELAYED_DELIVERY: lambda ctx, b, t: _send(b, t, delay=1.0),
     Feature.NACK_DELAY: lambda ctx, b, t: _nack_delay(ctx, b, t),
     Feature.ROUTING_KEYS: lambda ctx, b, t: _open(b.consumer(t, ctx.group(), binding="a.*")),
+    Feature.COMPRESSION: lambda ctx, b, t: _open_producer(b, compression="gzip"),
 }
 
 

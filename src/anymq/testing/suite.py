@@ -19,6 +19,7 @@ import pytest
 from anymq.testing.context import TestContext
 from anymq.testing.suite_arguments import ArgumentContract
 from anymq.testing.suite_basic import BasicContract
+from anymq.testing.suite_compression import CompressionContract
 from anymq.testing.suite_delivery import DeliveryContract
 from anymq.testing.suite_groups import GroupContract
 from anymq.testing.suite_headers import HeaderContract
@@ -48,6 +49,7 @@ class ContractSuite(
     OptionsContract,
     LifecycleContract,
     TopicContract,
+    CompressionContract,
 ):
     """Every semantic of the anymq model, one test each; capabilities decide what is proven."""
 
