@@ -20,6 +20,7 @@ from anymq.testing.context import TestContext
 from anymq.testing.suite_arguments import ArgumentContract
 from anymq.testing.suite_basic import BasicContract
 from anymq.testing.suite_delivery import DeliveryContract
+from anymq.testing.suite_errors import ErrorContract
 from anymq.testing.suite_groups import GroupContract
 from anymq.testing.suite_headers import HeaderContract
 from anymq.testing.suite_lifecycle import LifecycleContract
@@ -46,6 +47,7 @@ class ContractSuite(
     OptionsContract,
     LifecycleContract,
     TopicContract,
+    ErrorContract,
 ):
     """Every semantic of the anymq model, one test each; capabilities decide what is proven."""
 
