@@ -1,8 +1,9 @@
 """A TCP proxy in front of a real broker that can stop passing the broker's answers on.
 
-After ``stall()`` every request still reaches the broker, but no reply comes back: a send
-written before or after that point waits for a confirm that never arrives, which is the
-"outcome unknown" case (DeliveryUncertain) without pausing the shared broker.
+After ``stall()`` every request still reaches the broker, but its replies are held back
+until ``resume()``: a send written meanwhile waits for a confirm that does not arrive, the
+"outcome unknown" case (DeliveryUncertain), without pausing the shared broker. Resuming
+before closing lets the clients close their connections cleanly.
 """
 
 from __future__ import annotations
@@ -18,13 +19,20 @@ class StallProxy:
         self.host = host
         self.port = port
         self.stalled = False
+        self._resumed = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: list[asyncio.StreamWriter] = []
 
     def stall(self) -> None:
-        """From now on, drop what the broker sends (requests still get through)."""
+        """From now on, hold back what the broker sends (requests still get through)."""
         self.stalled = True
+        self._resumed.clear()
+
+    def resume(self) -> None:
+        """Pass the held-back replies on, and everything after them."""
+        self.stalled = False
+        self._resumed.set()
 
     async def _pipe(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answers: bool
@@ -32,7 +40,7 @@ class StallProxy:
         with contextlib.suppress(ConnectionError, OSError):
             while data := await reader.read(65536):
                 if answers and self.stalled:
-                    continue
+                    await self._resumed.wait()
                 writer.write(data)
                 await writer.drain()
 
