@@ -22,5 +22,5 @@ class TestMemoryContract(ContractSuite):
         return None  # an in-process log: there is no network to lose
 
     @pytest.fixture
-    def wrong_password_url(self) -> None:
-        return None  # memory:// has no credentials to check
+    def checks_credentials(self) -> bool:
+        return False  # memory:// has no credentials to check

@@ -6,30 +6,18 @@ Capabilities are per connection, so the suite runs twice: standard topics, and F
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 import anymq
 from anymq.testing import ContractSuite
-from anymq.testing.suite_errors import closed_port, with_password
 
 pytestmark = pytest.mark.sqs
 
 
-def _unreachable(url: str) -> str:
-    """The URL with its endpoint on a local port nothing listens on."""
-    parsed = anymq.URL.parse(url)
-    port = closed_port()
-    query = {**parsed.query, "endpoint_url": f"http://127.0.0.1:{port}"}
-    hosts = (("127.0.0.1", port),) if parsed.hosts else ()
-    return replace(parsed, hosts=hosts, query=query).render(hide_password=False)
-
-
-def _wrong_password(url: str) -> str | None:
-    """None on an emulator: moto_server checks no credentials unless started with
+def _checks_credentials(url: str) -> bool:
+    """False on an emulator: moto_server checks no credentials unless started with
     INITIAL_NO_AUTH_ACTION_COUNT (tests/sqs/test_errors.py runs one that does)."""
-    return None if "endpoint_url" in anymq.URL.parse(url).query else with_password(url)
+    return "endpoint_url" not in anymq.URL.parse(url).query
 
 
 def _with(url: str, **options: str) -> str:
@@ -46,12 +34,8 @@ class TestSQSContract(ContractSuite):
         return sqs_url
 
     @pytest.fixture
-    def unreachable_url(self, anymq_url: str) -> str:
-        return _unreachable(anymq_url)
-
-    @pytest.fixture
-    def wrong_password_url(self, anymq_url: str) -> str | None:
-        return _wrong_password(anymq_url)
+    def checks_credentials(self, anymq_url: str) -> bool:
+        return _checks_credentials(anymq_url)
 
 
 class TestSQSFifoContract(ContractSuite):
@@ -64,9 +48,5 @@ class TestSQSFifoContract(ContractSuite):
         return _with(sqs_url, fifo="true")
 
     @pytest.fixture
-    def unreachable_url(self, anymq_url: str) -> str:
-        return _unreachable(anymq_url)
-
-    @pytest.fixture
-    def wrong_password_url(self, anymq_url: str) -> str | None:
-        return _wrong_password(anymq_url)
+    def checks_credentials(self, anymq_url: str) -> bool:
+        return _checks_credentials(anymq_url)

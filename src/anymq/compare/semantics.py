@@ -368,8 +368,8 @@ SEMANTICS: tuple[Semantic, ...] = (
         "test_wrong_password_is_authentication_error",
         "a wrong password is AuthenticationError",
         "Basics",
-        "A password the broker refuses raises AuthenticationError (not retriable); where the "
-        "broker checks none, a wrong one is never taken for an outage.",
+        "A password the broker refuses raises AuthenticationError (not retriable); where it "
+        "checks none, a wrong one is accepted or a ConfigError, never an outage.",
     ),
     Semantic(
         "test_missing_topic_is_topic_not_found_everywhere",
@@ -466,6 +466,8 @@ OBSERVED: Mapping[str, tuple[str, Callable[[object], str]]] = {
         lambda v: "keys/partition " + _split(v),
     ),
     "round_robin.per_partition": ("messages per partition", lambda v: "per partition " + _split(v)),
+    "errors.unreachable": ("an unreachable address", str),
+    "errors.credentials": ("credentials", lambda v: f"credentials {v}"),
     "retention.seconds_until_trimmed": (
         "time until trimmed",
         lambda v: "trimmed after " + _seconds(v),

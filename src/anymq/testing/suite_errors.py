@@ -2,17 +2,20 @@
 
 An unreachable broker is BrokerUnavailable (retriable), a wrong password is
 AuthenticationError (not retriable) and a missing topic is TopicNotFound (not retriable),
-whatever the URL. Two fixtures describe the broker under test; a backend's test class
-overrides them where its broker differs:
+whatever the URL. Two fixtures describe the broker under test; the defaults work for any
+URL (``anymq compare`` runs the suite with them), a backend's test class pins them:
 
 ``unreachable_url``
-    The URL under test aimed at a local port nothing listens on. None for a backend with
-    no network (memory://): the test then proves it connects without one.
-``wrong_password_url``
-    The URL under test with a password the broker refuses. None where the broker under test
-    does not check credentials (memory://, moto_server, a PLAINTEXT Kafka listener): the
-    test then proves a wrong password is never taken for an outage — it is accepted or
-    refused with a ConfigError, and never raises a retriable error.
+    The URL under test aimed at a local port nothing listens on (its hosts, and any
+    ``http(s)://`` option such as SQS's ``endpoint_url``). None for a backend with no
+    network (memory://): the test then proves it connects without one (observed as "no
+network").
+``checks_credentials``
+    True: the broker under test must refuse a wrong password with AuthenticationError.
+    False: it checks none (memory://, moto_server, a PLAINTEXT Kafka listener), so a wrong
+    password is accepted or refused as a setting it cannot use (ConfigError). None
+    (default, unknown): any of these. Never, in any case, a retriable error such as
+    BrokerUnavailable: retrying cannot fix a password.
 
 A confirm that never arrives (DeliveryUncertain) cannot be provoked on a shared live broker
 without stalling it for everybody; each plugin's error map is tested for it in
@@ -24,6 +27,7 @@ from __future__ import annotations
 import socket
 import time
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -31,6 +35,8 @@ import anymq
 from anymq.testing.context import TestContext
 
 WRONG_PASSWORD = "anymq-Wr0ng-pa55word"
+#: Backends that run in-process: no address to be unreachable at.
+IN_PROCESS = frozenset({"memory"})
 #: connect_timeout for the failing connects, and the slack allowed beyond it.
 CONNECT_TIMEOUT = 3.0
 SLACK = 3.0
@@ -51,23 +57,40 @@ def with_password(url: str, password: str = WRONG_PASSWORD) -> str:
     )
 
 
+def unreachable(url: str) -> str:
+    """``url`` aimed at a closed local port: its hosts and any http(s):// option."""
+    parsed = anymq.URL.parse(url)
+    port = closed_port()
+    hosts = (("127.0.0.1", port),) if parsed.hosts else ()
+    query = {
+        key: (f"{urlsplit(value).scheme}://127.0.0.1:{port}" if _is_http(value) else value)
+        for key, value in parsed.query.items()
+    }
+    return replace(parsed, hosts=hosts, query=query).render(hide_password=False)
+
+
+def _is_http(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
 class ErrorContract:
     """One class per failure, on every backend."""
 
     @pytest.fixture
     def unreachable_url(self, anymq_url: str) -> str | None:
-        parsed = anymq.URL.parse(anymq_url)
-        return replace(parsed, hosts=(("127.0.0.1", closed_port()),)).render(hide_password=False)
+        if anymq.connect(anymq_url).backend in IN_PROCESS:
+            return None
+        return unreachable(anymq_url)
 
     @pytest.fixture
-    def wrong_password_url(self, anymq_url: str) -> str | None:
-        return with_password(anymq_url)
+    def checks_credentials(self) -> bool | None:
+        return None
 
     async def test_unreachable_broker_is_broker_unavailable(
         self, ctx: TestContext, unreachable_url: str | None
     ) -> None:
         if unreachable_url is None:  # no network: nothing can be unreachable
-            ctx.outcome = "unsupported"
+            ctx.observe("errors.unreachable", "no network")
             async with anymq.connect(ctx.url, connect_timeout=CONNECT_TIMEOUT) as broker:
                 await broker.list_topics()
             return
@@ -87,26 +110,8 @@ class ErrorContract:
         assert str(error.port) in str(error), "the message names the address tried"
 
     async def test_wrong_password_is_authentication_error(
-        self, ctx: TestContext, wrong_password_url: str | None
+        self, ctx: TestContext, checks_credentials: bool | None
     ) -> None:
-        if wrong_password_url is not None:
-            with pytest.raises(anymq.AnyMQError) as info:
-                async with anymq.connect(
-                    wrong_password_url, connect_timeout=CONNECT_TIMEOUT
-                ) as broker:
-                    await broker.list_topics()
-            error = info.value
-            assert isinstance(error, anymq.AuthenticationError), (
-                f"expected AuthenticationError, got {type(error).__name__}: {error}"
-            )
-            assert isinstance(error, anymq.ConfigError)
-            assert not isinstance(error, anymq.BrokerUnavailable)
-            assert error.retriable is False
-            assert WRONG_PASSWORD not in str(error)
-            return
-        # The broker under test does not check credentials: a wrong password is accepted,
-        # or refused as a setting this broker cannot use — never as a retriable outage.
-        ctx.outcome = "unsupported"
         refused: anymq.AnyMQError | None = None
         try:
             async with anymq.connect(
@@ -115,12 +120,22 @@ class ErrorContract:
                 await broker.list_topics()
         except anymq.AnyMQError as exc:
             refused = exc
-        if refused is not None:
-            assert isinstance(refused, anymq.ConfigError), (
-                f"a password this broker does not check raised {type(refused).__name__}: "
-                f"{refused}"
+        if checks_credentials:
+            assert isinstance(refused, anymq.AuthenticationError), (
+                f"expected AuthenticationError, got {refused!r}"
             )
+        if isinstance(refused, anymq.AuthenticationError):
+            assert checks_credentials is not False, f"{ctx.url} checks credentials after all"
+            assert isinstance(refused, anymq.ConfigError)
+        else:
+            # No credentials checked: accepted, or refused as a setting this broker cannot use.
+            ctx.observe("errors.credentials", "not checked")
+            assert refused is None or type(refused) is anymq.ConfigError, (
+                f"a password this broker does not check raised {type(refused).__name__}: {refused}"
+            )
+        if refused is not None:
             assert refused.retriable is False
+            assert not isinstance(refused, anymq.BrokerUnavailable)
             assert WRONG_PASSWORD not in str(refused)
 
     async def test_missing_topic_is_topic_not_found_everywhere(self, ctx: TestContext) -> None:
