@@ -8,8 +8,7 @@ URL (``anymq compare`` runs the suite with them), a backend's test class pins th
 ``unreachable_url``
     The URL under test aimed at a local port nothing listens on (its hosts, and any
     ``http(s)://`` option such as SQS's ``endpoint_url``). None for a backend with no
-    network (memory://): the test then proves it connects without one (observed as "no
-network").
+    network (memory://): the test then proves it connects without one.
 ``checks_credentials``
     True: the broker under test must refuse a wrong password with AuthenticationError.
     False: it checks none (memory://, moto_server, a PLAINTEXT Kafka listener), so a wrong
@@ -17,9 +16,11 @@ network").
     (default, unknown): any of these. Never, in any case, a retriable error such as
     BrokerUnavailable: retrying cannot fix a password.
 
-A confirm that never arrives (DeliveryUncertain) cannot be provoked on a shared live broker
-without stalling it for everybody; each plugin's error map is tested for it in
-``tests/<backend>/test_errors.py`` with the exception its client library raises.
+A confirm that never arrives (DeliveryUncertain) cannot be provoked on a shared broker
+without stalling it for everybody, so it is not a contract test: tests/rabbitmq and
+tests/sqs hold the answers back with a proxy (tests/stall.py), and Kafka, whose clients
+connect to the advertised address past any proxy, has its map tested with aiokafka's
+exceptions (tests/<backend>/test_errors.py).
 """
 
 from __future__ import annotations
