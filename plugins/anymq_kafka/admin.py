@@ -27,7 +27,7 @@ from aiokafka.protocol.metadata import MetadataRequest  # type: ignore[import-un
 
 from anymq.errors import ConfigError, TopicNotFound
 from anymq.model import GroupInfo, PartitionLag, Retention, TopicInfo
-from anymq_kafka.errors import mapped, unavailable
+from anymq_kafka.errors import mapped, start_client, unavailable
 from anymq_kafka.options import Settings
 from anymq_kafka.tracker import decode_done
 
@@ -77,11 +77,7 @@ class KafkaAdmin:
         s = self.settings
         kwargs = s.client_kwargs()
         self.client = AIOKafkaAdminClient(**kwargs)
-        try:
-            await asyncio.wait_for(self.client.start(), s.connect_timeout)
-        except (kerr.KafkaError, OSError, TimeoutError) as exc:
-            await self._close_quietly()
-            raise unavailable(s.hosts, exc, s.connect_timeout) from exc
+        await start_client(self.client.start(), self._close_quietly, s.hosts, s.connect_timeout)
 
     async def _close_quietly(self) -> None:
         client, self.client = self.client, None
@@ -288,11 +284,12 @@ class KafkaAdmin:
                 consumer = AIOKafkaConsumer(
                     **self.settings.client_kwargs(), enable_auto_commit=False
                 )
-                try:
-                    await asyncio.wait_for(consumer.start(), self.settings.connect_timeout)
-                except (kerr.KafkaError, OSError, TimeoutError) as exc:
-                    await consumer.stop()
-                    raise unavailable(self.settings.hosts, exc) from exc
+                await start_client(
+                    consumer.start(),
+                    consumer.stop,
+                    self.settings.hosts,
+                    self.settings.connect_timeout,
+                )
                 self._offsets = consumer
             return self._offsets
 

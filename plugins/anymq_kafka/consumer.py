@@ -49,7 +49,7 @@ from anymq.errors import AnyMQError, BrokerUnavailable, ClosedError, PublishErro
 from anymq.message import Received
 from anymq.model import Position
 from anymq_kafka import fetch, private
-from anymq_kafka.errors import mapped, unavailable
+from anymq_kafka.errors import mapped, start_client
 from anymq_kafka.options import KafkaOptions
 from anymq_kafka.tracker import Track, decode
 from anymq_kafka.watch import TopicWatch
@@ -156,11 +156,9 @@ class KafkaConsumer(ConsumerDriver):
             await self._start_dead_letters(partitions)
         client = AIOKafkaConsumer(**self._client_kwargs())
         self.client = client
-        try:
-            await asyncio.wait_for(client.start(), broker.settings.connect_timeout)
-        except (kerr.KafkaError, OSError, TimeoutError) as exc:
-            await self._stop_clients()
-            raise unavailable(hosts, exc, broker.settings.connect_timeout) from exc
+        await start_client(
+            client.start(), self._stop_clients, hosts, broker.settings.connect_timeout
+        )
         if self.fast:
             changed = []
             self.native = fetch.install(client, self.delivery)
@@ -224,11 +222,9 @@ class KafkaConsumer(ConsumerDriver):
             await admin.require(name)
         settings = self.broker.settings
         producer = AIOKafkaProducer(**settings.client_kwargs(), acks="all", enable_idempotence=True)
-        try:
-            await asyncio.wait_for(producer.start(), settings.connect_timeout)
-        except (kerr.KafkaError, OSError, TimeoutError) as exc:
-            await producer.stop()
-            raise unavailable(settings.hosts, exc, settings.connect_timeout) from exc
+        await start_client(
+            producer.start(), producer.stop, settings.hosts, settings.connect_timeout
+        )
         self.dead_letters = producer
 
     async def _assign_all(self, partitions: int) -> None:
@@ -627,8 +623,9 @@ class KafkaConsumer(ConsumerDriver):
             error = mapped(exc, topic=topic, hosts=self.broker.settings.hosts)
             if not isinstance(error, PublishError):
                 raise error from exc
-            raise PublishError(
-                f"could not dead-letter {message!r} to {topic!r}; it stays unacked: {exc}"
+            raise type(error)(
+                f"could not dead-letter {message!r} to {topic!r}; it stays unacked: {exc}",
+                retriable=error.retriable,
             ) from exc
 
     # -- replay -----------------------------------------------------------------------

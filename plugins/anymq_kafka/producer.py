@@ -13,7 +13,6 @@ aiokafka would retry until ``request_timeout_ms`` fail at once with TopicNotFoun
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import random
 from collections.abc import Sequence
@@ -26,7 +25,7 @@ from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyp
 from anymq.backend import Outgoing, ProducerDriver, ProducerOptions
 from anymq.errors import AnyMQError, ClosedError, ConfigError, TopicNotFound
 from anymq.message import Receipt
-from anymq_kafka.errors import mapped, unavailable
+from anymq_kafka.errors import mapped, start_client
 from anymq_kafka.options import KafkaOptions
 from anymq_kafka.watch import TopicWatch
 
@@ -84,14 +83,7 @@ class KafkaProducer(ProducerDriver):
     async def start(self) -> None:
         settings = self.broker.settings
         client = AIOKafkaProducer(**self.kwargs)
-        try:
-            await asyncio.wait_for(client.start(), settings.connect_timeout)
-        except (kerr.KafkaError, OSError, TimeoutError) as exc:
-            await client.stop()
-            raise unavailable(settings.hosts, exc, settings.connect_timeout) from exc
-        except ValueError as exc:  # e.g. a compression codec whose library is missing
-            await client.stop()
-            raise ConfigError(f"cannot start the Kafka producer: {exc}") from exc
+        await start_client(client.start(), client.stop, settings.hosts, settings.connect_timeout)
         self.client = client
         self.watch = TopicWatch(self.broker.admin, client.client.cluster, self._topic_gone)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -23,17 +22,20 @@ from aio_pika.connection import make_url
 
 from anymq.errors import AnyMQError, BrokerUnavailable, ClosedError, ConfigError
 from anymq.url import URL
+from anymq_rabbitmq.errors import (
+    AUTH_ERRORS,
+    CONNECTION_ERRORS,
+    channel_failed,
+    down,
+    lost,
+    queue_down,
+    safe,
+    start_failed,
+    where,
+)
 from anymq_rabbitmq.options import RabbitOptions
 
-#: Errors that mean the connection (not one channel) is gone or unreachable.
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    amqp_errors.AMQPConnectionError,
-    amqp_errors.ChannelInvalidStateError,
-    ConnectionError,
-    OSError,
-    TimeoutError,
-)
-
+__all__ = ["CONNECTION_ERRORS", "Amqp", "amqp_url", "queue_down", "where"]
 
 #: Seconds a failed start may spend closing what it opened.
 _DISCARD_SECONDS = 5.0
@@ -41,25 +43,10 @@ _DISCARD_SECONDS = 5.0
 #: Opening a channel while the connection is lost (aio-pika raises RuntimeError "not opened").
 _CHANNEL_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, RuntimeError)
 
-_START_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, ssl.SSLError)
-
 #: Seconds between attempts on a queue that is still starting after a server restart.
 _DOWN_PAUSE = 0.1
 
 T = TypeVar("T")
-
-
-def queue_down(exc: BaseException) -> bool:
-    """RabbitMQ's 404 for a durable queue that exists but is not running (yet).
-
-    Right after a node starts, its quorum queues and streams take a moment to come up;
-    until then a passive declare or ``basic.consume`` is refused with NOT_FOUND "home node
-    ... of durable queue ... is down or inaccessible" (seen on 3.10). That is transient, not
-    a missing queue: callers retry it within their deadline, never report TopicNotFound.
-    """
-    return isinstance(exc, amqp_errors.ChannelNotFoundEntity) and "down or inaccessible" in str(
-        exc
-    )
 
 
 def amqp_url(url: URL, settings: RabbitOptions) -> str:
@@ -81,12 +68,6 @@ def amqp_url(url: URL, settings: RabbitOptions) -> str:
         query["name"] = settings.name
     query.update(settings.ssl)
     return f"{url.scheme}://{user}:{password}@{host}:{port}/{vhost}?{urlencode(query)}"
-
-
-def where(url: URL) -> str:
-    host = url.host or "localhost"
-    port = url.port or (5671 if url.scheme == "amqps" else 5672)
-    return f"{host}:{port}"
 
 
 class Amqp:
@@ -113,38 +94,11 @@ class Amqp:
                 await conn.connect(timeout=timeout)
         except BaseException as exc:
             await _discard(conn)
-            error = self._start_error(exc, timeout)
+            error = start_failed(self.url, exc, timeout)
             if error is None:
                 raise  # a cancel or an unexpected error: unchanged
             raise error from exc
         self.conn = conn
-
-    def _start_error(self, exc: BaseException, timeout: float) -> AnyMQError | None:
-        """The anymq error a failed start raises (None: re-raise ``exc`` as it is)."""
-        if isinstance(exc, amqp_errors.ProbableAuthenticationError):
-            return self.down(
-                f"RabbitMQ at {where(self.url)} refused the login of user "
-                f"{self.url.username or 'guest'!r} on vhost {self.url.path or '/'!r} "
-                "(wrong password, unknown user or vhost, or guest from a remote host)"
-            )
-        if _vhost_refused(exc):
-            # A ConfigError, not BrokerUnavailable: the server is up and retrying cannot help.
-            vhost = self.url.path or "/"
-            user = self.url.username or "guest"
-            return ConfigError(
-                f"RabbitMQ at {where(self.url)} refused to open vhost {vhost!r} for user "
-                f"{user!r}: the vhost does not exist or the user has no permissions on it. "
-                "Fix the vhost in the URL path (amqp://host:port/<vhost>, empty means '/') or "
-                f"create it: rabbitmqctl add_vhost {vhost!r} && rabbitmqctl set_permissions "
-                f"-p {vhost!r} {user!r} '.*' '.*' '.*'"
-            )
-        if isinstance(exc, _START_ERRORS):
-            return self.down(
-                f"cannot reach RabbitMQ at {where(self.url)} within {timeout:g}s "
-                f"({type(exc).__name__}: {_safe(exc, self.url)}); is the server running? "
-                "Start one with compose/rabbitmq.sh start"
-            )
-        return None
 
     async def close(self) -> None:
         if self.closed:
@@ -179,12 +133,8 @@ class Amqp:
                 raise
             return channel
 
-        try:
+        with self.dropped("open a channel", RuntimeError):
             opened: AbstractRobustChannel = await self._bounded(open_(), "open a channel")
-        except _CHANNEL_ERRORS as exc:
-            if isinstance(exc, AnyMQError):
-                raise
-            raise self.unavailable(exc, "open a channel") from exc
         return opened
 
     async def raw_channel(self, *, confirms: bool = False) -> aiormq.abc.AbstractChannel:
@@ -205,12 +155,8 @@ class Amqp:
                             raise
                 await asyncio.sleep(0.05)
 
-        try:
+        with self.dropped("open a channel", RuntimeError):
             channel: aiormq.abc.AbstractChannel = await self._bounded(open_(), "open a channel")
-        except _CHANNEL_ERRORS as exc:
-            if isinstance(exc, AnyMQError):
-                raise
-            raise self.unavailable(exc, "open a channel") from exc
         return channel
 
     @contextlib.asynccontextmanager
@@ -218,11 +164,8 @@ class Amqp:
         """A plain channel for one admin step; closed afterwards, even after a 404."""
         channel = await self.raw_channel()
         try:
-            yield channel
-        except CONNECTION_ERRORS as exc:  # the connection went away under this step
-            if isinstance(exc, AnyMQError):
-                raise
-            raise self.unavailable(exc, "finish a step") from exc
+            with self.dropped("finish a step"):
+                yield channel
         finally:
             if not channel.is_closed:
                 with contextlib.suppress(Exception):
@@ -233,11 +176,8 @@ class Amqp:
         """Like :meth:`admin`, with publisher confirms on."""
         channel = await self.raw_channel(confirms=True)
         try:
-            yield channel
-        except CONNECTION_ERRORS as exc:  # the connection went away under this step
-            if isinstance(exc, AnyMQError):
-                raise
-            raise self.unavailable(exc, "finish a step") from exc
+            with self.dropped("finish a step"):
+                yield channel
         finally:
             if not channel.is_closed:
                 with contextlib.suppress(Exception):
@@ -257,10 +197,11 @@ class Amqp:
                 if not queue_down(exc):
                     raise
                 if loop.time() >= deadline:
-                    raise self.down(
+                    raise down(
+                        self.url,
                         f"RabbitMQ at {where(self.url)} did not let us {what} within "
-                        f"{timeout:g}s: {_safe(exc, self.url)} (the server is still starting "
-                        "its queues after a restart)"
+                        f"{timeout:g}s: {safe(exc, self.url)} (the server is still starting "
+                        "its queues after a restart)",
                     ) from exc
             await asyncio.sleep(_DOWN_PAUSE)
 
@@ -270,44 +211,28 @@ class Amqp:
             async with asyncio.timeout(timeout):
                 return await awaitable
         except TimeoutError as exc:
-            raise self.down(
-                f"RabbitMQ at {where(self.url)} did not let us {what} within {timeout:g}s"
+            raise down(
+                self.url, f"RabbitMQ at {where(self.url)} did not let us {what} within {timeout:g}s"
             ) from exc
 
     @contextlib.contextmanager
-    def dropped(self, what: str) -> Iterator[None]:
-        """Map a connection lost anywhere inside (e.g. a consumer start spanning several
-        steps while the server restarts) to BrokerUnavailable; anymq errors pass as they are."""
+    def dropped(self, what: str, *also: type[BaseException]) -> Iterator[None]:
+        """Map a connection lost (or access refused) anywhere inside, e.g. a consumer start
+        spanning several steps while the server restarts; ``also`` are more errors that mean
+        a lost connection at this step. anymq errors pass as they are."""
         try:
             yield
         except AnyMQError:
             raise
-        except CONNECTION_ERRORS as exc:
-            raise self.unavailable(exc, what) from exc
+        except (*CONNECTION_ERRORS, *AUTH_ERRORS, *also) as exc:
+            raise (channel_failed(self.url, exc, what) or lost(self.url, exc, what)) from exc
 
     def down(self, message: str) -> BrokerUnavailable:
         """BrokerUnavailable for this server (host and port set for callers that retry)."""
-        return BrokerUnavailable(message, host=self.url.host, port=self.url.port)
+        return down(self.url, message)
 
     def unavailable(self, exc: BaseException, what: str) -> BrokerUnavailable:
-        return self.down(
-            f"lost RabbitMQ at {where(self.url)} while trying to {what}: "
-            f"{type(exc).__name__}: {_safe(exc, self.url)}"
-        )
-
-
-def _vhost_refused(exc: BaseException) -> bool:
-    """RabbitMQ answered connection.open with connection.close (530 NOT_ALLOWED).
-
-    aiormq reports that as an InvalidFrameError that keeps only the frame's repr, so the
-    reply text is lost; at this step it means an unknown vhost or no access to it.
-    """
-    text = str(exc)
-    return (
-        isinstance(exc, amqp_errors.InvalidFrameError)
-        and "Connection.OpenOk" in text
-        and "Connection.Close" in text
-    )
+        return lost(self.url, exc, what)
 
 
 async def _discard(conn: AbstractRobustConnection) -> None:
@@ -325,10 +250,3 @@ async def _discard(conn: AbstractRobustConnection) -> None:
     finally:
         if closing.done() and not closing.cancelled():
             closing.exception()  # retrieved: a failed close of a dead connection is expected
-
-
-def _safe(exc: BaseException, url: URL) -> str:
-    text = str(exc)
-    if url.password:
-        text = text.replace(url.password, "***").replace(quote(url.password, safe=""), "***")
-    return text

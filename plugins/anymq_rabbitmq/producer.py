@@ -34,7 +34,15 @@ from anymq.errors import (
 from anymq.message import Receipt
 from anymq_rabbitmq import headers as hdr
 from anymq_rabbitmq import topology as topo
-from anymq_rabbitmq.connection import CONNECTION_ERRORS
+from anymq_rabbitmq.errors import (
+    AUTH_ERRORS,
+    CONNECTION_ERRORS,
+    PROTOCOL_ERRORS,
+    missing_exchange,
+    publish_refused,
+    refused,
+    unconfirmed,
+)
 from anymq_rabbitmq.naming import Names
 from anymq_rabbitmq.options import RabbitOptions
 from anymq_rabbitmq.publish import ChannelGone, Item, publish_many
@@ -44,25 +52,10 @@ if TYPE_CHECKING:
 
 #: Channel errors after which the same publish can simply be tried again.
 _RETRY = (*CONNECTION_ERRORS, asyncio.CancelledError)
-#: The server closed the connection over a frame it could not take (frame_too_large, bad
-#: syntax): the same publish would close it again, and with it every channel on it.
-_PROTOCOL_ERRORS = (
-    amqp_errors.ConnectionFrameError,
-    amqp_errors.ConnectionSyntaxError,
-    amqp_errors.ConnectionCommandInvalid,
-    amqp_errors.ConnectionUnexpectedFrame,
-)
 
 
 #: Seconds between publishes of a message its stream returned (stream still starting).
 _STREAM_PAUSE = 0.1
-
-
-def _missing_exchange(exc: BaseException, topic: str) -> bool:
-    """Whether a 404 channel.close is RabbitMQ's "no exchange '<topic>' in vhost ..."."""
-    return isinstance(exc, amqp_errors.ChannelNotFoundEntity) and f"exchange '{topic}'" in str(
-        exc
-    )
 
 
 class _Returned(Exception):
@@ -242,11 +235,11 @@ class RabbitProducer(ProducerDriver):
         if isinstance(exc, ChannelGone) and exc.reason is not None:
             # Nothing of this publish was written: the channel was already closed, e.g.
             # by a 404 for this topic caused by a concurrent send.
-            if _missing_exchange(exc.reason, topic):
+            if missing_exchange(exc.reason, topic):
                 self.known.discard(topic)
                 raise TopicNotFound(topic, "rabbitmq") from exc.reason
         elif isinstance(exc, amqp_errors.ChannelNotFoundEntity):
-            if _missing_exchange(exc, topic) or "exchange '" not in str(exc):
+            if missing_exchange(exc, topic) or "exchange '" not in str(exc):
                 self.known.discard(topic)
                 raise TopicNotFound(topic, "rabbitmq") from exc
             # A 404 for another topic closed the shared channel before this publish was
@@ -261,16 +254,12 @@ class RabbitProducer(ProducerDriver):
                 f"no queue is bound to topic {topic!r} for this routing key; the message was "
                 "returned (mandatory=true)"
             ) from exc
-        if isinstance(exc, amqp_errors.DeliveryError):
-            raise PublishError(f"RabbitMQ refused a message for topic {topic!r}: {exc}") from exc
+        if isinstance(exc, (amqp_errors.DeliveryError, *PROTOCOL_ERRORS)):
+            raise publish_refused(topic, exc) from exc
         if isinstance(exc, (PublishError, TopicNotFound, ClosedError, ConfigError)):
             raise exc
-        if isinstance(exc, _PROTOCOL_ERRORS):
-            raise PublishError(
-                f"RabbitMQ closed the connection over a frame sent while publishing to "
-                f"{topic!r}: {exc}; not retried, as the same frames would close it again "
-                "(frame_too_large means the key + headers do not fit the header frame)"
-            ) from exc
+        if isinstance(exc, AUTH_ERRORS):
+            raise refused(self.broker.url, exc) from exc
         if self.closed:
             raise ClosedError("producer closed while sending") from exc
         if isinstance(exc, asyncio.CancelledError):
@@ -279,12 +268,7 @@ class RabbitProducer(ProducerDriver):
                 raise exc  # a real cancellation of the caller
         loop = asyncio.get_running_loop()
         if isinstance(exc, TimeoutError) or loop.time() >= deadline:
-            raise BrokerUnavailable(
-                f"RabbitMQ did not confirm a message for topic {topic!r} within "
-                f"{self.timeout:g}s ({type(exc).__name__}); it may or may not have been stored",
-                host=self.broker.url.host,
-                port=self.broker.url.port,
-            ) from exc
+            raise unconfirmed(self.broker.url, topic, self.timeout, exc) from exc
         if not isinstance(exc, _RETRY) and type(exc) is not amqp_errors.ChannelClosed:
-            raise PublishError(f"publishing to {topic!r} failed: {exc!r}") from exc
+            raise publish_refused(topic, exc) from exc
         await asyncio.sleep(0.05)  # the robust channel reconnects; publish again

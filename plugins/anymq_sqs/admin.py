@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from anymq.errors import AnyMQError, TopicNotFound, UnsupportedFeature
+from anymq.errors import AnyMQError, BrokerError, TopicNotFound, UnsupportedFeature
 from anymq.model import GroupInfo, PartitionLag, Retention, TopicInfo
 from anymq_sqs import naming
 from anymq_sqs.errors import BACKEND, code_of, is_not_found, translate
@@ -114,11 +114,6 @@ class Topology:
                 found = await self.queue_url(name)
                 if found is not None:
                     return found
-            if "DeletedRecently" in code_of(exc):
-                raise AnyMQError(
-                    f"SQS refuses to recreate queue {name} within 60 s of deleting it; "
-                    "retry in a minute"
-                ) from exc
             raise self.fail(exc, f"creating queue {name}") from exc
         url = str(response["QueueUrl"])
         self._urls[name] = url
@@ -371,7 +366,7 @@ class Topology:
             raise self.fail(exc, f"subscribing {queue} to {topic}", topic) from exc
         arn = str(response.get("SubscriptionArn", ""))
         if not arn.startswith("arn:"):
-            raise AnyMQError(
+            raise BrokerError(
                 f"SNS did not confirm the subscription of {queue} to {topic} ({arn}); "
                 "the queue must be in the same account"
             )

@@ -9,9 +9,12 @@ async with anymq.connect("memory://") as broker:
 from anymq.client import Broker, Consumer, Producer, connect
 from anymq.errors import (
     AnyMQError,
+    AuthenticationError,
+    BrokerError,
     BrokerUnavailable,
     ClosedError,
     ConfigError,
+    DeliveryUncertain,
     InvalidTopicName,
     MessageTooLarge,
     PublishError,
@@ -31,12 +34,15 @@ __version__ = "0.1.0"
 __all__ = [
     "URL",
     "AnyMQError",
+    "AuthenticationError",
     "Broker",
+    "BrokerError",
     "BrokerUnavailable",
     "Capabilities",
     "ClosedError",
     "ConfigError",
     "Consumer",
+    "DeliveryUncertain",
     "Feature",
     "GroupInfo",
     "HeaderRule",

@@ -1,19 +1,34 @@
 """One exception tree for every backend, so callers catch the same errors whatever the URL.
 
-    AnyMQError
-    ├── ConfigError (ValueError)            bad URL, option or argument
-    │   └── UnknownBackend                  no installed plugin for the scheme
-    ├── BrokerUnavailable (ConnectionError) cannot reach the broker in bounded time
-    ├── UnsupportedFeature                  the backend does not declare this capability
-    ├── TopicNotFound (LookupError)         the topic does not exist (and auto-create is off)
-    ├── InvalidTopicName (ValueError)       the name breaks the backend's naming rule
-    ├── MessageTooLarge (ValueError)        body + key + headers (or key + headers) too large
-    ├── SerializationError (TypeError)      a value is not bytes and no serializer is set
-    ├── PublishError                        the broker refused or did not confirm a message
-    └── ClosedError (RuntimeError)          the client was used after close()
+    AnyMQError                                 retriable?
+    ├── ConfigError (ValueError)               no   bad URL, option or argument
+    │   ├── UnknownBackend                     no   no installed plugin for the scheme
+    │   └── AuthenticationError                no   the broker refused the credentials
+    ├── BrokerUnavailable (ConnectionError)    yes  broker unreachable or connection lost
+    ├── UnsupportedFeature                     no   the backend lacks this capability
+    ├── TopicNotFound (LookupError)            no   no such topic (and auto-create is off)
+    ├── InvalidTopicName (ValueError)          no   the name breaks the backend's rule
+    ├── MessageTooLarge (ValueError)           no   body + key + headers over the limit
+    ├── SerializationError (TypeError)         no   not bytes and no serializer is set
+    ├── PublishError                           no   the broker refused a message
+    │   └── DeliveryUncertain                  yes  no confirm: stored or not, unknown
+    ├── BrokerError                            (*)  the broker failed a request otherwise
+    └── ClosedError (RuntimeError)             no   the client was used after close()
 
-Backends map their own exceptions onto this tree with ``raise ... from exc`` so the
-original cause stays visible in tracebacks while callers only need ``anymq`` imports.
+    (*) per error: the backend's own verdict (e.g. throttled: yes; server bug: no)
+
+``retriable`` means "the same call, unchanged, may succeed if tried again": a class default
+every instance may override (e.g. a PublishError for too few in-sync replicas is retriable).
+A retried DeliveryUncertain send may store the message twice (at-least-once).
+
+AuthenticationError is a ConfigError, not a BrokerUnavailable: the broker is up, the
+credentials (part of the URL or options) are wrong, and a loop that retries
+BrokerUnavailable must not spin on a wrong password. DeliveryUncertain is a PublishError
+so handlers written for "the send failed" still catch it.
+
+Backends map their own exceptions onto this tree in one module per plugin (its
+``errors.py``) with ``raise ... from exc`` so the original cause stays visible in tracebacks
+while callers only need ``anymq`` imports.
 """
 
 from __future__ import annotations
@@ -21,6 +36,14 @@ from __future__ import annotations
 
 class AnyMQError(Exception):
     """Base of every error raised by anymq and its backends."""
+
+    retriable: bool = False
+    """Whether the same call may succeed if retried unchanged (class default, per instance)."""
+
+    def __init__(self, *args: object, retriable: bool | None = None) -> None:
+        super().__init__(*args)
+        if retriable is not None:
+            self.retriable = retriable
 
 
 class ConfigError(AnyMQError, ValueError):
@@ -45,8 +68,17 @@ class UnknownBackend(ConfigError):
         super().__init__(message)
 
 
+class AuthenticationError(ConfigError):
+    """The broker refused the credentials (wrong password, unknown user or key, no access).
+
+    Retrying with the same credentials cannot help; fix them in the URL or options.
+    """
+
+
 class BrokerUnavailable(AnyMQError, ConnectionError):
-    """The broker did not answer within the connect timeout."""
+    """The broker could not be reached, or the connection was lost, within the timeout."""
+
+    retriable = True
 
     def __init__(self, message: str, *, host: str | None = None, port: int | None = None) -> None:
         self.host = host
@@ -127,7 +159,22 @@ class SerializationError(AnyMQError, TypeError):
 
 
 class PublishError(AnyMQError):
-    """The broker refused a message or did not confirm it."""
+    """The broker refused a message (or, as DeliveryUncertain, did not confirm it)."""
+
+
+class DeliveryUncertain(PublishError):
+    """A send whose outcome is unknown: the broker may or may not have stored the message.
+
+    Raised when the confirm did not arrive in time or the connection was lost after the
+    message was written. Sending again is safe only where duplicates are (at-least-once).
+    """
+
+    retriable = True
+
+
+class BrokerError(AnyMQError):
+    """The broker failed a request for a reason no other class names (a server-side error,
+    throttling, a refused admin call); ``retriable`` comes from the backend's own verdict."""
 
 
 class ClosedError(AnyMQError, RuntimeError):

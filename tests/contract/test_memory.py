@@ -16,3 +16,11 @@ class TestMemoryContract(ContractSuite):
     @pytest.fixture
     def anymq_url(self) -> str:
         return "memory://contract"
+
+    @pytest.fixture
+    def unreachable_url(self) -> None:
+        return None  # an in-process log: there is no network to lose
+
+    @pytest.fixture
+    def checks_credentials(self) -> bool:
+        return False  # memory:// has no credentials to check

@@ -28,6 +28,10 @@ class TestRabbitClassicContract(ContractSuite):
     def anymq_url(self, rabbitmq_url: str) -> str:
         return rabbitmq_url
 
+    @pytest.fixture
+    def checks_credentials(self) -> bool:
+        return True
+
 
 class TestRabbitStreamContract(ContractSuite):
     quiet_period = 0.4
@@ -38,3 +42,7 @@ class TestRabbitStreamContract(ContractSuite):
     @pytest.fixture
     def anymq_url(self, rabbitmq_url: str) -> str:
         return _with_query(rabbitmq_url, "mode=stream")
+
+    @pytest.fixture
+    def checks_credentials(self) -> bool:
+        return True

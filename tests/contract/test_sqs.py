@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import pytest
 
+import anymq
 from anymq.testing import ContractSuite
 
 pytestmark = pytest.mark.sqs
+
+
+def _checks_credentials(url: str) -> bool:
+    """False on an emulator: moto_server checks no credentials unless started with
+    INITIAL_NO_AUTH_ACTION_COUNT (tests/sqs/test_errors.py runs one that does)."""
+    return "endpoint_url" not in anymq.URL.parse(url).query
 
 
 def _with(url: str, **options: str) -> str:
@@ -26,6 +33,10 @@ class TestSQSContract(ContractSuite):
     def anymq_url(self, sqs_url: str) -> str:
         return sqs_url
 
+    @pytest.fixture
+    def checks_credentials(self, anymq_url: str) -> bool:
+        return _checks_credentials(anymq_url)
+
 
 class TestSQSFifoContract(ContractSuite):
     quiet_period = 0.3
@@ -35,3 +46,7 @@ class TestSQSFifoContract(ContractSuite):
     @pytest.fixture
     def anymq_url(self, sqs_url: str) -> str:
         return _with(sqs_url, fifo="true")
+
+    @pytest.fixture
+    def checks_credentials(self, anymq_url: str) -> bool:
+        return _checks_credentials(anymq_url)

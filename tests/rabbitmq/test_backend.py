@@ -45,7 +45,8 @@ async def test_unreachable_broker_fails_fast_without_the_password(rabbitmq_url: 
     assert "S3cret-pw" not in str(info.value)
     target = anymq.URL.parse(rabbitmq_url)
     wrong = f"amqp://{target.username or 'guest'}:Wr0ng-pw@{target.host}:{target.port or 5672}/"
-    with pytest.raises(anymq.BrokerUnavailable, match="refused the login") as info:
+    # refused credentials are not an outage: AuthenticationError, never retriable (issue 12)
+    with pytest.raises(anymq.AuthenticationError, match="refused the login") as info:
         async with anymq.connect(wrong, connect_timeout=3):
             pass
     assert "Wr0ng-pw" not in str(info.value)

@@ -418,6 +418,27 @@ SEMANTICS: tuple[Semantic, ...] = (
         "A consumer waiting in receive() when another connection deletes its topic raises "
         "TopicNotFound within seconds, with or without a group.",
     ),
+    Semantic(
+        "test_unreachable_broker_is_broker_unavailable",
+        "an unreachable broker is BrokerUnavailable",
+        "Basics",
+        "Connecting to a port nothing listens on raises BrokerUnavailable (retriable) within "
+        "connect_timeout, naming the host and port.",
+    ),
+    Semantic(
+        "test_wrong_password_is_authentication_error",
+        "a wrong password is AuthenticationError",
+        "Basics",
+        "A password the broker refuses raises AuthenticationError (not retriable); where it "
+        "checks none, a wrong one is accepted or a ConfigError, never an outage.",
+    ),
+    Semantic(
+        "test_missing_topic_is_topic_not_found_everywhere",
+        "a missing topic is TopicNotFound everywhere",
+        "Basics",
+        "send, send_batch, a consumer start and describe_topic on a missing topic each raise "
+        "TopicNotFound (not retriable) naming the topic and the backend.",
+    ),
 )
 
 BY_TEST: Mapping[str, Semantic] = {s.test: s for s in SEMANTICS}
@@ -510,6 +531,8 @@ OBSERVED: Mapping[str, tuple[str, Callable[[object], str]]] = {
         lambda v: "keys/partition " + _split(v),
     ),
     "round_robin.per_partition": ("messages per partition", lambda v: "per partition " + _split(v)),
+    "errors.unreachable": ("an unreachable address", str),
+    "errors.credentials": ("credentials", lambda v: f"credentials {v}"),
     "retention.seconds_until_trimmed": (
         "time until trimmed",
         lambda v: "trimmed after " + _seconds(v),

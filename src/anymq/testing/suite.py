@@ -21,6 +21,7 @@ from anymq.testing.suite_arguments import ArgumentContract
 from anymq.testing.suite_basic import BasicContract
 from anymq.testing.suite_compression import CompressionContract
 from anymq.testing.suite_delivery import DeliveryContract
+from anymq.testing.suite_errors import ErrorContract
 from anymq.testing.suite_groups import GroupContract
 from anymq.testing.suite_headers import HeaderContract
 from anymq.testing.suite_lifecycle import LifecycleContract
@@ -50,6 +51,7 @@ class ContractSuite(
     LifecycleContract,
     TopicContract,
     CompressionContract,
+    ErrorContract,
 ):
     """Every semantic of the anymq model, one test each; capabilities decide what is proven."""
 

@@ -1,0 +1,163 @@
+"""SQS's error map (plugins/anymq_sqs/errors.py) against real endpoints and botocore's shapes.
+
+Issue 12: a refused login was ConfigError here (BrokerUnavailable on RabbitMQ), a send
+without an answer was BrokerUnavailable (PublishError on Kafka), and unknown failures fell
+back to a bare AnyMQError. The shared moto_server checks no credentials, so the login test
+runs its own moto with IAM checks on (INITIAL_NO_AUTH_ACTION_COUNT=0).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import (  # type: ignore[import-untyped]
+    ClientError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+import anymq
+from anymq_sqs.errors import translate
+from tests.sqs.helpers import unique
+from tests.stall import StallProxy
+
+pytestmark = [pytest.mark.sqs, pytest.mark.anymq]
+
+ENDPOINT = "127.0.0.1:4566"
+
+
+def _client_error(code: str, status: int, operation: str = "SendMessage") -> ClientError:
+    """A ClientError as botocore builds it from an error response."""
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": f"{code} said the server"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        operation,
+    )
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "UnrecognizedClientException",
+        "AccessDenied",
+        # moto_server with IAM checks answers SQS's JSON protocol with an XML body, which
+        # botocore cannot parse: the code is then the bare HTTP status
+        "403",
+    ],
+)
+@pytest.mark.parametrize("publishing", [True, False])
+def test_refused_credentials_are_authentication_error(code: str, publishing: bool) -> None:
+    error = translate(
+        _client_error(code, 403), endpoint=ENDPOINT, doing="connecting", publishing=publishing
+    )
+    assert type(error) is anymq.AuthenticationError
+    assert error.retriable is False
+
+
+def test_no_answer_to_a_send_is_delivery_uncertain_elsewhere_unavailable() -> None:
+    timeout = ReadTimeoutError(endpoint_url=f"http://{ENDPOINT}/")
+    sent = translate(timeout, endpoint=ENDPOINT, doing="sending", publishing=True)
+    assert type(sent) is anymq.DeliveryUncertain
+    assert sent.retriable is True
+    listed = translate(timeout, endpoint=ENDPOINT, doing="listing", publishing=False)
+    assert type(listed) is anymq.BrokerUnavailable
+    refused = EndpointConnectionError(endpoint_url=f"http://{ENDPOINT}/")
+    # nothing was written: the send can be retried without a duplicate
+    assert type(translate(refused, endpoint=ENDPOINT, publishing=True)) is anymq.BrokerUnavailable
+
+
+def test_other_failures_are_broker_error_retriable_when_transient() -> None:
+    throttled = translate(_client_error("ThrottlingException", 400), endpoint=ENDPOINT)
+    assert type(throttled) is anymq.BrokerError
+    assert throttled.retriable is True
+    broken = translate(_client_error("InternalFailure", 500), endpoint=ENDPOINT)
+    assert broken.retriable is True
+    odd = translate(_client_error("SomethingNew", 400), endpoint=ENDPOINT)
+    assert type(odd) is anymq.BrokerError
+    assert odd.retriable is False
+    sending = translate(_client_error("SomethingNew", 400), endpoint=ENDPOINT, publishing=True)
+    assert type(sending) is anymq.PublishError
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def checking_moto() -> Iterator[str]:
+    """Our own moto_server that checks credentials (the shared one must stay open)."""
+    port = _free_port()
+    server = Path(sys.executable).with_name("moto_server")
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"}
+    process = subprocess.Popen(
+        [str(server), "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("moto_server with IAM checks did not start") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+async def test_wrong_keys_are_authentication_error_on_a_checking_endpoint(
+    checking_moto: str,
+) -> None:
+    url = f"sqs://AKIDWRONG:Wr0ng-s3cret@?endpoint_url={checking_moto}&region=us-east-1"
+    with pytest.raises(anymq.AnyMQError) as info:
+        async with anymq.connect(url, connect_timeout=3) as broker:
+            await broker.list_topics()
+    assert type(info.value) is anymq.AuthenticationError, repr(info.value)
+    assert info.value.retriable is False
+    assert "Wr0ng-s3cret" not in str(info.value)
+
+
+async def test_a_send_whose_answer_never_comes_is_delivery_uncertain(sqs_url: str) -> None:
+    topic = unique("uncertain")
+    endpoint = anymq.URL.parse(sqs_url).query.get("endpoint_url", "http://127.0.0.1:4566")
+    host, _, port = endpoint.removeprefix("http://").rstrip("/").partition(":")
+    async with anymq.connect(sqs_url) as admin:
+        await admin.create_topic(topic)
+        try:
+            proxy = StallProxy(host, int(port or 80))
+            async with proxy as local:
+                url = (
+                    f"sqs://?endpoint_url=http://127.0.0.1:{local}&region=us-east-1"
+                    "&read_timeout=1&max_attempts=1"
+                )
+                async with anymq.connect(url) as broker, broker.producer() as producer:
+                    await producer.send(topic, b"confirmed")
+                    proxy.stall()
+                    started = time.monotonic()
+                    with pytest.raises(anymq.AnyMQError) as info:
+                        await producer.send(topic, b"unknown")
+                    took = time.monotonic() - started
+        finally:
+            await admin.delete_topic(topic)
+    assert type(info.value) is anymq.DeliveryUncertain, repr(info.value)
+    assert info.value.retriable is True
+    assert took < 5, f"took {took:.1f}s"
