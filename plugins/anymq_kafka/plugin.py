@@ -14,5 +14,6 @@ def anymq_backends() -> list[BackendSpec]:
             driver="anymq_kafka.driver:KafkaBroker",
             extra="kafka",
             description="Apache Kafka through aiokafka: partitions, groups, replay",
+            compare_profile="anymq_kafka.profile:PROFILE",
         )
     ]

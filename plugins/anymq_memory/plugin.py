@@ -13,5 +13,6 @@ def anymq_backends() -> list[BackendSpec]:
             schemes=("memory",),
             driver="anymq_memory.driver:MemoryBroker",
             description="in-process event log: partitions, groups, replay, retention",
+            compare_profile="anymq_memory.profile:PROFILE",
         )
     ]

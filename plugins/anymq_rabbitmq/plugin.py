@@ -14,5 +14,6 @@ def anymq_backends() -> list[BackendSpec]:
             driver="anymq_rabbitmq.driver:RabbitBroker",
             extra="rabbitmq",
             description="RabbitMQ through aio-pika: exchanges, queues, streams",
+            compare_profile="anymq_rabbitmq.profile:PROFILE",
         )
     ]

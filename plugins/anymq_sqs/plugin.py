@@ -14,5 +14,6 @@ def anymq_backends() -> list[BackendSpec]:
             driver="anymq_sqs.driver:SQSBroker",
             extra="sqs",
             description="Amazon SQS (+SNS fan-out) through aiobotocore",
+            compare_profile="anymq_sqs.profile:PROFILE",
         )
     ]

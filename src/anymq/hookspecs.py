@@ -25,7 +25,9 @@ class BackendSpec:
 
     ``driver`` is ``"module:ClassName"`` of a :class:`anymq.backend.BrokerDriver`; it is
     imported only when a URL with one of ``schemes`` is opened, so a missing optional
-    dependency turns into an install hint naming ``extra``.
+    dependency turns into an install hint naming ``extra``. ``compare_profile`` is
+    ``"module:attr"`` of an :class:`anymq.compare.profile.CompareProfile`: how
+    ``anymq compare`` runs this backend and its raw-client baseline (optional).
     """
 
     name: str
@@ -33,6 +35,7 @@ class BackendSpec:
     driver: str
     extra: str | None = None
     description: str = ""
+    compare_profile: str | None = None
 
 
 @hookspec
