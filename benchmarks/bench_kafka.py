@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-u
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 
 import anymq
+from anymq_kafka.baseline import connection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Result, ack_each_rate, alternate, ping_latencies, ratio_table
@@ -42,13 +43,15 @@ PARTITIONS = 3
 FETCH_WAIT_MS = 100  # the same long-poll wait for both sides
 
 
-def bootstrap(url: str) -> list[str]:
-    return [f"{h}:{p or 9092}" for h, p in anymq.URL.parse(url).hosts]
+def bootstrap(url: str) -> dict[str, Any]:
+    """The raw clients' connection: the same as anymq compare's baseline (the plugin's own
+    servers, security, SASL and TLS for the URL)."""
+    return connection(url)
 
 
 async def new_topic(url: str) -> str:
     name = f"bench-{uuid.uuid4().hex[:10]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap(url))
+    admin = AIOKafkaAdminClient(**bootstrap(url))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, PARTITIONS, 1)])
@@ -59,7 +62,7 @@ async def new_topic(url: str) -> str:
 
 
 async def drop_topic(url: str, name: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap(url))
+    admin = AIOKafkaAdminClient(**bootstrap(url))
     await admin.start()
     try:
         await admin.delete_topics([name])
@@ -80,7 +83,7 @@ async def produce_anymq(url: str, topic: str, count: int, value: bytes) -> float
 
 async def produce_raw(url: str, topic: str, count: int, value: bytes) -> float:
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap(url), acks="all", enable_idempotence=True
+        **bootstrap(url), acks="all", enable_idempotence=True
     )
     await producer.start()
     try:
@@ -98,7 +101,7 @@ async def produce_raw(url: str, topic: str, count: int, value: bytes) -> float:
 
 # -- consume ----------------------------------------------------------------------------
 async def fill(url: str, topic: str, count: int, value: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap(url), linger_ms=5)
+    producer = AIOKafkaProducer(**bootstrap(url), linger_ms=5)
     await producer.start()
     try:
         futures = [await producer.send(topic, value, key=b"k%d" % (i % 64)) for i in range(count)]
@@ -135,7 +138,7 @@ async def consume_anymq_batch(url: str, topic: str, count: int) -> float:
 async def consume_raw(url: str, topic: str, count: int) -> float:
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap(url),
+        **bootstrap(url),
         group_id=f"bench-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
         fetch_max_wait_ms=FETCH_WAIT_MS,
@@ -176,13 +179,13 @@ async def latency_raw(url: str, topic: str, count: int) -> list[float]:
     out: list[float] = []
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap(url),
+        **bootstrap(url),
         group_id=f"lat-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="latest",
         fetch_max_wait_ms=FETCH_WAIT_MS,
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap(url), acks="all", enable_idempotence=True
+        **bootstrap(url), acks="all", enable_idempotence=True
     )
     await consumer.start()
     await producer.start()

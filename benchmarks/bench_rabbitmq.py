@@ -32,6 +32,7 @@ from typing import Any
 import aio_pika
 
 import anymq
+from anymq_rabbitmq.baseline import amqp_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Result, ratio_table
@@ -43,11 +44,9 @@ GROUP = "bench"
 
 
 def raw_url(url: str) -> str:
-    parsed = anymq.URL.parse(url)
-    return (
-        f"amqp://{parsed.username or 'guest'}:{parsed.password or 'guest'}@"
-        f"{parsed.host or '127.0.0.1'}:{parsed.port or 5672}/"
-    )
+    """The raw client's URL: the same as anymq compare's baseline (the plugin's own vhost,
+    credentials and TLS files for the URL)."""
+    return amqp_url(url)
 
 
 class Bench:

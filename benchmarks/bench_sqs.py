@@ -31,8 +31,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from aiobotocore.session import AioSession  # type: ignore[import-untyped]
-
 import anymq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,26 +42,18 @@ HEADERS = {"content-type": "text/plain", "trace-id": "0af7651916cd43dd8448eb211c
 
 
 class Raw:
-    """Plain aiobotocore clients with the same endpoint and region as the anymq URL."""
+    """Plain aiobotocore clients made by the plugin's driver for the URL (endpoint, region,
+    credentials, timeouts), as anymq compare's baseline makes them."""
 
     def __init__(self, url: str) -> None:
-        broker = anymq.connect(url)
-        settings = broker.driver.settings  # type: ignore[attr-defined]
-        self.kwargs: dict[str, Any] = {"region_name": settings.region}
-        if settings.endpoint_url:
-            self.kwargs |= {
-                "endpoint_url": settings.endpoint_url,
-                "aws_access_key_id": settings.access_key or "bench",
-                "aws_secret_access_key": settings.secret_key or "bench",
-            }
-        self.session = AioSession()
+        self.driver = anymq.connect(url).driver
         self.sqs: Any = None
         self.sns: Any = None
         self._contexts: list[Any] = []
 
     async def __aenter__(self) -> Raw:
         for name in ("sqs", "sns"):
-            context = self.session.create_client(name, **self.kwargs)
+            context = self.driver.client(name)  # type: ignore[attr-defined]
             setattr(self, name, await context.__aenter__())
             self._contexts.append(context)
         return self

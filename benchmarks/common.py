@@ -2,7 +2,9 @@
 
 Benchmarks run the anymq path and the raw client path on the same broker in the same run,
 alternating rounds, and report ratios (anymq / raw) rather than absolute times, which
-depend on the machine.
+depend on the machine. The standard workload of every backend (also a third-party one) is
+``anymq compare --no-behaviour URL``; these scripts add per-backend workloads, and their
+raw clients connect through the same baselines (``anymq_<name>.baseline``) as compare's.
 """
 
 from __future__ import annotations

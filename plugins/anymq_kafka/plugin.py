@@ -17,5 +17,6 @@ def anymq_backends() -> list[BackendSpec]:
             extra="kafka",
             install_hint="pip install 'anymq[kafka]'",
             description="Apache Kafka through aiokafka: partitions, groups, replay",
+            compare_profile="anymq_kafka.profile:PROFILE",
         )
     ]

@@ -15,5 +15,6 @@ def anymq_backends() -> list[BackendSpec]:
             driver="anymq_memory.driver:MemoryBroker",
             options="anymq_memory.options:MemoryOptions",
             description="in-process event log: partitions, groups, replay, retention",
+            compare_profile="anymq_memory.profile:PROFILE",
         )
     ]

@@ -17,5 +17,6 @@ def anymq_backends() -> list[BackendSpec]:
             extra="rabbitmq",
             install_hint="pip install 'anymq[rabbitmq]'",
             description="RabbitMQ through aio-pika: exchanges, queues, streams",
+            compare_profile="anymq_rabbitmq.profile:PROFILE",
         )
     ]

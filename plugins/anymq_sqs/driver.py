@@ -159,6 +159,14 @@ class SQSBroker(BrokerDriver):
                 kwargs["aws_session_token"] = token
         return kwargs
 
+    def client(self, service: str) -> Any:
+        """An aiobotocore client for ``service`` that connects exactly as this broker does
+        (endpoint, region, credentials, timeouts); enter it with ``async with``. The raw
+        baseline of ``anymq compare`` uses it, so both sides talk to the same endpoint."""
+        kwargs = self._client_kwargs()
+        session = _session(self.settings.profile, "aws_access_key_id" in kwargs)
+        return session.create_client(service, **kwargs)
+
     async def start(self) -> None:
         if self._closed:
             raise ClosedError("the sqs broker is closed")

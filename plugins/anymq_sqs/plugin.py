@@ -17,5 +17,6 @@ def anymq_backends() -> list[BackendSpec]:
             extra="sqs",
             install_hint="pip install 'anymq[sqs]'",
             description="Amazon SQS (+SNS fan-out) through aiobotocore",
+            compare_profile="anymq_sqs.profile:PROFILE",
         )
     ]

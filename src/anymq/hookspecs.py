@@ -32,6 +32,9 @@ class BackendSpec:
     ``"module:ClassName"`` of the backend's :class:`anymq.options.Options` declarations, in a
     module that imports no client library (``anymq backends --options`` and secret masking
     read it where the client is not installed); without it they come from the driver.
+    ``compare_profile`` is ``"module:attr"`` of an
+    :class:`anymq.compare.profile.CompareProfile`: how ``anymq compare`` runs this backend and
+    its raw-client baseline (optional).
     """
 
     name: str
@@ -42,6 +45,7 @@ class BackendSpec:
     options: str | None = None
     install_hint: str | None = None
     """What to run when the driver's dependencies are missing, e.g. "pip install anymq-nats"."""
+    compare_profile: str | None = None
 
 
 @hookspec

@@ -417,7 +417,8 @@ def test_topic_suffix_follows_the_naming_rule() -> None:
     caps = anymq.connect("memory://").capabilities
     assert topic_suffix(caps) == ""
     fifo = anymq.NameRule(r"[A-Za-z0-9_-]{1,75}\.fifo", "names ending in .fifo")
-    assert topic_suffix(anymq.Capabilities("sqs", topic_names=fifo)) == ".fifo"
+    assert topic_suffix(anymq.Capabilities("sqs", topic_names=fifo), (".fifo",)) == ".fifo"
+    assert topic_suffix(anymq.Capabilities("sqs", topic_names=fifo)) == "", "no candidates"
 
 
 # -- real brokers ---------------------------------------------------------------------------
@@ -430,9 +431,11 @@ async def leftovers(kind: str, url: str, doc: dict[str, Any]) -> list[str]:
     async with anymq.connect(url) as client:
         left += [t for t in await client.list_topics() if t.startswith(prefixes)]
     if kind == "kafka":
-        from anymq.compare.perf.raw_kafka import _lib, connection
+        from aiokafka.admin import AIOKafkaAdminClient
 
-        admin = _lib("aiokafka.admin").AIOKafkaAdminClient(**connection(url))
+        from anymq_kafka.baseline import connection
+
+        admin = AIOKafkaAdminClient(**connection(url))
         await admin.start()
         try:
             left += [t for t in await admin.list_topics() if t.startswith(prefixes)]
@@ -441,7 +444,7 @@ async def leftovers(kind: str, url: str, doc: dict[str, Any]) -> list[str]:
     elif kind == "rabbitmq":
         import aio_pika
 
-        from anymq.compare.perf.raw_rabbitmq import amqp_url
+        from anymq_rabbitmq.baseline import amqp_url
 
         names = [n for c in doc["created"] for n in re.findall(r"(?:exchange|queue) (\S+)", c)]
         amqp = await aio_pika.connect(amqp_url(url))
@@ -457,7 +460,7 @@ async def leftovers(kind: str, url: str, doc: dict[str, Any]) -> list[str]:
                 except aio_pika.exceptions.ChannelClosed:
                     pass
     elif kind == "sqs":
-        from anymq.compare.perf.raw_sqs import _client
+        from anymq_sqs.baseline import _client
 
         async with _client(url) as sqs:
             for prefix in prefixes:

@@ -6,13 +6,13 @@ import argparse
 import asyncio
 import sys
 
-from anymq.compare.cli import DESCRIPTION, configure, run
+from anymq.compare.cli import configure, description, run
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m anymq.compare",
-        description=DESCRIPTION,
+        description=description(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     configure(parser)

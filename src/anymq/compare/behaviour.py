@@ -5,6 +5,8 @@ The subprocess is ``python -m pytest --pyargs anymq.testing`` with the
 reaches only ``anymq compare``, which then forwards one SIGINT: pytest stops the running
 test, whose cleanup (``ctx.aclose_test``) deletes its topics, and exits. The broker URL
 goes through ``$ANYMQ_URL``, never the command line, so ``ps`` never shows a password.
+Plugins registered at run time (``anymq.plugins.register``, e.g. by an application that
+embeds its own backend) are registered in the subprocess too, so they get the suite as well.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+from anymq import plugins
 from anymq.compare.results import Behaviour, TestResult
 from anymq.compare.targets import Target
 
@@ -59,7 +63,49 @@ class JsonLines:
         return out
 
 
-def command(out: Path, ini: Path, tuning: dict[str, Any], test_timeout: float) -> list[str]:
+def runtime_plugins() -> list[dict[str, str]]:
+    """Plugins registered in this process other than through entry points, as the
+    ``module:attr`` and import root the suite's process needs to register them again.
+
+    Only modules and named classes or functions can be found again; anything else (an
+    instance) is left out, and the suite then reports the backend as unknown.
+    """
+    manager = plugins.plugin_manager()
+    installed = {id(plugin) for plugin, _ in manager.list_plugin_distinfo()}
+    found: list[dict[str, str]] = []
+    for name, plugin in manager.list_name_plugin():
+        if plugin is None or id(plugin) in installed or name == "anymq.builtins":
+            continue
+        if isinstance(plugin, ModuleType):
+            module, attr = plugin.__name__, ""
+        else:
+            module = getattr(plugin, "__module__", "")
+            attr = getattr(plugin, "__qualname__", "")
+            if not module or not attr or "<" in attr:
+                continue
+        root = _import_root(sys.modules.get(module))
+        if root is not None:
+            found.append({"name": name, "ref": f"{module}:{attr}", "path": root})
+    return found
+
+
+def _import_root(module: ModuleType | None) -> str | None:
+    """The sys.path entry ``module`` was imported from."""
+    location = getattr(module, "__file__", None)
+    if module is None or location is None:
+        return None
+    path = Path(location).resolve()
+    depth = module.__name__.count(".") + (1 if path.stem == "__init__" else 0)
+    return str(path.parents[depth])
+
+
+def command(
+    out: Path,
+    ini: Path,
+    tuning: dict[str, Any],
+    test_timeout: float,
+    extra_plugins: list[dict[str, str]] | None = None,
+) -> list[str]:
     """The pytest command line (no URL in it: that goes through the environment)."""
     return [
         sys.executable,
@@ -79,6 +125,8 @@ def command(out: Path, ini: Path, tuning: dict[str, Any], test_timeout: float) -
         str(out),
         "--anymq-compare-tuning",
         json.dumps(tuning),
+        "--anymq-compare-plugins",
+        json.dumps(extra_plugins or []),
         "--anymq-timeout",
         f"{test_timeout:g}",
         "-q",
@@ -126,7 +174,7 @@ async def run_contract(
 
         with log.open("wb") as log_file:
             process = await asyncio.create_subprocess_exec(
-                *command(out, ini, tuning, test_timeout),
+                *command(out, ini, tuning, test_timeout, runtime_plugins()),
                 cwd=folder,
                 env=env,
                 stdin=asyncio.subprocess.DEVNULL,

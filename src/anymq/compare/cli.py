@@ -17,13 +17,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from anymq.compare import report_html, report_json, terminal
+from anymq.compare.profile import profiles
 from anymq.compare.runner import Comparison
 from anymq.compare.settings import (
     DEFAULT_CONFIG,
     DEFAULT_OUTPUT,
-    ENV_URLS,
     QUICK,
     Workload,
+    env_urls,
     resolve,
 )
 from anymq.errors import AnyMQError
@@ -32,10 +33,17 @@ DESCRIPTION = """\
 Compare brokers side by side: run the anymq contract suite against each (behaviour) and
 one standard workload through anymq and through the broker's own client (performance).
 Writes a table to the terminal, a JSON file and a single-file HTML report.
+"""
 
-Without URLs: memory:// plus the config file's `urls` and every URL set in
-{env}.
-""".format(env=", ".join(ENV_URLS))
+
+def description() -> str:
+    """DESCRIPTION plus where URLs come from without any (the installed backends say)."""
+    defaults = [p.default_url for p in profiles().values() if p.default_url]
+    lead = f"{', '.join(defaults)} plus " if defaults else ""
+    return (
+        f"{DESCRIPTION}\nWithout URLs: {lead}the config file's `urls` and every URL set in\n"
+        f"{', '.join(env_urls())}.\n"
+    )
 
 
 def add_parser(subparsers: Any) -> None:
@@ -43,7 +51,7 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "compare",
         help="compare brokers side by side: behaviour and performance",
-        description=DESCRIPTION,
+        description=description(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     configure(parser)
@@ -154,8 +162,9 @@ async def run(args: argparse.Namespace) -> int:
     except AnyMQError as exc:
         Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}")
         return 2
-    for name in ("aiokafka", "aio_pika", "aiormq", "botocore", "aiobotocore"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+    for profile in profiles().values():
+        for name in profile.loggers:  # the progress display is the only output
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     shown = ", ".join(c.split("?")[0] for c in settings.public()["urls"])
     console.print(f"[bold]anymq compare[/]: {escape(shown)}")
     display = terminal.Display(console)

@@ -1,15 +1,18 @@
 """pytest plugin loaded into the contract-suite subprocess: one JSON line per finished test.
 
 ``anymq compare`` runs ``pytest --pyargs anymq.testing -p anymq.compare.collector`` per
-broker. This plugin sets the suite's waiting knobs for that broker, and writes to
-``--anymq-compare-out`` a ``collected`` line, then a ``test`` line as each test ends (the
-parent reads them for its progress bar), then ``finished``. Each test line holds the
+broker. This plugin registers the anymq plugins the parent had registered at run time
+(``--anymq-compare-plugins``), sets the suite's waiting knobs for that broker, and writes
+to ``--anymq-compare-out`` a ``collected`` line, then a ``test`` line as each test ends
+(the parent reads them for its progress bar), then ``finished``. Each test line holds the
 outcome and the test's ``user_properties`` (``anymq_outcome``, ``anymq_observed:<key>``).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -27,13 +30,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="{}",
         help="JSON object of ContractSuite class attributes (waiting knobs, topic prefix)",
     )
+    group.addoption(
+        "--anymq-compare-plugins",
+        default="[]",
+        help="JSON list of anymq plugins to register: {name, ref: 'module:attr', path}",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    register_plugins(json.loads(config.getoption("--anymq-compare-plugins")))
     out = config.getoption("--anymq-compare-out")
     if out:
         tuning = json.loads(config.getoption("--anymq-compare-tuning"))
         config.pluginmanager.register(Collector(Path(out), tuning), "anymq-compare-collector")
+
+
+def register_plugins(entries: list[dict[str, str]]) -> None:
+    """Register the parent's run-time anymq plugins here, before any test connects."""
+    from anymq import plugins
+
+    manager = plugins.plugin_manager()
+    for entry in entries:
+        if manager.has_plugin(entry["name"]):
+            continue
+        if entry["path"] not in sys.path:
+            sys.path.insert(0, entry["path"])
+        module_name, _, attr = entry["ref"].partition(":")
+        found: Any = importlib.import_module(module_name)
+        for part in filter(None, attr.split(".")):
+            found = getattr(found, part)
+        plugins.register(found, name=entry["name"])
 
 
 class Collector:

@@ -8,12 +8,18 @@ import platform
 import sys
 from typing import Any
 
-LIBRARIES = ("anymq", "aiokafka", "aio-pika", "aiormq", "aiobotocore", "botocore", "pytest", "rich")
+from anymq.compare.profile import profiles
+
+
+def libraries() -> tuple[str, ...]:
+    """anymq, every backend's client distributions (from its compare profile), the tools."""
+    clients = dict.fromkeys(c for p in profiles().values() for c in p.clients)
+    return ("anymq", *clients, "pytest", "rich")
 
 
 def environment() -> dict[str, Any]:
     versions: dict[str, str] = {}
-    for name in LIBRARIES:
+    for name in libraries():
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:

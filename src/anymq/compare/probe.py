@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import anymq
+from anymq.compare.profile import for_scheme
 from anymq.errors import AnyMQError, BrokerUnavailable, UnknownBackend
 from anymq.features import Capabilities
 from anymq.url import URL
 
 Status = Literal["ok", "unreachable", "unavailable"]
-
-_DEFAULT_PORTS = {"kafka": 9092, "kafka+ssl": 9093, "amqp": 5672, "amqps": 5671}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,20 +32,12 @@ class ProbeResult:
 
 
 def network_address(url: URL) -> tuple[str, int] | None:
-    """The first host:port to try for a URL, or None where there is no network (memory)."""
-    if url.scheme == "memory":
-        return None
-    if url.scheme == "sqs":
-        endpoint = url.query.get("endpoint_url")
-        if not endpoint:
-            return None  # AWS itself: leave it to the client and its credentials
-        inner = URL.parse(endpoint)
-        host = inner.host or "127.0.0.1"
-        return host, inner.port or (443 if inner.scheme == "https" else 80)
-    if not url.host:
-        return None
-    port = url.port or _DEFAULT_PORTS.get(url.scheme)
-    return (url.host, port) if port else None
+    """The first host:port to try for a URL, or None where there is nothing to probe (an
+    in-process backend, a cloud service): the backend's compare profile knows."""
+    profile = for_scheme(url.scheme)
+    if profile is None:
+        return (url.host, url.port) if url.host and url.port else None
+    return profile.network_address(url)
 
 
 async def tcp_reachable(host: str, port: int, timeout: float) -> str | None:

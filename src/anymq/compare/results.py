@@ -85,7 +85,7 @@ class Side:
     """One side of the performance comparison: anymq, or the raw client on the same broker."""
 
     client: str
-    """Library and version, e.g. ``anymq 0.1.0`` or ``aiokafka 0.14.0``."""
+    """Library and version, e.g. ``anymq 0.1.0``, or the baseline's client and its version."""
     description: str
     produce_rates: list[float] = field(default_factory=list)
     consume_rates: list[float] = field(default_factory=list)
@@ -162,7 +162,7 @@ class Report:
     leftovers: list[str] = field(default_factory=list)
     """Things the run created but could not remove (should stay empty)."""
     created: list[str] = field(default_factory=list)
-    """What the performance part created (and removed again), e.g. 'kafka topic <name>'."""
+    """What the performance part created (and removed again), e.g. 'anymq topic <name>'."""
     swept: list[str] = field(default_factory=list)
     """Contract-suite topics found after the suite ended and deleted (an interrupt's leftovers)."""
     prefixes: list[str] = field(default_factory=list)

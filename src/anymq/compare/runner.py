@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import anymq
@@ -19,6 +20,7 @@ from anymq.compare.cleanup import Tracker
 from anymq.compare.environment import environment
 from anymq.compare.perf.runner import measure
 from anymq.compare.probe import probe
+from anymq.compare.profile import for_scheme
 from anymq.compare.results import BrokerReport, Report
 from anymq.compare.settings import Settings
 from anymq.compare.targets import targets
@@ -29,9 +31,10 @@ from anymq.features import Capabilities
 TRACKER_PREFIX = "anymq-cmp"
 
 
-def topic_suffix(capabilities: Capabilities) -> str:
-    """The suffix topic names need on this connection (".fifo" for SQS FIFO), else ""."""
-    for suffix in ("", ".fifo"):
+def topic_suffix(capabilities: Capabilities, candidates: Sequence[str] = ()) -> str:
+    """The first of "" and ``candidates`` (the profile's ``topic_suffixes``) that this
+    connection's naming rule accepts at the end of a topic name, else ""."""
+    for suffix in ("", *candidates):
         try:
             capabilities.topic_names.check(f"anymq-name-check{suffix}")
         except InvalidTopicName:
@@ -120,7 +123,9 @@ class Comparison:
         tuning: dict[str, object] = dict(self.settings.tuning_for(target.kind))
         tuning["topic_prefix"] = self.contract_prefix
         if broker.capabilities is not None:
-            tuning["topic_suffix"] = topic_suffix(broker.capabilities)
+            profile = for_scheme(target.scheme)
+            suffixes = profile.topic_suffixes if profile is not None else ()
+            tuning["topic_suffix"] = topic_suffix(broker.capabilities, suffixes)
 
         def on_event(event: dict[str, object]) -> None:
             if event.get("event") == "collected":

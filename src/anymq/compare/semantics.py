@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from anymq import deadletter
+
 
 @dataclass(frozen=True, slots=True)
 class Semantic:
@@ -500,7 +502,7 @@ def _count(noun: str) -> Callable[[object], str]:
 
 def _headers(value: object) -> str:
     if isinstance(value, (list, tuple)):
-        spring = sum(1 for v in value if str(v).startswith("kafka_dlt-"))
+        spring = sum(1 for v in value if str(v).startswith(deadletter.PREFIX))
         return f"{len(value)} headers ({spring} Spring dead-letter)"
     return str(value)
 

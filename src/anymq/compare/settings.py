@@ -2,8 +2,10 @@
 
 Precedence: command-line flags, then the config file (``--config``, else
 ``./anymq-compare.toml`` when it exists), then defaults. URLs come from the command line;
-without any, from the config file's ``urls`` plus ``memory://`` and every
-``ANYMQ_<KIND>_URL`` / ``ANYMQ_URL`` set in the environment.
+without any, from every backend's default URL (one needing no server), the config file's
+``urls`` and every backend's ``ANYMQ_<KIND>_URL`` / ``ANYMQ_URL`` set in the environment.
+What differs per backend (env variable, waiting knobs, workload defaults) comes from its
+:class:`~anymq.compare.profile.CompareProfile`.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from anymq.compare.profile import for_scheme, profiles
 from anymq.errors import ConfigError
 from anymq.url import URL
 
-ENV_URLS = ("ANYMQ_KAFKA_URL", "ANYMQ_RABBITMQ_URL", "ANYMQ_SQS_URL", "ANYMQ_URL")
+ANY_URL = "ANYMQ_URL"
 DEFAULT_CONFIG = Path("anymq-compare.toml")
 DEFAULT_OUTPUT = Path("reports/compare")
 
@@ -28,31 +31,6 @@ TUNABLE = {
     "retention_seconds": float,
     "retention_bytes": int,
     "retention_timeout": float,
-}
-
-#: Waiting knobs per broker kind, as each backend's own contract adoption sets them
-#: (tests/contract/test_<kind>.py): memory answers in microseconds, real brokers need
-#: longer quiet periods and group joins. A config file's [tuning.<kind>] overrides them.
-DEFAULT_TUNING: dict[str, dict[str, float]] = {
-    "memory": {
-        "quiet_period": 0.05,
-        "delivery_timeout": 5.0,
-        "retention_seconds": 0.3,
-        "retention_timeout": 5.0,
-    },
-    "kafka": {
-        "quiet_period": 0.5,
-        "delivery_timeout": 30.0,
-        "retention_seconds": 1.0,
-        "retention_timeout": 60.0,
-    },
-    "rabbitmq": {
-        "quiet_period": 0.4,
-        "delivery_timeout": 15.0,
-        "retention_seconds": 1.0,
-        "retention_timeout": 30.0,
-    },
-    "sqs": {"quiet_period": 0.3, "delivery_timeout": 20.0},
 }
 
 
@@ -91,13 +69,6 @@ class Workload:
                 f"workload size must be >= 16 bytes (a sequence and a clock), got {self.size}"
             )
 
-
-#: Where a broker is far slower than the rest, a smaller default keeps the run short; the
-#: ratio to the raw client is what matters. moto (the local SQS) answers in 0.1-0.5 s.
-KIND_DEFAULTS: dict[str, dict[str, int]] = {"sqs": {"count": 400, "latency_samples": 40}}
-QUICK_KIND_DEFAULTS: dict[str, dict[str, int]] = {
-    "sqs": {"count": 100, "latency_samples": 10, "rounds": 1},
-}
 
 QUICK = Workload(
     size=256,
@@ -139,14 +110,18 @@ class Settings:
     config_path: Path | None = None
 
     def tuning_for(self, kind: str) -> dict[str, float]:
-        """The suite's waiting knobs for a broker kind: defaults, then [tuning.<kind>]."""
-        merged = dict(DEFAULT_TUNING.get(kind, {}))
+        """The suite's waiting knobs for a broker kind: its profile's, then [tuning.<kind>]."""
+        profile = profiles().get(kind)
+        merged = dict(profile.tuning) if profile is not None else {}
         merged.update(self.tuning.get(kind, {}))
         return merged
 
     def workload_for(self, kind: str) -> Workload:
-        """The workload for one broker kind: kind defaults, then [workload.<kind>]."""
-        defaults = (QUICK_KIND_DEFAULTS if self.quick else KIND_DEFAULTS).get(kind, {})
+        """The workload for one broker kind: its profile's defaults, then [workload.<kind>]."""
+        profile = profiles().get(kind)
+        defaults: Mapping[str, int] = {}
+        if profile is not None:
+            defaults = profile.quick_workload if self.quick else profile.workload
         values: dict[str, Any] = {k: v for k, v in defaults.items() if k not in self.explicit}
         values.update(self.kind_workload.get(kind, {}))
         return replace(self.workload, **values) if values else self.workload
@@ -205,7 +180,7 @@ def load_config(path: Path) -> dict[str, Any]:
             _known(table, names, f"{path} [workload.{kind}]")
     tuning = data.get("tuning", {})
     if not isinstance(tuning, dict) or not all(isinstance(v, dict) for v in tuning.values()):
-        raise ConfigError(f"{path}: [tuning.<kind>] must be tables, e.g. [tuning.kafka]")
+        raise ConfigError(f"{path}: [tuning.<kind>] must be tables of waiting knobs")
     for kind, knobs in tuning.items():
         _known(knobs, set(TUNABLE), f"{path} [tuning.{kind}]")
     urls = data.get("urls", [])
@@ -223,10 +198,17 @@ def _known(table: Mapping[str, Any], valid: set[str], where: str) -> None:
         )
 
 
+def env_urls() -> tuple[str, ...]:
+    """The environment variables whose URLs are compared by default: each backend's, then
+    ANYMQ_URL."""
+    return (*(p.env for p in profiles().values() if p.env), ANY_URL)
+
+
 def default_urls(config_urls: Sequence[str], environ: Mapping[str, str]) -> list[str]:
-    """memory:// plus the config file's URLs plus every broker URL set in the environment."""
-    found = ["memory://", *config_urls]
-    found += [environ[name] for name in ENV_URLS if environ.get(name)]
+    """Every backend's default URL, the config file's URLs, every URL set in the environment."""
+    found = [p.default_url for p in profiles().values() if p.default_url]
+    found += config_urls
+    found += [environ[name] for name in env_urls() if environ.get(name)]
     return dedupe(found)
 
 
@@ -277,7 +259,7 @@ def resolve(
         raise ConfigError(f"invalid workload setting: {exc}") from exc
     chosen = list(urls) or default_urls(config.get("urls", []), environ)
     for text in chosen:
-        URL.parse(text)  # fail early with the URL's own error message
+        for_scheme(URL.parse(text).scheme)  # fail early: the URL's or the profile's error
     output = Path(pick("output", DEFAULT_OUTPUT))
     behaviour = pick("behaviour", True)
     performance = pick("performance", True)

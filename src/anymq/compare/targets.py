@@ -6,16 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from anymq.compare.profile import for_scheme
 from anymq.url import URL
-
-_KINDS = {
-    "memory": "memory",
-    "kafka": "kafka",
-    "kafka+ssl": "kafka",
-    "amqp": "rabbitmq",
-    "amqps": "rabbitmq",
-    "sqs": "sqs",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,13 +15,13 @@ class Target:
     """One broker under comparison. ``url`` keeps the password: never print it, use ``shown``."""
 
     id: str
-    """Column name in tables and key in the JSON report, e.g. ``kafka`` or ``kafka-2``."""
+    """Column name in tables and key in the JSON report: the kind, then ``<kind>-2`` ..."""
     url: str
     shown: str
     """The URL rendered by anymq.URL.render(): the password is ``***``."""
     scheme: str
     kind: str
-    """memory, kafka, rabbitmq, sqs, or the scheme of a third-party backend."""
+    """The backend's ``CompareProfile.kind`` (its name), or the scheme of an unknown one."""
 
     def __repr__(self) -> str:
         return f"Target({self.id!r}, {self.shown!r})"
@@ -51,7 +43,8 @@ def targets(urls: Sequence[str]) -> list[Target]:
     used: dict[str, int] = {}
     for text in urls:
         parsed = URL.parse(text)
-        kind = _KINDS.get(parsed.scheme, parsed.scheme)
+        profile = for_scheme(parsed.scheme)
+        kind = profile.kind if profile is not None else parsed.scheme
         used[kind] = used.get(kind, 0) + 1
         ident = kind if used[kind] == 1 else f"{kind}-{used[kind]}"
         shown = unquote(parsed.render())  # masked first, then readable: "http://", not "http%3A"

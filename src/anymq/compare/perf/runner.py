@@ -7,30 +7,19 @@ warming up or a noisy neighbour does not favour one side; rates are the median r
 from __future__ import annotations
 
 import gc
-import importlib
-import importlib.metadata
-import importlib.util
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from anymq import plugins
 from anymq.compare.cleanup import Tracker
 from anymq.compare.perf import anymq_side
 from anymq.compare.perf.workload import Plan, RoundRunner
+from anymq.compare.profile import load_baseline, profile_of, version
 from anymq.compare.results import Performance, Side
 from anymq.compare.settings import Workload
 from anymq.compare.targets import Target
 from anymq.features import Capabilities, Feature
-
-#: scheme -> (module in anymq.compare.perf, Python module of the client, distribution)
-RAW: dict[str, tuple[str, str | None, str | None]] = {
-    "memory": ("raw_memory", None, None),
-    "kafka": ("raw_kafka", "aiokafka", "aiokafka"),
-    "kafka+ssl": ("raw_kafka", "aiokafka", "aiokafka"),
-    "amqp": ("raw_rabbitmq", "aio_pika", "aio-pika"),
-    "amqps": ("raw_rabbitmq", "aio_pika", "aio-pika"),
-    "sqs": ("raw_sqs", "aiobotocore", "aiobotocore"),
-}
 
 Step = Callable[[str], None]
 
@@ -45,31 +34,28 @@ class Contender:
         return bool(self.side.errors)
 
 
-def version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def anymq_contender() -> Contender:
     side = Side(f"anymq {version('anymq')}", anymq_side.DESCRIPTION)
     return Contender(side, anymq_side.run_round)
 
 
 def raw_contender(scheme: str) -> Contender | str:
-    """The raw-client workload for a scheme, or why there is none."""
-    entry = RAW.get(scheme)
-    if entry is None:
-        return f"no raw-client workload for {scheme}:// (a third-party backend)"
-    module_name, client_module, distribution = entry
-    if client_module is not None and importlib.util.find_spec(client_module) is None:
-        return f"{distribution} is not installed, so there is no raw baseline"
-    module = importlib.import_module(f"anymq.compare.perf.{module_name}")
-    label = str(module.CLIENT)
-    if distribution is not None:
-        label += f" {version(distribution)}"
-    return Contender(Side(label, str(module.DESCRIPTION)), module.run_round)
+    """The raw-client workload the scheme's backend declares in its profile, or why none."""
+    spec = plugins.backends().get(scheme)
+    if spec is None:
+        return f"no backend serves {scheme}://, so there is no raw baseline"
+    profile = profile_of(spec)
+    if profile.baseline is None:
+        return f"the {spec.name} backend declares no raw-client baseline (CompareProfile.baseline)"
+    try:
+        baseline = load_baseline(profile)
+    except ImportError as exc:
+        hint = f"; pip install 'anymq[{spec.extra}]'" if spec.extra else ""
+        return f"the raw baseline cannot be imported ({exc}){hint}"
+    label = baseline.client
+    if baseline.distribution is not None:
+        label += f" {version(baseline.distribution)}"
+    return Contender(Side(label, baseline.description), baseline.run_round)
 
 
 def plan_for(workload: Workload, capabilities: Capabilities) -> Plan:

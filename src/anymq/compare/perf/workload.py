@@ -80,7 +80,7 @@ class RoundResult:
 
 
 class RoundRunner(Protocol):
-    """What ``anymq_side`` and each ``raw_<kind>`` module provide."""
+    """What ``anymq_side`` and every backend's raw-client ``Baseline`` provide."""
 
     async def __call__(self, url: str, plan: Plan, tracker: Tracker) -> RoundResult: ...
 

@@ -1,20 +1,24 @@
-"""The Kafka baseline: the same workload through aiokafka directly (imported only here).
+"""The Kafka baseline: the same workload through aiokafka directly, for ``anymq compare``.
 
 Written the way a careful aiokafka user would, with the same durability anymq's Kafka
 backend uses: an idempotent producer with acks=all that sends each batch through
 aiokafka's batch API (one record batch per partition, keyless messages spread round
 robin), group members that getmany(max_records=prefetch) and let aiokafka commit in the
 background every 200 ms, the same fetch wait (100 ms). Topics are created and deleted
-with AIOKafkaAdminClient.
+with AIOKafkaAdminClient. Every client connects with the plugin's own settings for the
+URL (servers, security, SASL, TLS), so both sides of the ratio talk to the same broker
+the same way. Imported only when a run measures Kafka.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import time
 from typing import Any
+
+import aiokafka  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 
 from anymq.compare.cleanup import Tracker
 from anymq.compare.perf.workload import (
@@ -26,41 +30,21 @@ from anymq.compare.perf.workload import (
     bodies,
     timed,
 )
-from anymq.url import URL
+from anymq.compare.profile import Baseline, driver_for
+from anymq_kafka.driver import KafkaBroker
 
-CLIENT = "aiokafka"
-DESCRIPTION = (
-    "aiokafka: idempotent producer, acks=all, create_batch/send_batch per partition; "
-    "getmany(max_records=prefetch), auto-commit every 200 ms, fetch wait 100 ms"
-)
 POLL_MS = 100
 
 
-def _lib(name: str) -> Any:
-    """aiokafka has no type hints; import it here only, when Kafka is compared."""
-    return importlib.import_module(name)
-
-
 def connection(url: str) -> dict[str, Any]:
-    """aiokafka keyword arguments for an anymq kafka:// or kafka+ssl:// URL."""
-    parsed = URL.parse(url)
-    servers = ",".join(f"{host}:{port or 9092}" for host, port in parsed.hosts) or "127.0.0.1:9092"
-    options: dict[str, Any] = {"bootstrap_servers": servers}
-    ssl = parsed.scheme.endswith("+ssl")
-    if ssl:
-        options["ssl_context"] = _lib("aiokafka.helpers").create_ssl_context()
-    if parsed.username:
-        options["security_protocol"] = "SASL_SSL" if ssl else "SASL_PLAINTEXT"
-        options["sasl_mechanism"] = parsed.query.get("sasl_mechanism", "PLAIN")
-        options["sasl_plain_username"] = parsed.username
-        options["sasl_plain_password"] = parsed.password or ""
-    elif ssl:
-        options["security_protocol"] = "SSL"
-    return options
+    """aiokafka keyword arguments for ``url``, exactly as anymq's Kafka backend builds them."""
+    driver = driver_for(url)
+    assert isinstance(driver, KafkaBroker), f"{url} is not served by the kafka backend"
+    return driver.settings.client_kwargs()
 
 
 async def delete_topic(url: str, topic: str) -> None:
-    admin = _lib("aiokafka.admin").AIOKafkaAdminClient(**connection(url))
+    admin = AIOKafkaAdminClient(**connection(url))
     await admin.start()
     try:
         await admin.delete_topics([topic])
@@ -69,11 +53,10 @@ async def delete_topic(url: str, topic: str) -> None:
 
 
 async def create_topic(url: str, topic: str, partitions: int) -> None:
-    admin_module = _lib("aiokafka.admin")
-    admin = admin_module.AIOKafkaAdminClient(**connection(url))
+    admin = AIOKafkaAdminClient(**connection(url))
     await admin.start()
     try:
-        response = await admin.create_topics([admin_module.NewTopic(topic, partitions, 1)])
+        response = await admin.create_topics([NewTopic(topic, partitions, 1)])
         for _, code, *_ in response.topic_errors:
             if code not in (0, 36):  # 36: already exists
                 raise RuntimeError(f"creating Kafka topic {topic} failed with error code {code}")
@@ -82,7 +65,6 @@ async def create_topic(url: str, topic: str, partitions: int) -> None:
 
 
 async def run_round(url: str, plan: Plan, tracker: Tracker) -> RoundResult:
-    aiokafka = _lib("aiokafka")
     options = connection(url)
     topic, group = tracker.name("raw"), tracker.name("raw-group")
     created = tracker.add(f"kafka topic {topic}", lambda: delete_topic(url, topic))
@@ -187,3 +169,14 @@ async def _assigned(consumers: list[Any], plan: Plan) -> None:
         if loop.time() > deadline:
             raise TimeoutError(f"kafka group never settled: partitions per member {owned}")
         await asyncio.sleep(0.05)
+
+
+BASELINE = Baseline(
+    client="aiokafka",
+    distribution="aiokafka",
+    description=(
+        "aiokafka: idempotent producer, acks=all, create_batch/send_batch per partition; "
+        "getmany(max_records=prefetch), auto-commit every 200 ms, fetch wait 100 ms"
+    ),
+    run_round=run_round,
+)

@@ -1,10 +1,12 @@
-"""The RabbitMQ baseline: the same workload through aio-pika directly (imported only here).
+"""The RabbitMQ baseline: the same workload through aio-pika directly, for ``anymq compare``.
 
 The same topology anymq uses for a group: a durable topic exchange and a durable queue of
 the same type (quorum by default; classic with ``?queue_type=classic``; a stream with
 ``?mode=stream``) bound with ``#``. Publishing uses publisher confirms (a batch is
 published and its confirms awaited together), persistent messages; each consumer has its
-own channel with the same prefetch and acks every message.
+own channel with the same prefetch and acks every message. The connection URL (vhost,
+credentials, TLS files, heartbeat) and the queue type come from the plugin's own settings
+for the URL. Imported only when a run measures RabbitMQ.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import asyncio
 import contextlib
 import time
 from typing import Any
+
+import aio_pika
 
 from anymq.compare.cleanup import Tracker
 from anymq.compare.perf.workload import (
@@ -25,37 +29,34 @@ from anymq.compare.perf.workload import (
     bodies,
     timed,
 )
-from anymq.url import URL
+from anymq.compare.profile import Baseline, driver_for
+from anymq_rabbitmq import connection as amqp
+from anymq_rabbitmq.driver import RabbitBroker
 
-CLIENT = "aio-pika"
-DESCRIPTION = (
-    "aio-pika: topic exchange + durable queue of anymq's type, publisher confirms "
-    "awaited per batch, persistent messages, same prefetch, ack per message"
-)
+
+def _driver(url: str) -> RabbitBroker:
+    driver = driver_for(url)
+    assert isinstance(driver, RabbitBroker), f"{url} is not served by the rabbitmq backend"
+    return driver
 
 
 def queue_type(url: str) -> str:
     """The queue type anymq's RabbitMQ backend uses for a group on this URL."""
-    query = URL.parse(url).query
-    if query.get("mode") == "stream":
-        return "stream"
-    return query.get("queue_type", "quorum")
+    settings = _driver(url).settings
+    return "stream" if settings.mode == "stream" else settings.queue_type
+
+
+def amqp_url(url: str) -> str:
+    """The URL aio-pika connects to, exactly as the plugin builds it (password included)."""
+    driver = _driver(url)
+    return amqp.amqp_url(driver.url, driver.settings)
 
 
 # Members wait in the iterator without a timeout (no task per message); when a phase is
 # over, Workers(grace=0) cancels them and unacked prefetched messages return to the queue.
 
 
-def amqp_url(url: str) -> str:
-    """The URL aio-pika connects to: anymq's options removed, the password kept."""
-    parsed = URL.parse(url)
-    bare = URL(parsed.scheme, parsed.username, parsed.password, parsed.hosts, parsed.path)
-    return bare.render(hide_password=False)
-
-
 async def delete(url: str, exchange: str, queue: str) -> None:
-    import aio_pika
-
     connection = await aio_pika.connect(amqp_url(url), timeout=10)
     try:
         channel = await connection.channel()
@@ -69,8 +70,6 @@ async def delete(url: str, exchange: str, queue: str) -> None:
 
 
 async def run_round(url: str, plan: Plan, tracker: Tracker) -> RoundResult:
-    import aio_pika
-
     exchange_name, queue_name = tracker.name("raw"), tracker.name("raw-queue")
     created = tracker.add(
         f"rabbitmq exchange {exchange_name} and queue {queue_name}",
@@ -156,3 +155,14 @@ class _Either(Signal):
     def fail(self, exc: BaseException) -> None:
         for phase in self.phases:
             phase.fail(exc)
+
+
+BASELINE = Baseline(
+    client="aio-pika",
+    distribution="aio-pika",
+    description=(
+        "aio-pika: topic exchange + durable queue of anymq's type, publisher confirms "
+        "awaited per batch, persistent messages, same prefetch, ack per message"
+    ),
+    run_round=run_round,
+)

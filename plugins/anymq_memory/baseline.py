@@ -11,9 +11,7 @@ import time
 
 from anymq.compare.cleanup import Tracker
 from anymq.compare.perf.workload import Drain, PingPong, Plan, RoundResult, bodies, timed
-
-CLIENT = "asyncio.Queue"
-DESCRIPTION = "a bare asyncio.Queue: put_nowait per message, one get() per message"
+from anymq.compare.profile import Baseline
 
 _STOP = b""
 
@@ -66,3 +64,10 @@ async def run_round(url: str, plan: Plan, tracker: Tracker) -> RoundResult:
             queue.put_nowait(_STOP)
         await asyncio.gather(*listeners, return_exceptions=True)
     return RoundResult(produce_seconds, consume_seconds, pingpong.latencies_ns, drain.duplicates)
+
+
+BASELINE = Baseline(
+    client="asyncio.Queue",
+    description="a bare asyncio.Queue: put_nowait per message, one get() per message",
+    run_round=run_round,
+)

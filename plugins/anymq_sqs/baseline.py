@@ -1,17 +1,17 @@
-"""The SQS baseline: the same workload through aiobotocore directly (imported only here).
+"""The SQS baseline: the same workload through aiobotocore directly, for ``anymq compare``.
 
 One standard queue. Producers send each batch as concurrent SendMessageBatch calls of 10
 (SQS's limit); members long-poll ReceiveMessage for up to 10 and remove what they got with
 DeleteMessageBatch. Bodies are base64 text, as binary bodies must be on SQS. anymq's SQS
-backend goes through SNS for fan-out, so its ratio also shows the price of that hop.
+backend goes through SNS for fan-out, so its ratio also shows the price of that hop. The
+client comes from the plugin's own driver for the URL (``sqs://host:port`` is that local
+endpoint for both sides). Imported only when a run measures SQS.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import importlib
-import os
 import time
 from typing import Any
 
@@ -25,43 +25,17 @@ from anymq.compare.perf.workload import (
     bodies,
     timed,
 )
-from anymq.url import URL
+from anymq.compare.profile import Baseline, driver_for
+from anymq_sqs.driver import SQSBroker
 
-CLIENT = "aiobotocore"
-DESCRIPTION = (
-    "aiobotocore on one SQS queue: SendMessageBatch of 10 (concurrent per batch), "
-    "ReceiveMessage up to 10 with long polling, DeleteMessageBatch"
-)
 SQS_BATCH = 10
 
 
-def client_options(url: str) -> dict[str, Any]:
-    """create_client() keyword arguments for an anymq sqs:// URL."""
-    parsed = URL.parse(url)
-    query = parsed.query
-    options: dict[str, Any] = {
-        "region_name": query.get("region")
-        or query.get("region_name")
-        or os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-    }
-    endpoint = query.get("endpoint_url")
-    if endpoint:
-        options["endpoint_url"] = endpoint
-    key = parsed.username or query.get("aws_access_key_id")
-    secret = parsed.password or query.get("aws_secret_access_key")
-    if key and secret:
-        options["aws_access_key_id"] = key
-        options["aws_secret_access_key"] = secret
-    elif endpoint and not os.environ.get("AWS_ACCESS_KEY_ID"):
-        options["aws_access_key_id"] = "test"  # a local emulator takes any credentials
-        options["aws_secret_access_key"] = "test"
-    return options
-
-
 def _client(url: str) -> Any:
-    """An SQS client; aiobotocore has no type hints and is imported only when SQS is compared."""
-    session = importlib.import_module("aiobotocore.session").get_session()
-    return session.create_client("sqs", **client_options(url))
+    """An SQS client made by the plugin for ``url``: same endpoint, region and credentials."""
+    driver = driver_for(url)
+    assert isinstance(driver, SQSBroker), f"{url} is not served by the sqs backend"
+    return driver.client("sqs")
 
 
 async def delete_queue(url: str, name: str) -> None:
@@ -152,3 +126,14 @@ async def _round(sqs: Any, queue_url: str, plan: Plan) -> RoundResult:
 
         await pingpong.run(send)
     return RoundResult(produce_seconds, consume_seconds, pingpong.latencies_ns, drain.duplicates)
+
+
+BASELINE = Baseline(
+    client="aiobotocore",
+    distribution="aiobotocore",
+    description=(
+        "aiobotocore on one SQS queue: SendMessageBatch of 10 (concurrent per batch), "
+        "ReceiveMessage up to 10 with long polling, DeleteMessageBatch"
+    ),
+    run_round=run_round,
+)
