@@ -58,6 +58,7 @@ CAPABILITIES = Capabilities(
     max_partitions=1024,
     headers=HeaderRule(max_metadata_bytes=1_048_576),  # no limit besides the message's
     topic_names=NameRule(r"[A-Za-z0-9._-]{1,249}", "1 to 249 characters from A-Z a-z 0-9 . _ -"),
+    in_process=True,
 )
 
 _new_tuple = tuple.__new__  # builds a Receipt without NamedTuple's Python-level __new__
@@ -86,7 +87,7 @@ class MemoryBroker(BrokerDriver):
         found = self.space.topics.get(name)
         if found is None:
             if not self.auto_create:
-                raise TopicNotFound(name, "memory", "or connect with ?auto_create_topics=true")
+                raise TopicNotFound(name, self.name, "or connect with ?auto_create_topics=true")
             self._create(name, 1, Retention())
             found = self.space.topics[name]
         return found
@@ -106,14 +107,14 @@ class MemoryBroker(BrokerDriver):
     async def delete_topic(self, name: str) -> None:
         topic = self.space.topics.pop(name, None)
         if topic is None:
-            raise TopicNotFound(name, "memory")
+            raise TopicNotFound(name, self.name)
         topic.deleted = True
         topic.wake()
 
     async def describe_topic(self, name: str) -> TopicInfo:
         topic = self.space.topics.get(name)
         if topic is None:
-            raise TopicNotFound(name, "memory")
+            raise TopicNotFound(name, self.name)
         topic.enforce_retention()
         return TopicInfo(
             name=name,
@@ -134,7 +135,7 @@ class MemoryBroker(BrokerDriver):
     async def describe_group(self, topic: str, group: str) -> GroupInfo:
         found = self.space.topics.get(topic)
         if found is None:
-            raise TopicNotFound(topic, "memory")
+            raise TopicNotFound(topic, self.name)
         found.enforce_retention()
         state = found.groups.get(group)
         lags: list[PartitionLag] = []
@@ -282,7 +283,7 @@ class MemoryConsumer(ConsumerDriver):
         if self.closed or self.state is None or self.found is None:
             raise ClosedError("consumer is closed")
         if self.found.deleted:
-            raise TopicNotFound(self.found.name, "memory", "it was deleted while consuming")
+            raise TopicNotFound(self.found.name, self.broker.name, "it was deleted while consuming")
         return self.found, self.state
 
     def _collect(self, limit: int) -> list[Received]:
@@ -430,7 +431,7 @@ class MemoryConsumer(ConsumerDriver):
     async def dead_letter(self, message: Received, topic: str, headers: dict[str, bytes]) -> None:
         target = self.broker.space.topics.get(topic)
         if target is None:
-            raise TopicNotFound(topic, "memory", "the dead-letter topic was deleted")
+            raise TopicNotFound(topic, self.broker.name, "the dead-letter topic was deleted")
         index = (message.partition or 0) % len(target.partitions)
         part = target.partitions[index]
         size = (

@@ -137,6 +137,9 @@ class Capabilities:
     compression: frozenset[str] = frozenset()
     """Codecs ``producer(compression=...)`` accepts (lower case), with Feature.COMPRESSION:
     only those the client library can really use in this process."""
+    in_process: bool = False
+    """True for a backend with no network between client and broker (memory://): nothing
+    can be unreachable, so the contract suite proves a connect works instead."""
 
     @property
     def max_metadata_bytes(self) -> int:

@@ -4,6 +4,7 @@ registered at run time gets the same report as a built-in one."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -74,3 +75,18 @@ def test_a_third_party_backend_gets_behaviour_and_performance(
     check_performance(doc, "memtest")
     assert memtest_report["performance"]["raw"]["client"] == "list handoff"
     assert "memtest" in (tmp_path / "compare.html").read_text()
+
+
+def test_an_in_process_compare_leaves_the_log_levels_as_it_found_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """compare quiets the client libraries' loggers for its own display only: an
+    application (or a test session) running it in-process keeps its logging afterwards.
+    Before, every later test that read aiokafka's or botocore's records saw nothing."""
+    monkeypatch.chdir(tmp_path)
+    quiet = sorted({name for p in profiles().values() for name in p.loggers})
+    assert quiet, "no profile names a logger to quiet"
+    before = {name: logging.getLogger(name).level for name in quiet}
+    args = ["--quick", "--no-behaviour", "--count", "200", "--latency-samples", "5"]
+    main([*args, "--rounds", "1", "--output", str(tmp_path), "memory://"])
+    assert {name: logging.getLogger(name).level for name in quiet} == before

@@ -23,6 +23,7 @@ from anymq.compare.settings import (
     DEFAULT_CONFIG,
     DEFAULT_OUTPUT,
     QUICK,
+    Settings,
     Workload,
     env_urls,
     resolve,
@@ -156,15 +157,24 @@ def settings_from(args: argparse.Namespace) -> Any:
 
 async def run(args: argparse.Namespace) -> int:
     """Run a comparison; 0 = clean, 1 = a contract test failed or a run broke, 130 = Ctrl-C."""
-    console = Console()
     try:
         settings = settings_from(args)
     except AnyMQError as exc:
         Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}")
         return 2
-    for profile in profiles().values():
-        for name in profile.loggers:  # the progress display is the only output
-            logging.getLogger(name).setLevel(logging.CRITICAL)
+    quiet = {name for profile in profiles().values() for name in profile.loggers}
+    levels = {name: logging.getLogger(name).level for name in quiet}
+    for name in quiet:  # the progress display is the only output, for this run only
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        return await _run(settings)
+    finally:  # an application (or test session) running compare in-process keeps its logs
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+async def _run(settings: Settings) -> int:
+    console = Console()
     shown = ", ".join(c.split("?")[0] for c in settings.public()["urls"])
     console.print(f"[bold]anymq compare[/]: {escape(shown)}")
     display = terminal.Display(console)

@@ -37,7 +37,6 @@ from anymq.testing.context import TestContext
 
 WRONG_PASSWORD = "anymq-Wr0ng-pa55word"
 #: Backends that run in-process: no address to be unreachable at.
-IN_PROCESS = frozenset({"memory"})
 #: connect_timeout for the failing connects, and the slack allowed beyond it.
 CONNECT_TIMEOUT = 3.0
 SLACK = 3.0
@@ -79,7 +78,7 @@ class ErrorContract:
 
     @pytest.fixture
     def unreachable_url(self, anymq_url: str) -> str | None:
-        if anymq.connect(anymq_url).backend in IN_PROCESS:
+        if anymq.connect(anymq_url).capabilities.in_process:
             return None
         return unreachable(anymq_url)
 
