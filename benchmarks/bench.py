@@ -50,15 +50,15 @@ def parser(default_url: str = "memory://") -> argparse.ArgumentParser:
 def ratio_text(row: bench.Row) -> str:
     ratio = row.ratio
     if not math.isfinite(ratio):
-        return "–"
+        return "-"
     good = ratio <= 1.1 if row.lower_is_better else ratio >= 0.9
-    return f"[{'green' if good else 'yellow'}]{ratio:.2f}×[/]"
+    return f"[{'green' if good else 'yellow'}]{ratio:.2f}x[/]"
 
 
 def table(url: str, rows: list[bench.Row], rounds: int) -> Table:
     out = Table(
         title=f"anymq ÷ raw client on {anymq.URL.parse(url).render()} ({rounds} round(s) per side)",
-        caption="rates: higher is better (1.00× = the raw client's rate); "
+        caption="rates: higher is better (1.00x = the raw client's rate); "
         "latencies: lower is better",
     )
     out.add_column("workload")
@@ -66,7 +66,9 @@ def table(url: str, rows: list[bench.Row], rounds: int) -> Table:
     out.add_column("anymq ÷ raw", justify="right")
     out.add_column("better", justify="center")
     for row in rows:
-        out.add_row(row.workload, row.label, ratio_text(row), "lower" if row.lower_is_better else "higher")
+        out.add_row(
+            row.workload, row.label, ratio_text(row), "lower" if row.lower_is_better else "higher"
+        )
     return out
 
 

@@ -100,9 +100,7 @@ def shapes_for(url: str) -> tuple[Shape, ...]:
     return standard() + tuple(baseline_for(url).workloads)
 
 
-def base_plan(
-    url: str, *, count: int | None = None, latency_samples: int | None = None
-) -> Plan:
+def base_plan(url: str, *, count: int | None = None, latency_samples: int | None = None) -> Plan:
     """The standard workload as it runs on the URL's broker (the profile's defaults for
     its kind, such as SQS's smaller count), with ``count`` / ``latency_samples`` applied."""
     import anymq

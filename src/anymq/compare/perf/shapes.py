@@ -63,9 +63,10 @@ class Shape:
 
     @classmethod
     def from_public(cls, data: dict[str, Any]) -> Shape:
-        tuples = {"metrics", "phases"}
-        fixed = {k: tuple(v) if k in tuples else v for k, v in data.items()}
-        fixed["params"] = tuple(tuple(pair) for pair in data.get("params", ()))
+        fixed: dict[str, Any] = dict(data)
+        for name in ("metrics", "phases"):
+            fixed[name] = tuple(data[name])
+        fixed["params"] = tuple((str(k), str(v)) for k, v in data.get("params", ()))
         return cls(**fixed)
 
 

@@ -21,9 +21,7 @@ import struct
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from anymq.compare.cleanup import Tracker
 
@@ -68,7 +66,9 @@ class Plan:
             raise ValueError(f"plan consume must be one of {CONSUMES}, got {self.consume!r}")
         unknown = set(self.phases) - set(PHASES)
         if unknown or not self.phases:
-            raise ValueError(f"plan phases must be a non-empty subset of {PHASES}, got {self.phases}")
+            raise ValueError(
+                f"plan phases must be a non-empty subset of {PHASES}, got {self.phases}"
+            )
 
     def runs(self, phase: str) -> bool:
         """Whether the round runs ``phase`` (consuming needs the backlog produced first)."""
