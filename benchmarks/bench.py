@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import math
 import os
 import sys
@@ -107,7 +108,13 @@ def main(argv: list[str] | None = None, default_url: str = "memory://") -> int:
     if args.rounds < 1 or (args.count is not None and args.count < 1):
         console.print("[red]--rounds and --count must be at least 1[/]")
         return 2
-    rows = asyncio.run(measure(args, url, console))
+    for name in bench.client_loggers(url):  # their warnings would tear the progress bar
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        rows = asyncio.run(measure(args, url, console))
+    except ValueError as exc:  # an unknown --workload
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
     console.print(table(url, rows, args.rounds))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

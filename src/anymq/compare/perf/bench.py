@@ -95,6 +95,15 @@ def baseline_for(url: str) -> Any:
     return load_baseline(profile)
 
 
+def client_loggers(url: str) -> tuple[str, ...]:
+    """Loggers of the URL's client libraries (its profile's), to quiet during a run."""
+    from anymq import URL
+    from anymq.compare.profile import for_scheme
+
+    profile = for_scheme(URL.parse(url).scheme)
+    return profile.loggers if profile else ()
+
+
 def shapes_for(url: str) -> tuple[Shape, ...]:
     """The standard shapes plus those the backend's baseline adds."""
     return standard() + tuple(baseline_for(url).workloads)
