@@ -43,7 +43,8 @@ def test_every_workload_gives_a_finite_ratio_on_memory() -> None:
     assert {row.workload for row in rows} == {shape.name for shape in shapes}
     assert len(seen) == len(shapes) * 2 * 2  # every shape, both sides, every round
     for row in rows:
-        assert math.isfinite(row.ratio) and row.ratio > 0, row
+        assert math.isfinite(row.ratio), row
+        assert row.ratio > 0, row
     assert {row.metric for row in rows} == {"produce", "consume", "p50", "p99"}
 
 
