@@ -111,7 +111,7 @@ def shapes_for(url: str) -> tuple[Shape, ...]:
 
 def base_plan(url: str, *, count: int | None = None, latency_samples: int | None = None) -> Plan:
     """The standard workload as it runs on the URL's broker (the profile's defaults for
-    its kind, such as SQS's smaller count), with ``count`` / ``latency_samples`` applied."""
+    its kind, e.g. a slow broker's smaller count), with ``count`` / ``latency_samples``."""
     import anymq
     from anymq.compare.perf.runner import plan_for
     from anymq.compare.profile import for_scheme

@@ -4,8 +4,8 @@ Each shape changes a few fields of the base :class:`~anymq.compare.perf.workload
 (body size, send path, consume path, which phases run, backend params) and names the
 figures it reports. ``benchmarks/bench.py`` runs them through anymq and through the
 backend's raw baseline, so anymq ÷ raw is measured on the same broker in the same run.
-A backend adds its own shapes with ``Baseline.workloads`` (e.g. SQS: the raw side
-publishing through SNS, as anymq does). Only this module, ``workload`` and ``anymq_side``
+A backend adds its own shapes with ``Baseline.workloads`` (e.g. a raw route only that
+broker has, taken the way anymq takes it). Only this module, ``workload`` and ``anymq_side``
 run on the anymq side, so ``benchmarks/ab.py`` can load them next to an older anymq.
 """
 
