@@ -4,7 +4,9 @@ Written the way a careful aiokafka user would, with the same durability anymq's 
 backend uses: an idempotent producer with acks=all that sends each batch through
 aiokafka's batch API (one record batch per partition, keyless messages spread round
 robin), group members that getmany(max_records=prefetch) and let aiokafka commit in the
-background every 200 ms, the same fetch wait (100 ms). Topics are created and deleted
+background every 200 ms, the same fetch wait (100 ms). A one-at-a-time send is
+``send_and_wait``; every consume path is the getmany loop (aiokafka has no per-message
+ack). Topics are created and deleted
 with AIOKafkaAdminClient. Every client connects with the plugin's own settings for the
 URL (servers, security, SASL, TLS), so both sides of the ratio talk to the same broker
 the same way. Imported only when a run measures Kafka.
@@ -91,53 +93,73 @@ async def run_round(url: str, plan: Plan, tracker: Tracker) -> RoundResult:
             producer = aiokafka.AIOKafkaProducer(acks="all", enable_idempotence=True, **options)
             producers.append(producer)
             await producer.start()
-        batches = [bodies(share, plan.size) for share in plan.shares()]
+        produce_seconds = consume_seconds = 0.0
+        drain = Drain(plan.drain_count)
+        latencies: list[int] = []
+        if plan.runs("produce"):
+            produce_seconds = await _produce(producers, topic, plan)
 
-        async def produce(producer: Any, messages: list[bytes]) -> None:
-            for i in range(0, len(messages), plan.batch):
-                await send_batch(producer, topic, messages[i : i + plan.batch], plan.partitions)
+        if plan.runs("consume"):
+            # raw aiokafka has no per-message ack: every consume path is the getmany loop
+            # with background auto-commit
+            async with Workers() as workers:
 
-        produce_seconds = await timed(
-            asyncio.gather(*(produce(p, m) for p, m in zip(producers, batches, strict=True))),
-            plan.phase_timeout,
-            "producing",
-        )
+                async def member(consumer: Any) -> None:
+                    while not (workers.stopped or drain.done):
+                        fetched = await consumer.getmany(
+                            timeout_ms=POLL_MS, max_records=plan.prefetch
+                        )
+                        for records in fetched.values():
+                            for record in records:
+                                drain.mark(record.value)
 
-        drain = Drain(plan.count)
-        async with Workers() as workers:
+                for consumer in consumers:
+                    workers.start(member(consumer), drain)
+                consume_seconds = await drain.timed(plan.phase_timeout)
 
-            async def member(consumer: Any) -> None:
-                while not (workers.stopped or drain.done):
-                    fetched = await consumer.getmany(timeout_ms=POLL_MS, max_records=plan.prefetch)
-                    for records in fetched.values():
-                        for record in records:
-                            drain.mark(record.value)
+        if plan.runs("latency"):
+            pingpong = PingPong(plan)
+            async with Workers() as workers:
 
-            for consumer in consumers:
-                workers.start(member(consumer), drain)
-            consume_seconds = await drain.timed(plan.phase_timeout)
+                async def listen(consumer: Any) -> None:
+                    while not workers.stopped:
+                        fetched = await consumer.getmany(
+                            timeout_ms=POLL_MS, max_records=plan.prefetch
+                        )
+                        now = time.perf_counter_ns()
+                        for records in fetched.values():
+                            for record in records:
+                                pingpong.received(record.value, now)
 
-        pingpong = PingPong(plan)
-        async with Workers() as workers:
-
-            async def listen(consumer: Any) -> None:
-                while not workers.stopped:
-                    fetched = await consumer.getmany(timeout_ms=POLL_MS, max_records=plan.prefetch)
-                    now = time.perf_counter_ns()
-                    for records in fetched.values():
-                        for record in records:
-                            pingpong.received(record.value, now)
-
-            for consumer in consumers:
-                workers.start(listen(consumer), pingpong)
-            sender = producers[0]
-            await pingpong.run(lambda data: sender.send_and_wait(topic, data))
+                for consumer in consumers:
+                    workers.start(listen(consumer), pingpong)
+                sender = producers[0]
+                latencies = await pingpong.run(lambda data: sender.send_and_wait(topic, data))
     finally:
         for client in [*producers, *consumers]:
             with contextlib.suppress(Exception):
                 await client.stop()
         await tracker.undo(created)
-    return RoundResult(produce_seconds, consume_seconds, pingpong.latencies_ns, drain.duplicates)
+    return RoundResult(produce_seconds, consume_seconds, latencies, drain.duplicates)
+
+
+async def _produce(producers: list[Any], topic: str, plan: Plan) -> float:
+    """Batches through aiokafka's batch API, or (send="single") send_and_wait per message."""
+    batches = [bodies(share, plan.size) for share in plan.shares()]
+
+    async def produce(producer: Any, messages: list[bytes]) -> None:
+        if plan.send == "single":
+            for data in messages:
+                await producer.send_and_wait(topic, data)
+            return
+        for i in range(0, len(messages), plan.batch):
+            await send_batch(producer, topic, messages[i : i + plan.batch], plan.partitions)
+
+    return await timed(
+        asyncio.gather(*(produce(p, m) for p, m in zip(producers, batches, strict=True))),
+        plan.phase_timeout,
+        "producing",
+    )
 
 
 async def send_batch(producer: Any, topic: str, messages: list[bytes], partitions: int) -> None:

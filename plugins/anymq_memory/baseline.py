@@ -2,6 +2,9 @@
 
 This is the ceiling for any in-process broker: no log, no offsets, no groups, no acks. The
 ratio against it shows what anymq's memory backend pays for behaving like a real broker.
+Every send and consume path of the plan maps to the same queue operations (there is
+nothing to confirm or to ack); a one-at-a-time send yields to the loop after each message,
+where a broker would confirm it.
 """
 
 from __future__ import annotations
@@ -18,34 +21,47 @@ _STOP = b""
 
 async def run_round(url: str, plan: Plan, tracker: Tracker) -> RoundResult:
     queue: asyncio.Queue[bytes] = asyncio.Queue()
-    batches = [bodies(share, plan.size) for share in plan.shares()]
+    produce_seconds = consume_seconds = 0.0
+    drain = Drain(plan.drain_count)
+    latencies: list[int] = []
+    step = 1 if plan.send == "single" else plan.batch
+    if plan.runs("produce"):
+        batches = [bodies(share, plan.size) for share in plan.shares()]
 
-    async def produce(messages: list[bytes]) -> None:
-        put = queue.put_nowait
-        for i in range(0, len(messages), plan.batch):
-            for data in messages[i : i + plan.batch]:
-                put(data)
-            await asyncio.sleep(0)  # where a broker would confirm the batch
+        async def produce(messages: list[bytes]) -> None:
+            put = queue.put_nowait
+            for i in range(0, len(messages), step):
+                for data in messages[i : i + step]:
+                    put(data)
+                await asyncio.sleep(0)  # where a broker would confirm the batch
 
-    produce_seconds = await timed(
-        asyncio.gather(*(produce(m) for m in batches)), plan.phase_timeout, "producing"
-    )
+        produce_seconds = await timed(
+            asyncio.gather(*(produce(m) for m in batches)), plan.phase_timeout, "producing"
+        )
 
-    drain = Drain(plan.count)
+    if plan.runs("consume"):
 
-    async def member() -> None:
-        get = queue.get
-        while not drain.done:
-            drain.mark(await get())
+        async def member() -> None:
+            get = queue.get
+            while not drain.done:
+                drain.mark(await get())
 
-    members = [asyncio.ensure_future(member()) for _ in range(plan.consumers)]
-    try:
-        consume_seconds = await drain.timed(plan.phase_timeout)
-    finally:
-        for task in members:
-            task.cancel()
-        await asyncio.gather(*members, return_exceptions=True)
+        members = [asyncio.ensure_future(member()) for _ in range(plan.consumers)]
+        try:
+            consume_seconds = await drain.timed(plan.phase_timeout)
+        finally:
+            for task in members:
+                task.cancel()
+            await asyncio.gather(*members, return_exceptions=True)
 
+    if plan.runs("latency"):
+        latencies = await _latency(queue, plan)
+    return RoundResult(produce_seconds, consume_seconds, latencies, drain.duplicates)
+
+
+async def _latency(queue: asyncio.Queue[bytes], plan: Plan) -> list[int]:
+    while not queue.empty():  # a produce-only backlog is not this phase's
+        queue.get_nowait()
     pingpong = PingPong(plan)
 
     async def listen() -> None:
@@ -63,7 +79,7 @@ async def run_round(url: str, plan: Plan, tracker: Tracker) -> RoundResult:
         for _ in listeners:
             queue.put_nowait(_STOP)
         await asyncio.gather(*listeners, return_exceptions=True)
-    return RoundResult(produce_seconds, consume_seconds, pingpong.latencies_ns, drain.duplicates)
+    return pingpong.latencies_ns
 
 
 BASELINE = Baseline(

@@ -4,9 +4,10 @@ The same topology anymq uses for a group: a durable topic exchange and a durable
 the same type (quorum by default; classic with ``?queue_type=classic``; a stream with
 ``?mode=stream``) bound with ``#``. Publishing uses publisher confirms (a batch is
 published and its confirms awaited together), persistent messages; each consumer has its
-own channel with the same prefetch and acks every message. The connection URL (vhost,
-credentials, TLS files, heartbeat) and the queue type come from the plugin's own settings
-for the URL. Imported only when a run measures RabbitMQ.
+own channel with the same prefetch and acks every message (``consume="batch"``: one
+``ack(multiple=True)`` per prefetch-full). A one-at-a-time send awaits each confirm. The
+connection URL (vhost, credentials, TLS files, heartbeat) and the queue type come from the
+plugin's own settings for the URL. Imported only when a run measures RabbitMQ.
 """
 
 from __future__ import annotations
@@ -98,46 +99,66 @@ async def run_round(url: str, plan: Plan, tracker: Tracker) -> RoundResult:
             members.append(await channel.get_queue(queue_name))
         batches = [bodies(share, plan.size) for share in plan.shares()]
         persistent = aio_pika.DeliveryMode.PERSISTENT
+        step = 1 if plan.send == "single" else plan.batch
 
         async def produce(target: Any, messages: list[bytes]) -> None:
-            for i in range(0, len(messages), plan.batch):
+            for i in range(0, len(messages), step):
                 await asyncio.gather(
                     *(
                         target.publish(aio_pika.Message(data, delivery_mode=persistent), "k")
-                        for data in messages[i : i + plan.batch]
+                        for data in messages[i : i + step]
                     )
                 )
 
-        produce_seconds = await timed(
-            asyncio.gather(*(produce(p, m) for p, m in zip(publishers, batches, strict=True))),
-            plan.phase_timeout,
-            "producing",
-        )
+        produce_seconds = consume_seconds = 0.0
+        if plan.runs("produce"):
+            produce_seconds = await timed(
+                asyncio.gather(*(produce(p, m) for p, m in zip(publishers, batches, strict=True))),
+                plan.phase_timeout,
+                "producing",
+            )
 
         # One consumer per member for both phases: cancelling an iterator between phases
         # can leave its consumer registered at the broker, which then takes latency messages
         # no loop reads (seen as "message N did not arrive").
-        drain = Drain(plan.count)
+        drain = Drain(plan.drain_count)
         pingpong = PingPong(plan)
         either = _Either(drain, pingpong)
-        async with Workers(grace=0) as workers:
+        # consume="batch": one ack(multiple=True) per prefetch-full of messages (and for a
+        # partial one when the drain is complete), the bulk ack AMQP has
+        bulk = plan.consume == "batch"
+        if plan.runs("consume") or plan.runs("latency"):
+            async with Workers(grace=0) as workers:
 
-            async def member(member_queue: Any) -> None:
-                async with member_queue.iterator(arguments=consume_args) as messages:
-                    async for message in messages:
-                        if drain.done:
-                            pingpong.received(message.body, time.perf_counter_ns())
-                        else:
+                async def member(member_queue: Any) -> None:
+                    unacked = 0
+                    async with member_queue.iterator(arguments=consume_args) as messages:
+                        async for message in messages:
+                            if drain.done:
+                                pingpong.received(message.body, time.perf_counter_ns())
+                                await message.ack(multiple=unacked > 0)
+                                unacked = 0
+                                continue
                             drain.mark(message.body)
-                        await message.ack()
+                            if not bulk:
+                                await message.ack()
+                                continue
+                            unacked += 1
+                            if unacked >= plan.prefetch or drain.done:
+                                await message.ack(multiple=True)
+                                unacked = 0
 
-            for member_queue in members:
-                workers.start(member(member_queue), either)
-            consume_seconds = await drain.timed(plan.phase_timeout)
-            sender = publishers[0]
-            await pingpong.run(
-                lambda data: sender.publish(aio_pika.Message(data, delivery_mode=persistent), "k")
-            )
+                for member_queue in members:
+                    workers.start(member(member_queue), either)
+                if plan.runs("consume"):
+                    consume_seconds = await drain.timed(plan.phase_timeout)
+                if plan.runs("latency"):
+                    sender = publishers[0]
+                    await pingpong.run(
+                        lambda data: sender.publish(
+                            aio_pika.Message(data, delivery_mode=persistent), "k"
+                        )
+                    )
     finally:
         with contextlib.suppress(Exception):
             await connection.close()

@@ -28,6 +28,7 @@ from anymq.url import URL
 
 if TYPE_CHECKING:
     from anymq.backend import BrokerDriver
+    from anymq.compare.perf.shapes import Shape
     from anymq.compare.perf.workload import RoundRunner
 
 Address = Callable[[URL], "tuple[str, int] | None"]
@@ -49,6 +50,9 @@ class Baseline:
     """One round of the workload (see ``anymq.compare.perf.workload``)."""
     distribution: str | None = None
     """Distribution whose version the report shows next to ``client`` (None: no version)."""
+    workloads: tuple[Shape, ...] = ()
+    """Named benchmark workloads this backend adds to the standard ones
+    (``anymq.compare.perf.shapes``), e.g. a raw route only this broker has."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,11 @@ rates come from a produce phase (``count`` messages from ``producers`` tasks in 
 while the group is subscribed but idle) and a drain phase (``consumers`` members empty the
 backlog, acking every message). Latency comes from a ping-pong phase: one message is sent,
 the next only after a consumer has it, so each figure is one unloaded end-to-end trip.
+
+A plan may change how each phase runs (``send``, ``consume``), run only some phases
+(``phases``) and carry backend-specific ``params`` its raw baseline reads: that is how the
+named benchmark workloads (``anymq.compare.perf.shapes``) reuse one round per side. The
+defaults are the standard workload of ``anymq compare``.
 """
 
 from __future__ import annotations
@@ -16,12 +21,17 @@ import struct
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from anymq.compare.cleanup import Tracker
-from anymq.compare.settings import Workload
+
+if TYPE_CHECKING:  # not imported at run time: benchmarks/ab.py loads this module on its own
+    from anymq.compare.settings import Workload
 
 _HEADER = struct.Struct(">QQ")
+PHASES = ("produce", "consume", "latency")
+SENDS = ("batch", "single")
+CONSUMES = ("receive", "iterate", "batch")
 HEADER_SIZE = _HEADER.size
 
 
@@ -39,6 +49,40 @@ class Plan:
     latency_samples: int
     warmup: int
     phase_timeout: float
+    send: str = "batch"
+    """"batch": send_batch of ``batch`` messages; "single": one send at a time, each awaited."""
+    consume: str = "receive"
+    """"receive": receive(prefetch) + ack each; "iterate": ``async for`` + ack each;
+    "batch": receive(prefetch) + ack_many (a raw client settles in bulk where it can)."""
+    phases: tuple[str, ...] = PHASES
+    """Phases this round runs; "consume" implies the produce phase that fills the topic."""
+    params: tuple[tuple[str, str], ...] = ()
+    """Backend-specific knobs a raw baseline reads (``param``); the anymq side ignores them."""
+
+    def __post_init__(self) -> None:
+        if self.send not in SENDS:
+            raise ValueError(f"plan send must be one of {SENDS}, got {self.send!r}")
+        if self.consume not in CONSUMES:
+            raise ValueError(f"plan consume must be one of {CONSUMES}, got {self.consume!r}")
+        unknown = set(self.phases) - set(PHASES)
+        if unknown or not self.phases:
+            raise ValueError(
+                f"plan phases must be a non-empty subset of {PHASES}, got {self.phases}"
+            )
+
+    def runs(self, phase: str) -> bool:
+        """Whether the round runs ``phase`` (consuming needs the backlog produced first)."""
+        if phase == "produce":
+            return "produce" in self.phases or "consume" in self.phases
+        return phase in self.phases
+
+    def param(self, name: str, default: str) -> str:
+        return dict(self.params).get(name, default)
+
+    @property
+    def drain_count(self) -> int:
+        """Messages the drain phase waits for (0 when it does not run: latency only)."""
+        return self.count if self.runs("produce") else 0
 
     @classmethod
     def for_broker(cls, workload: Workload, max_partitions: int, max_batch: int) -> Plan:
