@@ -131,13 +131,11 @@ def unavailable(hosts: str, exc: BaseException, timeout: float | None = None) ->
     name = type(exc).__name__
     text = str(exc)
     detail = text if text.startswith(name) else f"{name}: {text}" if text else name
-    host, _, port = hosts.split(",")[0].rpartition(":")
-    return BrokerUnavailable(
+    return BrokerUnavailable.at(
+        hosts,
         f"cannot connect to Kafka at {hosts}{within} ({detail}); check that the broker runs, "
         "advertises an address this machine can reach, and that security_protocol / SASL / "
         "TLS settings match its listener",
-        host=host or None,
-        port=int(port) if port.isdigit() else None,
     )
 
 

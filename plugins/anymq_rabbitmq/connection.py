@@ -160,21 +160,9 @@ class Amqp:
         return channel
 
     @contextlib.asynccontextmanager
-    async def admin(self) -> AsyncIterator[aiormq.abc.AbstractChannel]:
+    async def admin(self, *, confirms: bool = False) -> AsyncIterator[aiormq.abc.AbstractChannel]:
         """A plain channel for one admin step; closed afterwards, even after a 404."""
-        channel = await self.raw_channel()
-        try:
-            with self.dropped("finish a step"):
-                yield channel
-        finally:
-            if not channel.is_closed:
-                with contextlib.suppress(Exception):
-                    await channel.close()
-
-    @contextlib.asynccontextmanager
-    async def admin_confirm(self) -> AsyncIterator[aiormq.abc.AbstractChannel]:
-        """Like :meth:`admin`, with publisher confirms on."""
-        channel = await self.raw_channel(confirms=True)
+        channel = await self.raw_channel(confirms=confirms)
         try:
             with self.dropped("finish a step"):
                 yield channel

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiormq
 import aiormq.exceptions as amqp_errors
@@ -33,28 +33,28 @@ from anymq.errors import ConfigError, TopicNotFound
 from anymq.message import Received
 from anymq_rabbitmq import headers as hdr
 from anymq_rabbitmq.connection import queue_down
+from anymq_rabbitmq.context import RabbitContext
+from anymq_rabbitmq.declare import prepare_queue
 from anymq_rabbitmq.options import RabbitOptions
 from anymq_rabbitmq.topology import exchange_exists
-
-if TYPE_CHECKING:
-    from anymq_rabbitmq.driver import RabbitBroker
 
 WATCH_EVERY = 1.0
 """Seconds of waiting between checks that a private queue's exchange still exists."""
 
 
 class QueueConsumer(ConsumerDriver):
-    """A subscription on one queue; the broker driver declares the queue before start."""
+    """A subscription on one queue, declared (declare.py) when it starts."""
 
-    def __init__(self, broker: RabbitBroker, options: ConsumerOptions) -> None:
-        self.broker = broker
+    def __init__(self, context: RabbitContext, options: ConsumerOptions) -> None:
+        self.context = context
+        self.amqp = context.amqp
         self.options = options
         self.topic = options.topic
         self.queue: str | None = None
         self.quorum = False
         """True when x-delivery-count can be trusted (quorum group queue)."""
         self.exclusive = RabbitOptions.parse(
-            options.extra, "consumer", defaults=broker.options
+            options.extra, "consumer", defaults=context.options
         ).exclusive
         self.channel: AbstractRobustChannel | None = None
         self.tag: str | None = None
@@ -70,17 +70,17 @@ class QueueConsumer(ConsumerDriver):
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
         try:
-            with self.broker.amqp.dropped(f"start a consumer of {self.topic!r}"):
+            with self.amqp.dropped(f"start a consumer of {self.topic!r}"):
                 await self._start()
         except BaseException:
             await self._drop_channel()  # a failed start keeps no channel; it may be retried
             raise
 
     async def _start(self) -> None:
-        plan = await self.broker.prepare_queue(self.options)
+        plan = await prepare_queue(self.context, self.options)
         self.queue = plan.name
         self.quorum = plan.quorum
-        channel = await self.broker.amqp.robust_channel(confirms=False)
+        channel = await self.amqp.robust_channel(confirms=False)
         self.channel = channel
         await channel.set_qos(prefetch_count=self.options.prefetch)
         if plan.name is None:
@@ -114,7 +114,7 @@ class QueueConsumer(ConsumerDriver):
             )
         except amqp_errors.ChannelNotFoundEntity as exc:
             if queue_down(exc):  # exists, still starting after a restart: not a missing topic
-                raise self.broker.amqp.unavailable(exc, f"consume {self.queue!r}") from exc
+                raise self.amqp.unavailable(exc, f"consume {self.queue!r}") from exc
             raise TopicNotFound(self.topic, "rabbitmq", f"queue {self.queue!r} is gone") from exc
         except amqp_errors.ChannelAccessRefused as exc:  # 403: another member holds it
             raise ConfigError(
@@ -216,7 +216,7 @@ class QueueConsumer(ConsumerDriver):
                 continue
             self._checked = now
             try:
-                exists = await exchange_exists(self.broker.amqp, self.topic)
+                exists = await exchange_exists(self.amqp, self.topic)
             except Exception:  # reconnecting, a busy server: only a 404 counts
                 continue
             if not exists and not waiter.done():

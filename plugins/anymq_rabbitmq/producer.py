@@ -16,7 +16,7 @@ import contextlib
 import itertools
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiormq
 import aiormq.exceptions as amqp_errors
@@ -34,6 +34,8 @@ from anymq.errors import (
 from anymq.message import Receipt
 from anymq_rabbitmq import headers as hdr
 from anymq_rabbitmq import topology as topo
+from anymq_rabbitmq.context import RabbitContext
+from anymq_rabbitmq.declare import ensure_topic
 from anymq_rabbitmq.errors import (
     AUTH_ERRORS,
     CONNECTION_ERRORS,
@@ -46,9 +48,6 @@ from anymq_rabbitmq.errors import (
 from anymq_rabbitmq.naming import Names
 from anymq_rabbitmq.options import RabbitOptions
 from anymq_rabbitmq.publish import ChannelGone, Item, publish_many
-
-if TYPE_CHECKING:
-    from anymq_rabbitmq.driver import RabbitBroker
 
 #: Channel errors after which the same publish can simply be tried again.
 _RETRY = (*CONNECTION_ERRORS, asyncio.CancelledError)
@@ -68,20 +67,21 @@ class _Returned(Exception):
 class RabbitProducer(ProducerDriver):
     """One confirm-mode channel per producer."""
 
-    def __init__(self, broker: RabbitBroker, options: ProducerOptions) -> None:
-        settings = RabbitOptions.parse(options.extra, "producer", defaults=broker.options)
-        self.broker = broker
+    def __init__(self, context: RabbitContext, options: ProducerOptions) -> None:
+        settings = RabbitOptions.parse(options.extra, "producer", defaults=context.options)
+        self.context = context
+        self.url = context.url
         self.confirm = settings.confirm
         # In stream mode the topic's stream is always bound, so a returned message was not
         # stored: the stream is still starting after a restart, and the send publishes it
         # again within publish_timeout (_stream_starting).
         mandatory = settings.mandatory
-        self.mandatory = broker.stream_mode if mandatory is None else mandatory
+        self.mandatory = context.stream_mode if mandatory is None else mandatory
         self.delivery_mode = 2 if settings.persistent else 1
         ttl = settings.ttl
         self.expiration = None if ttl is None else str(int(ttl * 1000))
-        self.timeout = broker.settings.publish_timeout
-        self.stream_mode = broker.stream_mode
+        self.timeout = context.settings.publish_timeout
+        self.stream_mode = context.stream_mode
         self.track = self.stream_mode and settings.offsets
         self.partition = 0 if self.stream_mode else None
         self.channel: AbstractRobustChannel | None = None
@@ -91,7 +91,7 @@ class RabbitProducer(ProducerDriver):
         self._reopening = asyncio.Lock()
 
     async def start(self) -> None:
-        self.channel = await self.broker.amqp.robust_channel(confirms=self.confirm)
+        self.channel = await self.context.amqp.robust_channel(confirms=self.confirm)
 
     async def close(self) -> None:
         if self.closed:
@@ -105,7 +105,7 @@ class RabbitProducer(ProducerDriver):
         """Check the topic's exchange passively (on an admin channel) unless known: a
         publish to a missing exchange would close the producer's channel instead."""
         if topic not in self.known:
-            await self.broker.ensure_topic(topic)
+            await ensure_topic(self.context, topic)
             self.known.add(topic)
 
     def _properties(self, message: Outgoing, ts: int) -> spec.Basic.Properties:
@@ -138,32 +138,8 @@ class RabbitProducer(ProducerDriver):
         return await channel.get_underlay_channel()
 
     async def send(self, topic: str, message: Outgoing) -> Receipt:
-        await self._known(topic)
-        props = self._properties(message, hdr.now_ms())
-        key = message.routing_key or topic
-        tracker = await self.broker.tracker(topic) if self.track else None
-        if tracker is not None:
-            tracker.expect((props.message_id,))  # type: ignore[arg-type]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
-        while True:
-            try:
-                async with asyncio.timeout(max(0.0, deadline - loop.time())):
-                    await self._known(topic)  # again after a 404 on a concurrent send
-                    channel = await self._underlay()
-                    # Not channel.basic_publish: it writes even on a channel the server
-                    # has just closed, which closes the whole connection (see publish.py).
-                    [result] = await publish_many(
-                        channel, topic, [(message.value, key, props)], mandatory=self.mandatory
-                    )
-                self._check_result(topic, result)
-                break
-            except (Exception, asyncio.CancelledError) as exc:  # mapped or retried below
-                await self._failed(topic, exc, deadline)
-        offset = None
-        if tracker is not None:
-            [offset] = await tracker.offsets([props.message_id], self.timeout)  # type: ignore[list-item]
-        return Receipt(topic, self.partition, offset, props.message_id)
+        [receipt] = await self.send_batch(topic, [message])
+        return receipt
 
     async def send_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[Receipt]:
         await self._known(topic)
@@ -172,7 +148,7 @@ class RabbitProducer(ProducerDriver):
             (m.value, m.routing_key or topic, self._properties(m, ts)) for m in messages
         ]
         ids = [item[2].message_id or "" for item in pending]
-        tracker = await self.broker.tracker(topic) if self.track else None
+        tracker = await self.context.tracker(topic) if self.track else None
         if tracker is not None:
             tracker.expect(ids)
         loop = asyncio.get_running_loop()
@@ -214,7 +190,7 @@ class RabbitProducer(ProducerDriver):
         if not self.stream_mode:
             return False
         try:
-            state = await topo.queue_state(self.broker.amqp, Names.stream(topic))
+            state = await topo.queue_state(self.context.amqp, Names.stream(topic))
         except Exception:  # lost the connection while checking: the send retries anyway
             state = "down"
         if state == "missing":
@@ -224,8 +200,8 @@ class RabbitProducer(ProducerDriver):
                 f"the stream of topic {topic!r} did not take messages within {self.timeout:g}s "
                 "(RabbitMQ returned them: the stream is not running yet after a restart); "
                 "nothing was stored",
-                host=self.broker.url.host,
-                port=self.broker.url.port,
+                host=self.url.host,
+                port=self.url.port,
             ) from exc
         await asyncio.sleep(_STREAM_PAUSE)
         return True
@@ -259,7 +235,7 @@ class RabbitProducer(ProducerDriver):
         if isinstance(exc, (PublishError, TopicNotFound, ClosedError, ConfigError)):
             raise exc
         if isinstance(exc, AUTH_ERRORS):
-            raise refused(self.broker.url, exc) from exc
+            raise refused(self.url, exc) from exc
         if self.closed:
             raise ClosedError("producer closed while sending") from exc
         if isinstance(exc, asyncio.CancelledError):
@@ -268,7 +244,7 @@ class RabbitProducer(ProducerDriver):
                 raise exc  # a real cancellation of the caller
         loop = asyncio.get_running_loop()
         if isinstance(exc, TimeoutError) or loop.time() >= deadline:
-            raise unconfirmed(self.broker.url, topic, self.timeout, exc) from exc
+            raise unconfirmed(self.url, topic, self.timeout, exc) from exc
         if not isinstance(exc, _RETRY) and type(exc) is not amqp_errors.ChannelClosed:
             raise publish_refused(topic, exc) from exc
         await asyncio.sleep(0.05)  # the robust channel reconnects; publish again

@@ -25,7 +25,7 @@ import contextlib
 import json
 import uuid
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiormq
 import aiormq.exceptions as amqp_errors
@@ -39,21 +39,22 @@ from anymq.model import Position as Pos
 from anymq_rabbitmq import headers as hdr
 from anymq_rabbitmq.connection import CONNECTION_ERRORS
 from anymq_rabbitmq.consumer import QueueConsumer
+from anymq_rabbitmq.context import RabbitContext
+from anymq_rabbitmq.declare import prepare_stream_group, stream_topic
 from anymq_rabbitmq.naming import Names
 from anymq_rabbitmq.publish import Item, publish_many
 from anymq_rabbitmq.streams import (
+    Cursor,
     OffsetStore,
     Position,
     StreamReader,
-    is_marker,
     offset_argument,
     offset_of,
-    routes,
+    oldest_kept,
+    position_request,
+    resolve,
 )
 from anymq_rabbitmq.topology import TopicMeta
-
-if TYPE_CHECKING:
-    from anymq_rabbitmq.driver import RabbitBroker
 
 #: The pump stops copying while the work queue holds more ready messages than this.
 HIGH_WATER = 2000
@@ -61,21 +62,26 @@ HIGH_WATER = 2000
 CONTEND_INTERVAL = 0.5
 
 
-def position_request(position: Pos) -> dict[str, Any]:
-    return {"kind": position.kind, "offset": position.offset, "ts": position.timestamp_ms}
+#: Properties a copy keeps as they are (headers and delivery mode are set anew).
+_KEPT = (
+    "content_type",
+    "content_encoding",
+    "priority",
+    "correlation_id",
+    "reply_to",
+    "message_id",
+    "timestamp",
+    "message_type",
+    "app_id",
+)
 
 
-async def resolve(broker: RabbitBroker, stream: str, request: dict[str, Any]) -> Position:
-    """A concrete stored position for earliest / latest / offset / timestamp."""
-    kind = request["kind"]
-    if kind == "earliest":
-        return {"offset": 0}
-    if kind == "offset":
-        return {"offset": int(request["offset"])}
-    if kind == "timestamp":
-        return {"ts": int(request["ts"])}
-    end = await broker.stream_end(stream)
-    return {"offset": end + 1}
+class PumpSeats:
+    """Which local member pumps each work queue, and who waits to take over (one broker)."""
+
+    def __init__(self) -> None:
+        self.holders: dict[str, StreamGroupConsumer] = {}
+        self.waiters: dict[str, set[StreamGroupConsumer]] = {}
 
 
 def _copy_properties(
@@ -87,19 +93,8 @@ def _copy_properties(
         table["x-anymq-origin-offset"] = table[hdr.OFFSET]
     table[hdr.OFFSET] = offset
     table.setdefault(hdr.ORIGIN, topic)
-    return spec.Basic.Properties(
-        content_type=props.content_type,
-        content_encoding=props.content_encoding,
-        headers=table,
-        delivery_mode=2,
-        priority=props.priority,
-        correlation_id=props.correlation_id,
-        reply_to=props.reply_to,
-        message_id=props.message_id,
-        timestamp=props.timestamp,
-        message_type=props.message_type,
-        app_id=props.app_id,
-    )
+    kept = {name: getattr(props, name) for name in _KEPT}
+    return spec.Basic.Properties(headers=table, delivery_mode=2, **kept)
 
 
 class Pump:
@@ -107,16 +102,15 @@ class Pump:
 
     def __init__(self, member: StreamGroupConsumer) -> None:
         self.member = member
-        self.broker = member.broker
-        self.amqp = member.broker.stream_amqp
+        self.timeout = member.context.settings.publish_timeout
+        self.amqp = member.context.stream_amqp
         self.meta = member.meta
         self.stream = Names.stream(member.topic)
         self.work = member.work_queue
         self.store = OffsetStore(self.amqp, Names.offsets(member.topic, member.group))
         self.requests: deque[tuple[dict[str, Any], Any]] = deque()
         self.reader: StreamReader | None = None
-        self.next_offset = 0
-        self.ts_floor: int | None = None
+        self.cursor = Cursor()
         self.stopping = False
 
     def stop(self) -> None:
@@ -159,42 +153,25 @@ class Pump:
     async def _attach(self, position: Position) -> None:
         if self.reader is not None:
             await self.reader.close()
-        self.next_offset = int(position.get("offset", 0))
-        self.ts_floor = position.get("ts")
+        self.cursor = Cursor(position)
         self.reader = StreamReader(self.amqp, self.stream, offset_argument(position))
         await self.reader.start()
 
     async def _copy(self, batch: list[DeliveredMessage], publisher: Any) -> None:
-        meta = self.meta
-        bindings = self.member.bindings
-        expiry = meta.retention_ms
-        oldest = hdr.now_ms() - expiry if expiry else None
+        exchange_type, bindings = self.meta.exchange_type, self.member.bindings
+        oldest = oldest_kept(self.meta.retention_ms)
         items: list[Item] = []
         topic = self.member.topic
         for message in batch:
-            offset = offset_of(message)
-            if offset < self.next_offset:
-                continue
-            self.next_offset = offset + 1
-            if is_marker(message):
-                continue
-            props = message.header.properties
-            ts = (props.headers or {}).get(hdr.TIMESTAMP)
-            if self.ts_floor is not None:
-                if isinstance(ts, int) and ts < self.ts_floor:
-                    continue
-                self.ts_floor = None
-            if oldest is not None and isinstance(ts, int) and ts < oldest:
-                continue  # older than the topic's retention: removed for anymq readers
-            if not routes(meta.exchange_type, bindings, message):
-                continue
-            items.append((message.body, self.work, _copy_properties(props, offset, topic)))
+            if self.cursor.wanted(message, exchange_type, bindings, oldest):
+                props = _copy_properties(message.header.properties, offset_of(message), topic)
+                items.append((message.body, self.work, props))
         if items:
             await self._throttle(publisher)
             # mandatory: a copy the work queue did not take fails the pump, which then
             # starts over from the stored offset instead of storing past a lost copy.
             await publish_many(publisher, "", items, mandatory=True)
-        await self.store.write({"offset": self.next_offset}, publisher)
+        await self.store.write({"offset": self.cursor.next_offset}, publisher)
 
     async def _throttle(self, publisher: Any) -> None:
         while True:
@@ -224,7 +201,7 @@ class Pump:
             error = None
             try:
                 await publisher.queue_purge(self.work)
-                position = await resolve(self.broker, self.stream, seek)
+                position = await resolve(self.amqp, self.stream, seek, self.timeout)
                 await self.store.write(position, publisher)
                 await self._attach(position)
             except Exception as exc:  # reported to the member that asked
@@ -251,9 +228,11 @@ class Pump:
 class StreamGroupConsumer(QueueConsumer):
     """A member of a stream-mode group: consumes the work queue, contends for the pump."""
 
-    def __init__(self, broker: RabbitBroker, options: ConsumerOptions) -> None:
-        super().__init__(broker, options)
+    def __init__(self, context: RabbitContext, options: ConsumerOptions, seats: PumpSeats) -> None:
+        super().__init__(context, options)
         assert options.group is not None
+        self.seats = seats
+        self.stream_amqp = context.stream_amqp
         self.group: str = options.group
         self.work_queue = Names.group_queue(options.topic, options.group)
         self.meta = TopicMeta(name=options.topic)
@@ -265,9 +244,10 @@ class StreamGroupConsumer(QueueConsumer):
         self._turn = asyncio.Event()
 
     async def start(self) -> None:
-        with self.broker.amqp.dropped(f"start a consumer of {self.topic!r}"):
-            prepared = await self.broker.prepare_stream_group(self.options)
-            self.meta, self.bindings, self.quorum, self.work_queue = prepared
+        with self.amqp.dropped(f"start a consumer of {self.topic!r}"):
+            plan = await prepare_stream_group(self.context, self.options)
+            self.meta, self.bindings, self.quorum = plan.meta, plan.bindings, plan.quorum
+            self.work_queue = plan.queue
             self.queue = self.work_queue
             try:
                 await self._open()
@@ -279,7 +259,7 @@ class StreamGroupConsumer(QueueConsumer):
         self._contender = asyncio.create_task(self._contend(), name=f"anymq-pump-{self.queue}")
 
     async def _open(self) -> None:
-        channel = await self.broker.amqp.robust_channel(confirms=False)
+        channel = await self.amqp.robust_channel(confirms=False)
         self.channel = channel
         await channel.set_qos(prefetch_count=self.options.prefetch)
         channel.reopen_callbacks.add(self._on_reopen)
@@ -288,15 +268,15 @@ class StreamGroupConsumer(QueueConsumer):
     # -- leadership ------------------------------------------------------------------------
     @property
     def leading(self) -> bool:
-        return self.broker.pump_holders.get(self.work_queue) is self
+        return self.seats.holders.get(self.work_queue) is self
 
     async def _try_lead(self) -> bool:
-        holders = self.broker.pump_holders
+        holders = self.seats.holders
         if self.work_queue in holders:
             return holders[self.work_queue] is self
         holders[self.work_queue] = self  # claim locally before awaiting: one pump per process
         try:
-            channel = await self.broker.stream_amqp.raw_channel()
+            channel = await self.stream_amqp.raw_channel()
             try:
                 await channel.queue_declare(
                     Names.pump_lock(self.topic, self.group), exclusive=True, auto_delete=False
@@ -331,16 +311,16 @@ class StreamGroupConsumer(QueueConsumer):
         if channel is not None:
             with contextlib.suppress(Exception):
                 if channel.is_closed:
-                    channel = await self.broker.stream_amqp.raw_channel()
+                    channel = await self.stream_amqp.raw_channel()
                 await channel.queue_delete(Names.pump_lock(self.topic, self.group))
                 await channel.close()
-        if self.broker.pump_holders.get(self.work_queue) is self:
-            del self.broker.pump_holders[self.work_queue]
-        for member in self.broker.pump_waiters.get(self.work_queue, ()):
+        if self.seats.holders.get(self.work_queue) is self:
+            del self.seats.holders[self.work_queue]
+        for member in self.seats.waiters.get(self.work_queue, ()):
             member._turn.set()  # a local member takes over at once
 
     async def _contend(self) -> None:
-        waiters = self.broker.pump_waiters.setdefault(self.work_queue, set())
+        waiters = self.seats.waiters.setdefault(self.work_queue, set())
         waiters.add(self)
         try:
             while not self.closed:
@@ -371,7 +351,7 @@ class StreamGroupConsumer(QueueConsumer):
     async def dead_letter(self, message: Received, topic: str, headers: dict[str, bytes]) -> None:
         """Publish with confirm; Delivery then acks: never lost, maybe twice."""
         table = hdr.encode(headers, message.key, message.timestamp_ms or hdr.now_ms())
-        async with self.broker.amqp.admin_confirm() as channel:
+        async with self.amqp.admin(confirms=True) as channel:
             await channel.basic_publish(
                 message.body,
                 exchange=topic,
@@ -391,7 +371,7 @@ class StreamGroupConsumer(QueueConsumer):
             with contextlib.suppress(Exception):
                 await channel.close()
         try:
-            holder = self.broker.pump_holders.get(self.work_queue)
+            holder = self.seats.holders.get(self.work_queue)
             if holder is not None and holder.pump is not None:
                 await self._local_seek(holder.pump, request)
             else:
@@ -402,7 +382,7 @@ class StreamGroupConsumer(QueueConsumer):
     async def _local_seek(self, pump: Pump, request: dict[str, Any]) -> None:
         """Hand the seek to this process's pump; its failure (the pump's connection lost,
         no answer within publish_timeout) is BrokerUnavailable, never a raw error."""
-        timeout = self.broker.settings.publish_timeout
+        timeout = self.context.settings.publish_timeout
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         pump.request(request, done)
         try:
@@ -410,14 +390,14 @@ class StreamGroupConsumer(QueueConsumer):
         except AnyMQError:
             raise
         except TimeoutError as exc:
-            raise self.broker.amqp.down(
+            raise self.amqp.down(
                 f"the pump of group {self.group!r} did not move the group within {timeout:g}s"
             ) from exc
         except CONNECTION_ERRORS as exc:
-            raise self.broker.amqp.unavailable(exc, f"seek group {self.group!r}") from exc
+            raise self.amqp.unavailable(exc, f"seek group {self.group!r}") from exc
 
     async def _remote_seek(self, request: dict[str, Any]) -> None:
-        timeout = self.broker.settings.publish_timeout
+        timeout = self.context.settings.publish_timeout
         correlation = uuid.uuid4().hex
         reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
@@ -425,7 +405,7 @@ class StreamGroupConsumer(QueueConsumer):
             if message.header.properties.correlation_id == correlation and not reply.done():
                 reply.set_result(message.body)
 
-        async with self.broker.amqp.admin() as channel:
+        async with self.amqp.admin() as channel:
             await channel.basic_consume("amq.rabbitmq.reply-to", on_reply, no_ack=True)
             await channel.basic_publish(
                 json.dumps(request).encode(),
@@ -462,38 +442,37 @@ class StreamGroupConsumer(QueueConsumer):
 class StreamBroadcastConsumer(ConsumerDriver):
     """A consumer without a group in stream mode: reads the stream from its start position."""
 
-    def __init__(self, broker: RabbitBroker, options: ConsumerOptions) -> None:
-        self.broker = broker
+    def __init__(self, context: RabbitContext, options: ConsumerOptions) -> None:
+        self.context = context
+        self.stream_amqp = context.stream_amqp
         self.options = options
         self.topic = options.topic
         self.meta = TopicMeta(name=options.topic)
         self.bindings = [options.binding] if options.binding is not None else []
         self.reader: StreamReader | None = None
-        self.next_offset = 0
-        self.ts_floor: int | None = None
+        self.cursor = Cursor()
         self.closed = False
 
     async def start(self) -> None:
-        with self.broker.amqp.dropped(f"start a consumer of {self.topic!r}"):
-            self.meta = await self.broker.stream_topic(self.topic)
+        with self.context.amqp.dropped(f"start a consumer of {self.topic!r}"):
+            self.meta = await stream_topic(self.context, self.topic)
             await self._attach(self.options.start)
 
     async def _attach(self, position: Pos) -> None:
         if self.reader is not None:
             await self.reader.close()
-        self.ts_floor = None
-        self.next_offset = 0
+        self.cursor = Cursor()
         start: Any
         if position.kind == "latest":
             start = "next"
         else:
             request = position_request(position)
-            stored = await resolve(self.broker, Names.stream(self.topic), request)
-            self.next_offset = int(stored.get("offset", 0))
-            self.ts_floor = stored.get("ts")
+            stream, timeout = Names.stream(self.topic), self.context.settings.publish_timeout
+            stored = await resolve(self.stream_amqp, stream, request, timeout)
+            self.cursor = Cursor(stored)
             start = offset_argument(stored)
         self.reader = StreamReader(
-            self.broker.stream_amqp, Names.stream(self.topic), start, self.options.prefetch
+            self.stream_amqp, Names.stream(self.topic), start, self.options.prefetch
         )
         await self.reader.start()
 
@@ -524,7 +503,7 @@ class StreamBroadcastConsumer(ConsumerDriver):
         without one); False when that time ran out (the next receive tries again).
         Only a stream that really is gone is TopicNotFound."""
         loop = asyncio.get_running_loop()
-        remaining = self.broker.settings.publish_timeout
+        remaining = self.context.settings.publish_timeout
         if deadline is not None:
             remaining = max(0.0, deadline - loop.time())
         try:
@@ -548,14 +527,10 @@ class StreamBroadcastConsumer(ConsumerDriver):
     async def _reattach(self) -> None:
         # Nothing handed out yet after a 'latest' start: there is no offset to go on from.
         start: Any = "next"
-        if self.next_offset > 0 or self.options.start.kind != "latest":
-            start = offset_argument(
-                {"offset": self.next_offset}
-                if self.ts_floor is None
-                else {"ts": self.ts_floor}
-            )
+        if self.cursor.next_offset > 0 or self.options.start.kind != "latest":
+            start = offset_argument(self.cursor.position())
         reader = StreamReader(
-            self.broker.stream_amqp, Names.stream(self.topic), start, self.options.prefetch
+            self.stream_amqp, Names.stream(self.topic), start, self.options.prefetch
         )
         await reader.start()
         old, self.reader = self.reader, reader
@@ -563,21 +538,8 @@ class StreamBroadcastConsumer(ConsumerDriver):
             await old.close()
 
     def _wanted(self, message: DeliveredMessage) -> bool:
-        offset = offset_of(message)
-        if offset < self.next_offset:
-            return False
-        self.next_offset = offset + 1
-        if is_marker(message):
-            return False
-        ts = (message.header.properties.headers or {}).get(hdr.TIMESTAMP)
-        if self.ts_floor is not None:
-            if isinstance(ts, int) and ts < self.ts_floor:
-                return False
-            self.ts_floor = None
-        expiry = self.meta.retention_ms
-        if expiry and isinstance(ts, int) and ts < hdr.now_ms() - expiry:
-            return False
-        return routes(self.meta.exchange_type, self.bindings, message)
+        oldest = oldest_kept(self.meta.retention_ms)
+        return self.cursor.wanted(message, self.meta.exchange_type, self.bindings, oldest)
 
     def _convert(self, message: DeliveredMessage) -> Received:
         props = message.header.properties

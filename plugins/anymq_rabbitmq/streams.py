@@ -35,6 +35,7 @@ from aiormq.abc import DeliveredMessage
 from pamqp import commands as spec
 
 from anymq.errors import AnyMQError
+from anymq.model import Position as Start
 from anymq_rabbitmq import headers as hdr
 from anymq_rabbitmq.connection import CONNECTION_ERRORS, Amqp
 
@@ -59,6 +60,52 @@ def offset_argument(position: Position) -> Any:
         return max(0, int(position["offset"]))  # never "first": see the module docstring
     seconds = max(0, position["ts"] // 1000 - 1)  # AMQP timestamps have second resolution
     return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def oldest_kept(retention_ms: int | None) -> int | None:
+    """The oldest timestamp the topic's retention keeps for anymq readers (None: all)."""
+    return hdr.now_ms() - retention_ms if retention_ms else None
+
+
+class Cursor:
+    """Where an anymq reader of a topic's stream is, and which messages it hands on.
+
+    In offset order from ``next_offset`` (or from the first message at/after ``ts_floor``),
+    never a marker, nothing older than the topic's retention, and only what the exchange
+    would route to the bindings: the pump, a reader without a group and describe_group
+    count the same messages.
+    """
+
+    def __init__(self, position: Position | None = None) -> None:
+        position = position or {"offset": 0}
+        self.next_offset = int(position.get("offset", 0))
+        self.ts_floor: int | None = position.get("ts")
+
+    def position(self) -> Position:
+        """Where to attach again to go on right after the last message passed."""
+        return {"offset": self.next_offset} if self.ts_floor is None else {"ts": self.ts_floor}
+
+    def wanted(
+        self,
+        message: DeliveredMessage,
+        exchange_type: str,
+        bindings: Iterable[str],
+        oldest: int | None,
+    ) -> bool:
+        offset = offset_of(message)
+        if offset < self.next_offset:
+            return False
+        self.next_offset = offset + 1
+        if is_marker(message):
+            return False
+        ts = (message.header.properties.headers or {}).get(hdr.TIMESTAMP)
+        if self.ts_floor is not None:
+            if isinstance(ts, int) and ts < self.ts_floor:
+                return False
+            self.ts_floor = None
+        if oldest is not None and isinstance(ts, int) and ts < oldest:
+            return False  # older than the topic's retention: removed for anymq readers
+        return routes(exchange_type, bindings, message)
 
 
 class StreamReader:
@@ -164,7 +211,7 @@ class StreamReader:
 async def publish_marker(amqp: Amqp, stream: str) -> str:
     """Append a marker to the stream (confirmed) and return its id."""
     marker = uuid.uuid4().hex
-    async with amqp.admin_confirm() as channel:
+    async with amqp.admin(confirms=True) as channel:
         await channel.basic_publish(
             b"",
             exchange="",
@@ -222,6 +269,24 @@ async def scan(
                 await reader.ack(batch[-1])
     finally:
         await reader.close()
+
+
+def position_request(start: Start) -> dict[str, Any]:
+    """A start position as a seek request (what a pump in another process is sent)."""
+    return {"kind": start.kind, "offset": start.offset, "ts": start.timestamp_ms}
+
+
+async def resolve(amqp: Amqp, stream: str, request: dict[str, Any], timeout: float) -> Position:
+    """A concrete stored position for earliest / latest / offset / timestamp."""
+    kind = request["kind"]
+    if kind == "earliest":
+        return {"offset": 0}
+    if kind == "offset":
+        return {"offset": int(request["offset"])}
+    if kind == "timestamp":
+        return {"ts": int(request["ts"])}
+    end = await scan(amqp, stream, "next", None, timeout)  # a fresh marker's offset
+    return {"offset": end + 1}
 
 
 class OffsetStore:

@@ -25,7 +25,7 @@ import logging
 import math
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
@@ -34,12 +34,10 @@ from anymq.errors import ConfigError, TopicNotFound
 from anymq.message import Received
 from anymq_sqs import codec, naming
 from anymq_sqs.admin import Source
+from anymq_sqs.context import SqsContext
 from anymq_sqs.errors import is_not_found, translate
 from anymq_sqs.options import SqsOptions
 from anymq_sqs.poll import Poll, Poller
-
-if TYPE_CHECKING:
-    from anymq_sqs.driver import SQSBroker
 
 log = logging.getLogger("anymq.sqs")
 
@@ -56,10 +54,10 @@ _SYSTEM = ["ApproximateReceiveCount", "SentTimestamp"]
 class SQSConsumer(ConsumerDriver):
     """A member of a group: reads the group's queue (or a temporary one without a group)."""
 
-    def __init__(self, broker: SQSBroker, options: ConsumerOptions) -> None:
-        settings = broker.settings
-        extra = SqsOptions.parse(options.extra, "consumer", defaults=broker.options)
-        self.broker = broker
+    def __init__(self, context: SqsContext, options: ConsumerOptions) -> None:
+        settings = context.settings
+        extra = SqsOptions.parse(options.extra, "consumer", defaults=context.options)
+        self.context = context
         self.options = options
         self.visibility = extra.visibility_timeout
         wait = extra.wait_time
@@ -82,15 +80,15 @@ class SQSConsumer(ConsumerDriver):
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
         opts = self.options
-        broker = self.broker
-        naming.check_topic(opts.topic, fifo_only=broker.settings.fifo)
-        topology = broker.topology
-        source = await topology.source(opts.topic, opts.group, create=broker.settings.auto_create)
+        context = self.context
+        context.check(opts.topic)
+        topology = context.topology
+        source = await topology.source(opts.topic, opts.group, create=context.settings.auto_create)
         self.source = source
         self._url = source.url
         try:
             if opts.dead_letter_topic is not None:
-                naming.check_topic(opts.dead_letter_topic, fifo_only=broker.settings.fifo)
+                context.check(opts.dead_letter_topic)
                 if naming.is_fifo(opts.dead_letter_topic) != naming.is_fifo(opts.topic):
                     raise ConfigError(
                         f"dead-letter topic {opts.dead_letter_topic!r} and topic {opts.topic!r} "
@@ -134,7 +132,7 @@ class SQSConsumer(ConsumerDriver):
             log.warning("anymq sqs: could not settle or give back messages on close: %r", exc)
         if self.source is not None and self.source.temporary:
             try:
-                await self.broker.topology.release(self.source)
+                await self.context.topology.release(self.source)
             except Exception as exc:
                 log.warning(
                     "anymq sqs: could not delete temporary queue %s: %s", self.source.name, exc
@@ -148,7 +146,7 @@ class SQSConsumer(ConsumerDriver):
             raise self._deleted()
         if self._acks:
             await self._flush_acks()
-        sqs = self.broker.topology.sqs
+        sqs = self.context.topology.sqs
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         count = max(1, min(BATCH, max_messages))
@@ -219,7 +217,7 @@ class SQSConsumer(ConsumerDriver):
     async def _topic_gone(self) -> bool:
         """True only when SNS (or SQS in queue mode) says the topic no longer exists; any
         other failure (a busy or unreachable endpoint) is left to the poll to report."""
-        topology = self.broker.topology
+        topology = self.context.topology
         try:
             if topology.queue_mode:
                 await topology.sqs.get_queue_attributes(
@@ -303,12 +301,12 @@ class SQSConsumer(ConsumerDriver):
             )
             kwargs["MessageDeduplicationId"] = f"{message.message_id or uuid.uuid4().hex}-dlt"
         try:
-            await self.broker.topology.sqs.send_message(**kwargs)
+            await self.context.topology.sqs.send_message(**kwargs)
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(exc, "dead-lettering a message") from exc
 
     async def _flush_acks(self) -> None:
-        sqs = self.broker.topology.sqs
+        sqs = self.context.topology.sqs
         while self._acks:
             batch, self._acks = self._acks[:BATCH], self._acks[BATCH:]
             try:
@@ -327,7 +325,7 @@ class SQSConsumer(ConsumerDriver):
         await self._set_visibility(handles, 0)
 
     async def _set_visibility(self, handles: list[str], seconds: int) -> None:
-        sqs = self.broker.topology.sqs
+        sqs = self.context.topology.sqs
 
         async def one(chunk: list[str]) -> None:
             try:
@@ -352,7 +350,7 @@ class SQSConsumer(ConsumerDriver):
     # -- background ----------------------------------------------------------------------
     async def _flusher(self) -> None:
         """Sends collected acks shortly after the first one, so acks cost one call per 10."""
-        linger = self.broker.settings.ack_linger
+        linger = self.context.settings.ack_linger
         while not self.closed:
             await self._wake.wait()
             self._wake.clear()
@@ -387,7 +385,7 @@ class SQSConsumer(ConsumerDriver):
     def _fail(self, exc: BaseException, doing: str) -> Exception:
         return translate(
             exc,
-            endpoint=self.broker.settings.endpoint,
+            endpoint=self.context.settings.endpoint,
             topic=self.options.topic,
             doing=f"{doing} on {self.options.topic}",
         )

@@ -121,16 +121,6 @@ def is_not_found(exc: BaseException) -> bool:
     return code_of(exc) in NOT_FOUND
 
 
-def unavailable(endpoint: str, message: str) -> BrokerUnavailable:
-    """BrokerUnavailable with ``host`` and ``port`` from ``endpoint`` (never credentials)."""
-    host, _, port = endpoint.rpartition(":")
-    return BrokerUnavailable(
-        message,
-        host=host or None,
-        port=int(port) if port.isdigit() else None,
-    )
-
-
 def translate(
     exc: BaseException,
     *,
@@ -153,7 +143,8 @@ def translate(
     if isinstance(exc, (BotoConnectionError, ReadTimeoutError, ConnectionClosedError)) or (
         isinstance(exc, BotoCoreError) and "connect" in type(exc).__name__.lower()
     ):
-        return unavailable(endpoint, f"cannot reach SQS/SNS at {endpoint} while {doing}: {exc}")
+        message = f"cannot reach SQS/SNS at {endpoint} while {doing}: {exc}"
+        return BrokerUnavailable.at(endpoint, message)
     if isinstance(exc, NoCredentialsError):
         return ConfigError(
             "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile "

@@ -149,6 +149,19 @@ def _check_endpoint(endpoint: str) -> None:
         )
 
 
+#: Settings taken as the options give them (the others are derived in :func:`parse`).
+_AS_GIVEN = (
+    "mode",
+    "fifo",
+    "visibility_timeout",
+    "wait_time",
+    "connect_timeout",
+    "max_attempts",
+    "max_pool_connections",
+    "ack_linger",
+)
+
+
 def parse(url: URL, options: Mapping[str, Any]) -> Settings:
     """Settings from the URL and the options (keyword options win over URL ones)."""
     values = SqsOptions.parse(options)
@@ -194,17 +207,10 @@ def parse(url: URL, options: Mapping[str, Any]) -> Settings:
         profile=profile,
         access_key=url.username,
         secret_key=url.password,
-        mode=values.mode,
-        fifo=values.fifo,
-        visibility_timeout=values.visibility_timeout,
-        wait_time=values.wait_time,
-        connect_timeout=values.connect_timeout,
         read_timeout=values.wait_time + 10 if read_timeout is None else read_timeout,
-        max_attempts=values.max_attempts,
-        max_pool_connections=values.max_pool_connections,
         auto_create=values.auto_create_topics,
         max_message_size=values.max_message_size or default_limit,
-        ack_linger=values.ack_linger,
+        **{name: getattr(values, name) for name in _AS_GIVEN},
     )
 
 

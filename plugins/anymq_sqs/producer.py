@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
@@ -27,10 +27,8 @@ from anymq.errors import (
 )
 from anymq.message import Receipt
 from anymq_sqs import codec, naming
+from anymq_sqs.context import SqsContext
 from anymq_sqs.errors import BACKEND, is_not_found, translate
-
-if TYPE_CHECKING:
-    from anymq_sqs.driver import SQSBroker
 
 MAX_DELAY = 900
 BATCH = 10
@@ -39,11 +37,11 @@ BATCH = 10
 class SQSProducer(ProducerDriver):
     """One producer; shares the broker's clients."""
 
-    def __init__(self, broker: SQSBroker, options: ProducerOptions) -> None:
-        self.broker = broker
+    def __init__(self, context: SqsContext, options: ProducerOptions) -> None:
+        self.context = context
         self.options = options
         self.closed = False
-        self._limit = broker.settings.max_message_size
+        self._limit = context.settings.max_message_size
         self._checked: set[str] = set()
 
     # -- helpers -------------------------------------------------------------------------
@@ -51,7 +49,7 @@ class SQSProducer(ProducerDriver):
         if self.closed:
             raise ClosedError("producer is closed")
         if topic not in self._checked:
-            naming.check_topic(topic, fifo_only=self.broker.settings.fifo)
+            self.context.check(topic)
             self._checked.add(topic)
 
     def _entry(self, topic: str, index: int, m: Outgoing, *, binary: bool) -> dict[str, Any]:
@@ -96,43 +94,43 @@ class SQSProducer(ProducerDriver):
 
     def _fail(self, exc: BaseException, topic: str, doing: str) -> Exception:
         return translate(
-            exc, endpoint=self.broker.settings.endpoint, topic=topic, doing=doing, publishing=True
+            exc, endpoint=self.context.settings.endpoint, topic=topic, doing=doing, publishing=True
         )
 
-    async def _auto_create(self, topic: str, exc: BaseException) -> bool:
-        if self.broker.settings.auto_create and is_not_found(exc):
-            await self.broker.topology.create_topic(topic)
-            return True
-        return False
+    async def _to_topic(self, topic: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """``call()`` (an SNS publish); once more after auto-creating a missing topic."""
+        doing = f"publishing to {topic}"
+        try:
+            return await call()
+        except (ClientError, BotoCoreError) as exc:
+            if not (self.context.settings.auto_create and is_not_found(exc)):
+                raise self._fail(exc, topic, doing) from exc
+        await self.context.topology.create_topic(topic)
+        try:
+            return await call()
+        except (ClientError, BotoCoreError) as again:
+            raise self._fail(again, topic, doing) from again
 
     # -- sending -------------------------------------------------------------------------
     async def send(self, topic: str, message: Outgoing) -> Receipt:
         self._check(topic)
-        if message.delay or self.broker.queue_mode:
+        if message.delay or self.context.queue_mode:
             return (await self.send_batch(topic, [message]))[0]
         entry = self._entry(topic, 0, message, binary=False)
         kwargs: dict[str, Any] = {
-            "TopicArn": self.broker.topology.topic_arn(topic),
+            "TopicArn": self.context.topology.topic_arn(topic),
             "Message": entry["_body"],
         }
         for name in ("MessageAttributes", "MessageGroupId", "MessageDeduplicationId"):
             if name in entry:
                 kwargs[name] = entry[name]
-        sns = self.broker.topology.sns
-        try:
-            response = await sns.publish(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            if not await self._auto_create(topic, exc):
-                raise self._fail(exc, topic, f"publishing to {topic}") from exc
-            try:
-                response = await sns.publish(**kwargs)
-            except (ClientError, BotoCoreError) as again:
-                raise self._fail(again, topic, f"publishing to {topic}") from again
+        sns = self.context.topology.sns
+        response = await self._to_topic(topic, lambda: sns.publish(**kwargs))
         return Receipt(topic, None, None, response.get("MessageId"))
 
     async def send_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[Receipt]:
         self._check(topic)
-        queue_mode = self.broker.queue_mode
+        queue_mode = self.context.queue_mode
         entries = [
             self._entry(topic, i, m, binary=queue_mode or bool(m.delay))
             for i, m in enumerate(messages)
@@ -152,10 +150,10 @@ class SQSProducer(ProducerDriver):
         return [Receipt(topic, None, None, i) for i in ids]
 
     async def _queue_url(self, topic: str) -> str:
-        topology = self.broker.topology
+        topology = self.context.topology
         url = await topology.queue_url(topic)
         if url is None:
-            if not self.broker.settings.auto_create:
+            if not self.context.settings.auto_create:
                 raise TopicNotFound(topic, BACKEND)
             await topology.create_topic(topic)
             url = await topology.queue_url(topic)
@@ -169,17 +167,11 @@ class SQSProducer(ProducerDriver):
             {k: v for k, v in e.items() if not k.startswith("_")} | {"Message": e["_body"]}
             for e in chunk
         ]
-        sns = self.broker.topology.sns
-        arn = self.broker.topology.topic_arn(topic)
-        try:
-            response = await sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=request)
-        except (ClientError, BotoCoreError) as exc:
-            if not await self._auto_create(topic, exc):
-                raise self._fail(exc, topic, f"publishing to {topic}") from exc
-            try:
-                response = await sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=request)
-            except (ClientError, BotoCoreError) as again:
-                raise self._fail(again, topic, f"publishing to {topic}") from again
+        sns = self.context.topology.sns
+        arn = self.context.topology.topic_arn(topic)
+        response = await self._to_topic(
+            topic, lambda: sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=request)
+        )
         self._settle(topic, response, ids)
 
     async def _send_queue(
@@ -190,7 +182,7 @@ class SQSProducer(ProducerDriver):
             for e in chunk
         ]
         try:
-            response = await self.broker.topology.sqs.send_message_batch(
+            response = await self.context.topology.sqs.send_message_batch(
                 QueueUrl=url, Entries=request
             )
         except (ClientError, BotoCoreError) as exc:
@@ -215,11 +207,11 @@ class SQSProducer(ProducerDriver):
         self, topic: str, entries: list[dict[str, Any]], ids: list[str | None]
     ) -> None:
         """SNS cannot delay: send to every subscribed queue with DelaySeconds instead."""
-        topology = self.broker.topology
+        topology = self.context.topology
         try:
             queues = await topology.subscribed_queues(topic)
         except TopicNotFound:
-            if not self.broker.settings.auto_create:
+            if not self.context.settings.auto_create:
                 raise
             await topology.create_topic(topic)
             queues = []

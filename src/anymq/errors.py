@@ -85,6 +85,13 @@ class BrokerUnavailable(AnyMQError, ConnectionError):
         self.port = port
         super().__init__(message)
 
+    @classmethod
+    def at(cls, address: str, message: str) -> BrokerUnavailable:
+        """``message`` about ``address`` (``host:port``, or a comma list: its first), whose
+        host and port are kept as attributes; a backend passes its address, never a URL."""
+        host, _, port = address.split(",")[0].rpartition(":")
+        return cls(message, host=host or None, port=int(port) if port.isdigit() else None)
+
 
 class UnsupportedFeature(AnyMQError):
     """A capability the backend does not declare was asked for.

@@ -59,3 +59,12 @@ def test_the_docstring_tree_names_every_class() -> None:
     for cls in vars(errors).values():
         if isinstance(cls, type) and issubclass(cls, errors.AnyMQError):
             assert cls.__name__ in tree, cls
+
+
+def test_broker_unavailable_at_names_the_first_address() -> None:
+    from anymq.errors import BrokerUnavailable
+
+    error = BrokerUnavailable.at("h1:9092,h2:9093", "cannot connect")
+    assert (str(error), error.host, error.port) == ("cannot connect", "h1", 9092)
+    bare = BrokerUnavailable.at("sqs.eu-west-1.amazonaws.com", "down")
+    assert (bare.host, bare.port) == (None, None)

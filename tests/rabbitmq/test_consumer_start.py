@@ -8,11 +8,12 @@ a 16-bit count: anything over 65,535 must be refused before a channel is opened.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
 
 import anymq
-from anymq.backend import ConsumerOptions
+from anymq.backend import ConsumerDriver, ConsumerOptions
 from anymq.model import Position
 from anymq_rabbitmq.consumer import QueueConsumer
 from anymq_rabbitmq.driver import RabbitBroker
@@ -73,15 +74,16 @@ async def test_consumer_whose_start_fails_closes_its_channel(rabbitmq_url: str, 
             options = ConsumerOptions(
                 topic=topic, group=group, start=Position.latest(), prefetch=70000
             )
-            cls = {
-                "group": QueueConsumer,
-                "private": QueueConsumer,
-                "stream-group": StreamGroupConsumer,
-                "stream-broadcast": StreamBroadcastConsumer,
+            context = driver.context
+            make: Callable[[], ConsumerDriver] = {
+                "group": lambda: QueueConsumer(context, options),
+                "private": lambda: QueueConsumer(context, options),
+                "stream-group": lambda: StreamGroupConsumer(context, options, driver.pumps),
+                "stream-broadcast": lambda: StreamBroadcastConsumer(context, options),
             }[kind]
             channels = open_channels(broker)
             for _ in range(5):
-                consumer = cls(driver, options)
+                consumer = make()
                 with pytest.raises(Exception):  # noqa: B017 - any failure will do
                     await consumer.start()
             assert open_channels(broker) == channels, "failed starts left channels open"

@@ -1,0 +1,310 @@
+"""Declaring topics and group queues, always under the registry lock.
+
+Used by the driver (create_topic) and by producers and consumers (a first send, a consumer
+start), which get the broker's context, not the driver. Each step checks the registry before
+it touches RabbitMQ: a queue is checked against the registry (is it this group's?) and bound,
+never taken as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from anymq.backend import ConsumerOptions
+from anymq.errors import ConfigError, TopicNotFound
+from anymq.model import Retention
+from anymq_rabbitmq import topology as topo
+from anymq_rabbitmq.context import RabbitContext
+from anymq_rabbitmq.naming import Names
+from anymq_rabbitmq.registry import Doc
+from anymq_rabbitmq.streams import OffsetStore, position_request, resolve
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePlan:
+    """Which queue a consumer reads; ``name=None`` asks for a private exclusive queue."""
+
+    name: str | None
+    quorum: bool
+    arguments: dict[str, Any]
+    key: str = ""
+    bind_arguments: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamGroupPlan:
+    """A stream-mode group: its topic's entry, bindings and work queue."""
+
+    meta: topo.TopicMeta
+    bindings: list[str]
+    quorum: bool
+    queue: str
+
+
+async def create_locked(
+    ctx: RabbitContext, doc: Doc, name: str, exchange_type: str, retention: Retention
+) -> bool:
+    """Declare a topic's exchange (and stream) and record it; False if it existed."""
+    if await topo.exchange_exists(ctx.amqp, name):
+        return False
+    if ctx.stream_mode and exchange_type == "direct":
+        raise ConfigError(
+            "mode=stream needs an exchange that can route every message into the topic's "
+            "stream: topic, fanout or headers, not direct"
+        )
+    meta = topo.TopicMeta(
+        name=name,
+        exchange_type=exchange_type,
+        mode=ctx.settings.mode,
+        retention_ms=(
+            int(retention.time.total_seconds() * 1000) if retention.time is not None else None
+        ),
+        retention_bytes=retention.bytes,
+        retention_messages=retention.messages,
+    )
+    await topo.declare_exchange(
+        ctx.amqp,
+        name,
+        exchange_type,
+        ctx.settings.mode,
+        {
+            "ms": meta.retention_ms,
+            "bytes": meta.retention_bytes,
+            "messages": meta.retention_messages,
+        },
+    )
+    if ctx.stream_mode:
+        stream = Names.stream(name)
+        await topo.declare_queue(
+            ctx.amqp, stream, topo.stream_arguments(meta, ctx.settings), "stream"
+        )
+        key, bind_args = topo.binding_arguments(exchange_type, meta.default_binding())
+        await topo.bind(ctx.amqp, stream, name, key, bind_args)
+    meta.save(doc)
+    return True
+
+
+async def ensure_topic(ctx: RabbitContext, name: str) -> None:
+    """TopicNotFound unless the exchange exists (or auto-create made it)."""
+    if await topo.exchange_exists(ctx.amqp, name):
+        return
+    if not ctx.settings.auto_create_topics:
+        raise TopicNotFound(name, "rabbitmq", "or connect with ?auto_create_topics=true")
+    async with ctx.registry.edit() as doc:
+        await create_locked(ctx, doc, name, ctx.settings.exchange_type, Retention())
+
+
+async def meta_locked(
+    ctx: RabbitContext, doc: Doc, topic: str, *, create: str | None = None
+) -> topo.TopicMeta:
+    """The topic's registry entry (under the registry lock); TopicNotFound if missing."""
+    if not await topo.exchange_exists(ctx.amqp, topic):
+        if create is None and not ctx.settings.auto_create_topics:
+            doc["topics"].pop(topic, None)  # a stale entry: the exchange was deleted
+            raise TopicNotFound(topic, "rabbitmq")
+        exchange_type = create or ctx.settings.exchange_type
+        await create_locked(ctx, doc, topic, exchange_type, Retention())
+    meta = topo.TopicMeta.from_doc(doc, topic)
+    if meta is None:  # created outside anymq: adopt it with defaults
+        meta = topo.TopicMeta(name=topic, known=False)
+    return meta
+
+
+def _stream_only(meta: topo.TopicMeta) -> topo.TopicMeta:
+    if meta.known and meta.mode != "stream":
+        raise ConfigError(
+            f"topic {meta.name!r} was created in classic mode (no stream); connect without "
+            "mode=stream to consume it"
+        )
+    return meta
+
+
+async def stream_topic(ctx: RabbitContext, topic: str) -> topo.TopicMeta:
+    """A stream-mode topic's registry entry; TopicNotFound / ConfigError otherwise."""
+    async with ctx.registry.edit() as doc:
+        return _stream_only(await meta_locked(ctx, doc, topic))
+
+
+def binding(meta: topo.TopicMeta, wanted: str | None) -> str:
+    """The binding a group asks for (the topic's default without one)."""
+    if wanted is not None and meta.exchange_type == "fanout":
+        raise ConfigError(f"topic {meta.name!r} is a fanout exchange: bindings do not apply")
+    return wanted if wanted is not None else meta.default_binding()
+
+
+def recorded_queue(meta: topo.TopicMeta, group: str) -> str:
+    """The queue the registry records for a group, else the name it gets now."""
+    queue = (meta.groups.get(group) or {}).get("queue")
+    return queue if isinstance(queue, str) and queue else Names.group_queue(meta.name, group)
+
+
+def owners(doc: Doc, queue: str, topic: str, group: str) -> list[tuple[str, str]]:
+    """The other (topic, group) pairs the registry records ``queue`` for."""
+    return [
+        (other, name)
+        for other, entry in doc["topics"].items()
+        for name, info in (entry.get("groups") or {}).items()
+        if (other, name) != (topic, group) and (info or {}).get("queue") == queue
+    ]
+
+
+def claim(doc: Doc, meta: topo.TopicMeta, group: str) -> str:
+    """The group's queue, refused when the registry records it for another group.
+
+    Names are injective, but a group whose queue an earlier anymq named ``<topic>.<group>``
+    without escaping keeps that queue (and its messages), and that name may be the one
+    another pair maps to now.
+    """
+    queue = recorded_queue(meta, group)
+    found = owners(doc, queue, meta.name, group)
+    if found:
+        other_topic, other_group = found[0]
+        raise ConfigError(
+            f"group {group!r} of topic {meta.name!r} would read the queue {queue!r}, but "
+            f"that queue belongs to group {other_group!r} of topic {other_topic!r} (it was "
+            "named before anymq escaped '.' in group names); consuming it would mix the "
+            "two topics' messages. Use another group name, or delete topic "
+            f"{other_topic!r} (or that group's queue) first"
+        )
+    return queue
+
+
+@dataclass(slots=True)
+class GroupRecord:
+    """A group's queue as the registry records it (see :func:`record`)."""
+
+    queue: str
+    queue_type: str
+    bindings: list[str]
+    max_deliveries: int | None
+    dead_letter_topic: str | None
+
+    @classmethod
+    def wanted(
+        cls,
+        ctx: RabbitContext,
+        meta: topo.TopicMeta,
+        group: str,
+        queue: str,
+        max_deliveries: int | None,
+        dlx: str | None,
+    ) -> GroupRecord:
+        """What a consumer asks for; a group asking nothing keeps what is recorded."""
+        entry = meta.groups.get(group)
+        queue_type = ctx.settings.queue_type
+        if entry is not None and max_deliveries is None and dlx is None:
+            queue_type = entry.get("queue_type", queue_type)
+            max_deliveries = entry.get("max_deliveries")
+            dlx = entry.get("dead_letter_topic")
+        bindings = list(entry.get("bindings", [])) if entry else []
+        return cls(queue, queue_type, bindings, max_deliveries, dlx)
+
+    def save(self, meta: topo.TopicMeta, doc: Doc, group: str) -> None:
+        """Remember it in the topic's registry entry (saved if the topic is known)."""
+        meta.groups[group] = {
+            "queue": self.queue,
+            "queue_type": self.queue_type,
+            "bindings": self.bindings,
+            "max_deliveries": self.max_deliveries,
+            "dead_letter_topic": self.dead_letter_topic,
+        }
+        if meta.known:
+            meta.save(doc)
+
+
+async def ensure_group_locked(
+    ctx: RabbitContext,
+    doc: Doc,
+    meta: topo.TopicMeta,
+    group: str,
+    wanted: str | None,
+    max_deliveries: int | None,
+    dlx: str | None,
+) -> GroupRecord:
+    """Declare, bind and record a group's queue."""
+    unrecorded = group not in meta.groups and max_deliveries is None and dlx is None
+    record = GroupRecord.wanted(ctx, meta, group, claim(doc, meta, group), max_deliveries, dlx)
+    if not (unrecorded and await topo.queue_counts(ctx.amqp, record.queue) is not None):
+        # A queue anymq has no record of (topic made outside anymq) is used as it is.
+        args = topo.queue_arguments(
+            meta,
+            record.queue_type,
+            max_deliveries=record.max_deliveries,
+            dead_letter_exchange=record.dead_letter_topic,
+        )
+        await topo.declare_queue(ctx.amqp, record.queue, args, f"group {group!r}")
+    if wanted is not None or not record.bindings:
+        each = binding(meta, wanted)
+        if each not in record.bindings:
+            record.bindings.append(each)
+    for each in record.bindings:  # binding is idempotent: an existing queue is bound again
+        key, bind_args = topo.binding_arguments(meta.exchange_type, each)
+        await topo.bind(ctx.amqp, record.queue, meta.name, key, bind_args)
+    record.save(meta, doc, group)
+    return record
+
+
+async def prepare_queue(ctx: RabbitContext, options: ConsumerOptions) -> QueuePlan:
+    """Declare what a consumer reads (group queue, dead-letter topic) and plan the rest."""
+    topic, group = options.topic, options.group
+    if group is None:
+        async with ctx.registry.edit() as doc:
+            meta = await meta_locked(ctx, doc, topic)
+        key, bind_args = topo.binding_arguments(meta.exchange_type, binding(meta, options.binding))
+        args = topo.queue_arguments(meta, "classic")
+        args.pop("x-queue-type")
+        return QueuePlan(None, False, args, key, bind_args)
+    async with ctx.registry.edit() as doc:
+        meta = await meta_locked(ctx, doc, topic)
+        dlx = options.dead_letter_topic
+        if dlx is not None:
+            dead = await meta_locked(ctx, doc, dlx, create="topic")
+            await ensure_group_locked(ctx, doc, dead, group, None, None, None)
+        record = await ensure_group_locked(
+            ctx, doc, meta, group, options.binding, options.max_deliveries, dlx
+        )
+    return QueuePlan(record.queue, record.queue_type == "quorum", {})
+
+
+async def prepare_stream_group(ctx: RabbitContext, options: ConsumerOptions) -> StreamGroupPlan:
+    """Declare a stream-mode group's work queue, offset and control queues; store its start."""
+    topic, group = options.topic, options.group
+    assert group is not None
+    store = OffsetStore(ctx.stream_amqp, Names.offsets(topic, group))
+    async with ctx.registry.edit() as doc:
+        meta = _stream_only(await meta_locked(ctx, doc, topic))
+        queue = claim(doc, meta, group)
+        dlx = options.dead_letter_topic
+        if dlx is not None:
+            await meta_locked(ctx, doc, dlx, create="topic")
+        record = GroupRecord.wanted(ctx, meta, group, queue, options.max_deliveries, dlx)
+        work = topo.TopicMeta(name=topic)  # retention lives on the stream, not here
+        await topo.declare_queue(
+            ctx.amqp,
+            queue,
+            # No x-dead-letter-exchange: RabbitMQ 3.10 does not dead-letter into streams,
+            # so stream-mode groups dead-letter client-side (StreamGroupConsumer.nack).
+            topo.queue_arguments(work, record.queue_type),
+            f"group {group!r}",
+        )
+        await store.declare()
+        await topo.declare_queue(
+            ctx.amqp, Names.control(topic, group), {"x-queue-type": "classic"}, "control"
+        )
+        if options.binding is not None:
+            binding(meta, options.binding)
+            if options.binding not in record.bindings:
+                record.bindings.append(options.binding)
+        record.save(meta, doc, group)
+        if await store.read() is None:
+            stream = Names.stream(topic)
+            position = await resolve(
+                ctx.stream_amqp,
+                stream,
+                position_request(options.start),
+                ctx.settings.publish_timeout,
+            )
+            async with ctx.stream_amqp.admin(confirms=True) as channel:
+                await store.write(position, channel)
+    return StreamGroupPlan(meta, record.bindings, record.queue_type == "quorum", queue)
