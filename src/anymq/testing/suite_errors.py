@@ -8,7 +8,8 @@ URL (``anymq compare`` runs the suite with them), a backend's test class pins th
 ``unreachable_url``
     The URL under test aimed at a local port nothing listens on (its hosts, and any
     ``http(s)://`` option such as SQS's ``endpoint_url``). None for a backend with no
-    network (memory://): the test then proves it connects without one.
+    network (memory://, or any URL with neither a host nor an http(s) option, such as a
+    file's): the test then proves it connects without one.
 ``checks_credentials``
     True: the broker under test must refuse a wrong password with AuthenticationError.
     False: it checks none (memory://, moto_server, a PLAINTEXT Kafka listener), so a wrong
@@ -70,6 +71,13 @@ def unreachable(url: str) -> str:
     return replace(parsed, hosts=hosts, query=query).render(hide_password=False)
 
 
+def has_address(url: str) -> bool:
+    """False for a URL with no host and no http(s) option (a file, an in-process store):
+    nothing in it can be aimed at a closed port."""
+    parsed = anymq.URL.parse(url)
+    return bool(parsed.hosts) or any(_is_http(v) for v in parsed.query.values())
+
+
 def _is_http(value: str) -> bool:
     return value.startswith(("http://", "https://"))
 
@@ -79,7 +87,7 @@ class ErrorContract:
 
     @pytest.fixture
     def unreachable_url(self, anymq_url: str) -> str | None:
-        if anymq.connect(anymq_url).backend in IN_PROCESS:
+        if anymq.connect(anymq_url).backend in IN_PROCESS or not has_address(anymq_url):
             return None
         return unreachable(anymq_url)
 
