@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.example_backend.anymq_sqlite import plugin
 
 from anymq import plugins
 from anymq.testing import ContractSuite
-from tests.example_backend.anymq_sqlite import plugin
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import sqlite3
 import time
@@ -110,8 +111,9 @@ class SqliteBroker(BrokerDriver):
         super().__init__(url, options)
         self.settings = SqliteOptions.parse(self.options)
         self.path = database_path(url)
-        self.store = Store(self.path, busy_timeout=self.settings.connect_timeout,
-                           fsync=self.settings.fsync)  # fmt: skip
+        self.store = Store(
+            self.path, busy_timeout=self.settings.connect_timeout, fsync=self.settings.fsync
+        )
         self.bell = _bells.setdefault(self.path, Bell())
 
     async def start(self) -> None:
@@ -126,18 +128,24 @@ class SqliteBroker(BrokerDriver):
     async def create_topic(
         self, name: str, *, partitions: int, retention: Retention, options: Mapping[str, Any]
     ) -> bool:
-        return await self.store.run(lambda db: Store.write(db, lambda db: Store.create_topic(db, name)))
+        return await self.store.transact(lambda db: Store.create_topic(db, name))
 
     async def delete_topic(self, name: str) -> None:
-        await self.store.run(lambda db: Store.write(db, lambda db: Store.delete_topic(db, name)))
+        await self.store.transact(lambda db: Store.delete_topic(db, name))
         self.bell.ring()  # its consumers notice at once
 
     async def describe_topic(self, name: str) -> TopicInfo:
         def describe(db: sqlite3.Connection) -> TopicInfo:
             Store.need_topic(db, name)
             [(stored,)] = Store.query(db, "SELECT count(*) FROM messages WHERE topic = ?", name)
-            groups = Store.query(db, "SELECT name FROM groups WHERE topic = ? AND name IS NOT NULL", name)
-            details = {"path": self.path, "messages": stored, "groups": sorted(g for (g,) in groups)}
+            groups = Store.query(
+                db, "SELECT name FROM groups WHERE topic = ? AND name IS NOT NULL", name
+            )
+            details = {
+                "path": self.path,
+                "messages": stored,
+                "groups": sorted(g for (g,) in groups),
+            }
             return TopicInfo(name=name, partitions=1, details=details)
 
         return await self.store.run(describe)
@@ -174,8 +182,8 @@ class SqliteProducer(ProducerDriver):
         if self.closed:
             raise ClosedError("producer is closed")
         records: list[Record] = [(m.key, m.value, m.headers, m.delay) for m in messages]
-        ids = await self.broker.store.run(
-            lambda db: Store.write(db, lambda db: Store.append(db, topic, records)), sending=True
+        ids = await self.broker.store.transact(
+            lambda db: Store.append(db, topic, records), sending=True
         )
         self.broker.bell.ring()
         return [Receipt(topic, None, None, str(msg)) for msg in ids]
@@ -209,7 +217,7 @@ class SqliteConsumer(ConsumerDriver):
                 Store.create_topic(db, dlt)
             return Store.join(db, topic, group)
 
-        self.group = await self.store.run(lambda db: Store.write(db, join))
+        self.group = await self.store.transact(join)
 
     def _live(self) -> int:
         if self.closed or self.group is None:
@@ -236,7 +244,9 @@ class SqliteConsumer(ConsumerDriver):
             waiter = bell.waiter()  # before looking: a send after the look still wakes us
             try:
                 expires = time.monotonic() + self.lease
-                rows = await self.store.run(lambda db: self._take(db, group, max_messages))
+                rows = await self.store.run(
+                    functools.partial(self._take, group=group, limit=max_messages)
+                )
                 if rows:
                     return [self._received(row, expires) for row in rows]
                 wait = self.poll if deadline is None else min(self.poll, deadline - loop.time())
@@ -249,8 +259,19 @@ class SqliteConsumer(ConsumerDriver):
     def _received(self, row: Row, expires: float) -> Received:
         msg, count, key, value, headers, ts = row
         topic = self.options.topic
-        return Received(value, key, decode_headers(headers), topic, None, None, ts, count,
-                        str(msg), (msg, expires), self.delivery)  # fmt: skip
+        return Received(
+            value,
+            key,
+            decode_headers(headers),
+            topic,
+            None,
+            None,
+            ts,
+            count,
+            str(msg),
+            (msg, expires),
+            self.delivery,
+        )
 
     # -- primitives for anymq.delivery -----------------------------------------------------
     def ack(self, message: Received) -> Awaitable[None]:
@@ -258,7 +279,7 @@ class SqliteConsumer(ConsumerDriver):
 
     async def ack_many(self, messages: Sequence[Received]) -> None:
         group, msgs = self._live(), [m.handle[0] for m in messages]
-        await self.store.run(lambda db: Store.write(db, lambda db: Store.settle(db, group, self.owner, msgs)))
+        await self.store.transact(lambda db: Store.settle(db, group, self.owner, msgs))
 
     def holds(self, message: Received) -> bool:
         """Still ours while the lease lasts; after it the group may have given it to another."""
@@ -267,16 +288,12 @@ class SqliteConsumer(ConsumerDriver):
     async def requeue(self, message: Received, delay: float | None) -> None:
         group, msg = self._live(), message.handle[0]
         visible_at = now_ms() + int((delay or 0) * 1000)
-        await self.store.run(
-            lambda db: Store.write(db, lambda db: Store.release(db, group, self.owner, msg, visible_at))
-        )
+        await self.store.transact(lambda db: Store.release(db, group, self.owner, msg, visible_at))
         self.broker.bell.ring()
 
     async def dead_letter(self, message: Received, topic: str, headers: dict[str, bytes]) -> None:
         record: Record = (message.key, message.body, headers, None)
-        await self.store.run(
-            lambda db: Store.write(db, lambda db: Store.append(db, topic, [record])), sending=True
-        )
+        await self.store.transact(lambda db: Store.append(db, topic, [record]), sending=True)
         self.broker.bell.ring()
 
     async def close(self) -> None:
@@ -295,5 +312,5 @@ class SqliteConsumer(ConsumerDriver):
                 Store.release(db, group, self.owner, None, 0)
 
         with contextlib.suppress(ClosedError):  # the broker closed first: the lease frees them
-            await self.store.run(lambda db: Store.write(db, leave))
+            await self.store.transact(leave)
         self.broker.bell.ring()

@@ -76,6 +76,12 @@ class Store:
         except sqlite3.Error as exc:
             raise mapped(exc, self.path, sending=sending) from exc
 
+    async def transact(
+        self, work: Callable[[sqlite3.Connection], T], *, sending: bool = False
+    ) -> T:
+        """``work`` as one write transaction on the store's thread."""
+        return await self.run(lambda db: self.write(db, work), sending=sending)
+
     @staticmethod
     def write(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
         """One write transaction, taking the lock up front; rolled back on any error."""
@@ -93,9 +99,11 @@ class Store:
 
         def connect(_: object) -> sqlite3.Connection:
             db = sqlite3.connect(
-                self.path, timeout=self.busy_timeout, isolation_level=None,
+                self.path,
+                timeout=self.busy_timeout,
+                isolation_level=None,
                 check_same_thread=False,
-            )  # fmt: skip
+            )
             try:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(f"PRAGMA synchronous={'FULL' if self.fsync else 'NORMAL'}")
@@ -175,7 +183,9 @@ class Store:
     def settle(db: sqlite3.Connection, group: int, owner: str, msgs: Sequence[int]) -> None:
         """Acked: the group is done with these; a message nobody else waits for goes."""
         for msg in msgs:
-            db.execute("DELETE FROM queue WHERE grp = ? AND msg = ? AND owner = ?", (group, msg, owner))
+            db.execute(
+                "DELETE FROM queue WHERE grp = ? AND msg = ? AND owner = ?", (group, msg, owner)
+            )
             db.execute(
                 "DELETE FROM messages WHERE id = ? AND NOT EXISTS "
                 "(SELECT 1 FROM queue WHERE msg = ?)",
@@ -191,7 +201,9 @@ class Store:
         if msg is not None:
             where += " AND msg = ?"
             args.append(msg)
-        db.execute(f"UPDATE queue SET owner = NULL, visible_at = ? WHERE {where}", [visible_at, *args])
+        db.execute(
+            f"UPDATE queue SET owner = NULL, visible_at = ? WHERE {where}", [visible_at, *args]
+        )
 
     @staticmethod
     def join(db: sqlite3.Connection, topic: str, name: str | None) -> int:
