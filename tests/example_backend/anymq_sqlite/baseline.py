@@ -30,12 +30,16 @@ class Raw:
     def __init__(self, path: str, table: str, timeout: float) -> None:
         self.table = table
         self.pool = ThreadPoolExecutor(1)
-        self.db = sqlite3.connect(
-            path, timeout=timeout, isolation_level=None, check_same_thread=False
-        )
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        # made on the pool's thread too: the connection is only ever touched by that thread
+        self.db = self.pool.submit(self._connect, path, timeout).result()
         self.ready = asyncio.Event()
+
+    @staticmethod
+    def _connect(path: str, timeout: float) -> sqlite3.Connection:
+        db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
 
     async def run(self, work: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.pool, work)
