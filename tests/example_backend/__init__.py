@@ -1,0 +1,1 @@
+"""A third-party backend written from docs/plugins.md, kept here to prove the walkthrough."""
