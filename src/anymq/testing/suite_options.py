@@ -39,7 +39,12 @@ class OptionsContract:
         ``connect()`` itself (nothing has connected), not a silent false."""
         declared = _declared(ctx)
         flags = [n for n, o in declared.in_scope("connect").items() if isinstance(o.kind, Bool)]
-        assert flags, f"the {ctx.backend} backend declares no boolean connect option"
+        if not flags:  # nothing to misread as false: a made-up flag must not pass silently
+            ctx.observe("options.boolean", "no boolean connect option")
+            url = anymq.URL.parse(ctx.url).with_query(anymq_made_up_flag="ture")
+            with pytest.raises(anymq.ConfigError, match="anymq_made_up_flag"):
+                anymq.connect(url)
+            return
         url = anymq.URL.parse(ctx.url).with_query(**{flags[0]: "ture"})
         with pytest.raises(anymq.ConfigError) as info:
             anymq.connect(url)
