@@ -83,5 +83,5 @@ def test_example(block: Block, broker: str, request: pytest.FixtureRequest, tmp_
             f"--- the code run ---\n{code}",
             pytrace=False,
         )
-    if block.prints is not None:
-        assert block.prints in done.stdout, f"{block.where} on {broker} printed {done.stdout!r}"
+    if block.prints is not None and block.prints not in done.stdout:
+        pytest.fail(f"{block.where} on {broker}: printed {done.stdout!r}, not {block.prints!r}")
