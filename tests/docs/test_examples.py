@@ -31,7 +31,9 @@ def _params() -> list[object]:
                 continue
             for broker in block.brokers:
                 marks = [] if broker == "memory" else [getattr(pytest.mark, broker)]
-                params.append(pytest.param(block, broker, marks=marks, id=f"{block.where}-{broker}"))
+                params.append(
+                    pytest.param(block, broker, marks=marks, id=f"{block.where}-{broker}")
+                )
     return params
 
 
