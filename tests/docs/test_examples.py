@@ -52,11 +52,15 @@ async def _delete(url: str, topics: list[str]) -> None:
                 await broker.delete_topic(topic)
 
 
-@pytest.mark.parametrize(("block", "broker"), _params())
-def test_example(block: Block, broker: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    url = "memory://" if broker == "memory" else str(request.getfixturevalue(f"{broker}_url"))
-    code, topics = prepare(block.code, broker, url)
-    env = {**os.environ, "PYTHONPATH": _pythonpath()}
+def _text(output: str | bytes | None) -> str:
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""
+
+
+def _run(block: Block, code: str, cwd: Path) -> tuple[int | None, str, str]:
+    """Exit status (None: killed after TIMEOUT), stdout and stderr of the block as a script."""
+    env = {**os.environ, "PYTHONPATH": _pythonpath(), "ANYMQ_DOCS_HANG": str(TIMEOUT * 0.9)}
     env.pop("ANYMQ_URL", None)
     try:
         done = subprocess.run(
@@ -65,25 +69,34 @@ def test_example(block: Block, broker: str, request: pytest.FixtureRequest, tmp_
             capture_output=True,
             text=True,
             timeout=TIMEOUT,
-            cwd=tmp_path,
+            cwd=cwd,
             env=env,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        out = exc.stdout or ""
-        pytest.fail(
-            f"{block.where} on {broker}: still running after {TIMEOUT:.0f} s (a hang), killed; "
-            f"output: {out!r}\n--- the code run ---\n{code}",
-            pytrace=False,
-        )
+        return None, _text(exc.stdout), _text(exc.stderr)
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.parametrize(("block", "broker"), _params())
+def test_example(block: Block, broker: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    url = "memory://" if broker == "memory" else str(request.getfixturevalue(f"{broker}_url"))
+    code, topics = prepare(block.code, broker, url)
+    try:
+        returncode, out, err = _run(block, code, tmp_path)
     finally:
         if broker != "memory" and topics:
             asyncio.run(_delete(url, topics))
-    if done.returncode != 0:
+    if returncode is None:
         pytest.fail(
-            f"{block.where} on {broker}: exit {done.returncode}\n{done.stderr}"
-            f"--- the code run ---\n{code}",
+            f"{block.where} on {broker}: still running after {TIMEOUT:.0f} s (a hang), killed\n"
+            f"{out}{err}--- the code run ---\n{code}",
             pytrace=False,
         )
-    if block.prints is not None and block.prints not in done.stdout:
-        pytest.fail(f"{block.where} on {broker}: printed {done.stdout!r}, not {block.prints!r}")
+    if returncode != 0:
+        pytest.fail(
+            f"{block.where} on {broker}: exit {returncode}\n{err}--- the code run ---\n{code}",
+            pytrace=False,
+        )
+    if block.prints is not None and block.prints not in out:
+        pytest.fail(f"{block.where} on {broker}: printed {out!r}, not {block.prints!r}")
