@@ -45,9 +45,11 @@ def _pythonpath() -> str:
 
 
 async def _delete(url: str, topics: list[str]) -> None:
-    """Best effort: the topics a block created (and their groups) leave the shared broker."""
+    """Best effort: the topics a block created, their groups and dead-letter topics (any
+    topic named after one: the names carry this run's suffix) leave the shared broker."""
     async with anymq.connect(url) as broker:
-        for topic in topics:
+        doomed = [t for t in await broker.list_topics() if t.startswith(tuple(topics))]
+        for topic in sorted(set(doomed) | set(topics)):
             with contextlib.suppress(anymq.TopicNotFound):
                 await broker.delete_topic(topic)
 
