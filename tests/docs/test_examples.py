@@ -38,10 +38,11 @@ def _params() -> list[object]:
 
 
 def _pythonpath() -> str:
-    """Where this session imports anymq and its plugins from, so the block imports the same."""
+    """Where this session imports anymq and its plugins from, so the block imports the same,
+    and the repository root: a block imports as if run there (``tests.example_backend``)."""
     here = [str(Path(m.__file__ or "").resolve().parent.parent) for m in (anymq, anymq_memory)]
     rest = os.environ.get("PYTHONPATH", "")
-    return os.pathsep.join(dict.fromkeys([*here, *([rest] if rest else [])]))
+    return os.pathsep.join(dict.fromkeys([*here, str(ROOT), *([rest] if rest else [])]))
 
 
 async def _delete(url: str, topics: list[str]) -> None:
