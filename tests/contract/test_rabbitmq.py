@@ -3,7 +3,8 @@
 ``TestRabbitClassicContract`` uses queues (quorum group queues, exchanges per topic);
 ``TestRabbitStreamContract`` adds ``?mode=stream`` (a stream per topic, replayable groups).
 ``stalled_broker`` puts a proxy in front of the same server, so the confirm-timeout test
-holds back only its own connection's answers. The server comes from ``tests/brokers.py`` (``ANYMQ_RABBITMQ_URL`` or ``compose/rabbitmq.sh``).
+holds back only its own connection's answers. The server comes from ``tests/brokers.py``
+(``ANYMQ_RABBITMQ_URL`` or ``compose/rabbitmq.sh``).
 """
 
 from __future__ import annotations

@@ -153,12 +153,14 @@ class ErrorContract:
         self, ctx: TestContext, stalled_broker: Stalled | None
     ) -> None:
         if stalled_broker is None:
-            why = "in-process: no confirm to miss" if ctx.capabilities.in_process else "not provoked"
+            in_process = ctx.capabilities.in_process
+            why = "in-process: no confirm to miss" if in_process else "no stall proxy: not provoked"
             ctx.observe("errors.confirm_timeout", why)
             async with ctx.broker() as broker, broker.producer() as producer:
                 topic = await ctx.topic(broker)
                 receipt = await producer.send(topic, b"confirmed")
-            assert isinstance(receipt, anymq.Receipt) and receipt.topic == topic, receipt
+            assert isinstance(receipt, anymq.Receipt), receipt
+            assert receipt.topic == topic
             return
         proxy, timeout = stalled_broker.proxy, stalled_broker.timeout
         topic = ctx.name("uncertain")
