@@ -28,3 +28,10 @@ class TestKafkaContract(ContractSuite):
         # The test broker (compose/kafka.sh) has a PLAINTEXT listener only: no SASL, so no
         # password to get wrong. aiokafka's SASL failures are mapped in tests/kafka/test_errors.py.
         return False
+
+    @pytest.fixture
+    def stalled_broker(self) -> None:
+        # A proxy would only see the bootstrap: the metadata answer sends the clients to the
+        # advertised listener past it. The error map's KafkaTimeoutError ->
+        # DeliveryUncertain is tested with aiokafka's exceptions (tests/kafka/test_errors.py).
+        return None

@@ -2,7 +2,9 @@
 
 ``TestRabbitClassicContract`` uses queues (quorum group queues, exchanges per topic);
 ``TestRabbitStreamContract`` adds ``?mode=stream`` (a stream per topic, replayable groups).
-The server comes from ``tests/brokers.py`` (``ANYMQ_RABBITMQ_URL`` or ``compose/rabbitmq.sh``).
+``stalled_broker`` puts a proxy in front of the same server, so the confirm-timeout test
+holds back only its own connection's answers. The server comes from ``tests/brokers.py``
+(``ANYMQ_RABBITMQ_URL`` or ``compose/rabbitmq.sh``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from anymq.testing import ContractSuite
+from anymq.testing.stall import Stalled, stalled
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -32,6 +35,10 @@ class TestRabbitClassicContract(ContractSuite):
     def checks_credentials(self) -> bool:
         return True
 
+    @pytest.fixture
+    def stalled_broker(self, anymq_url: str) -> Stalled:
+        return stalled(anymq_url, 1.0, publish_timeout="1")
+
 
 class TestRabbitStreamContract(ContractSuite):
     quiet_period = 0.4
@@ -46,3 +53,7 @@ class TestRabbitStreamContract(ContractSuite):
     @pytest.fixture
     def checks_credentials(self) -> bool:
         return True
+
+    @pytest.fixture
+    def stalled_broker(self, anymq_url: str) -> Stalled:
+        return stalled(anymq_url, 1.0, publish_timeout="1")

@@ -10,6 +10,7 @@ import pytest
 
 import anymq
 from anymq.testing import ContractSuite
+from anymq.testing.stall import Stalled, stalled
 
 pytestmark = pytest.mark.sqs
 
@@ -18,6 +19,14 @@ def _checks_credentials(url: str) -> bool:
     """False on an emulator: moto_server checks no credentials unless started with
     INITIAL_NO_AUTH_ACTION_COUNT (tests/sqs/test_errors.py runs one that does)."""
     return "endpoint_url" not in anymq.URL.parse(url).query
+
+
+def _stalled(url: str) -> Stalled | None:
+    """A proxy in front of the HTTP endpoint (moto_server); None for real AWS (HTTPS, whose
+    certificate a local proxy cannot present). One attempt, so botocore does not retry."""
+    if "endpoint_url" not in anymq.URL.parse(url).query:
+        return None
+    return stalled(url, 1.0, read_timeout="1", max_attempts="1")
 
 
 def _with(url: str, **options: str) -> str:
@@ -37,6 +46,10 @@ class TestSQSContract(ContractSuite):
     def checks_credentials(self, anymq_url: str) -> bool:
         return _checks_credentials(anymq_url)
 
+    @pytest.fixture
+    def stalled_broker(self, anymq_url: str) -> Stalled | None:
+        return _stalled(anymq_url)
+
 
 class TestSQSFifoContract(ContractSuite):
     quiet_period = 0.3
@@ -50,3 +63,7 @@ class TestSQSFifoContract(ContractSuite):
     @pytest.fixture
     def checks_credentials(self, anymq_url: str) -> bool:
         return _checks_credentials(anymq_url)
+
+    @pytest.fixture
+    def stalled_broker(self, anymq_url: str) -> Stalled | None:
+        return _stalled(anymq_url)

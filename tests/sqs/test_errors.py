@@ -3,7 +3,8 @@
 Issue 12: a refused login was ConfigError here (BrokerUnavailable on RabbitMQ), a send
 without an answer was BrokerUnavailable (PublishError on Kafka), and unknown failures fell
 back to a bare AnyMQError. The shared moto_server checks no credentials, so the login test
-runs its own moto with IAM checks on (INITIAL_NO_AUTH_ACTION_COUNT=0).
+runs its own moto with IAM checks on (INITIAL_NO_AUTH_ACTION_COUNT=0). A send whose answer
+never comes is a contract test (ErrorContract, a proxy holding moto's answers back).
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 
 import anymq
 from anymq_sqs.errors import translate
-from tests.sqs.helpers import unique
-from tests.stall import StallProxy
 
 pytestmark = [pytest.mark.sqs, pytest.mark.anymq]
 
@@ -134,30 +133,3 @@ async def test_wrong_keys_are_authentication_error_on_a_checking_endpoint(
     assert type(info.value) is anymq.AuthenticationError, repr(info.value)
     assert info.value.retriable is False
     assert "Wr0ng-s3cret" not in str(info.value)
-
-
-async def test_a_send_whose_answer_never_comes_is_delivery_uncertain(sqs_url: str) -> None:
-    topic = unique("uncertain")
-    endpoint = anymq.URL.parse(sqs_url).query.get("endpoint_url", "http://127.0.0.1:4566")
-    host, _, port = endpoint.removeprefix("http://").rstrip("/").partition(":")
-    async with anymq.connect(sqs_url) as admin:
-        await admin.create_topic(topic)
-        try:
-            proxy = StallProxy(host, int(port or 80))
-            async with proxy as local:
-                url = (
-                    f"sqs://?endpoint_url=http://127.0.0.1:{local}&region=us-east-1"
-                    "&read_timeout=1&max_attempts=1"
-                )
-                async with anymq.connect(url) as broker, broker.producer() as producer:
-                    await producer.send(topic, b"confirmed")
-                    proxy.stall()
-                    started = time.monotonic()
-                    with pytest.raises(anymq.AnyMQError) as info:
-                        await producer.send(topic, b"unknown")
-                    took = time.monotonic() - started
-        finally:
-            await admin.delete_topic(topic)
-    assert type(info.value) is anymq.DeliveryUncertain, repr(info.value)
-    assert info.value.retriable is True
-    assert took < 5, f"took {took:.1f}s"

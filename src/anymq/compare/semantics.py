@@ -435,6 +435,15 @@ SEMANTICS: tuple[Semantic, ...] = (
         "checks none, a wrong one is accepted or a ConfigError, never an outage.",
     ),
     Semantic(
+        "test_a_confirm_that_never_comes_is_delivery_uncertain",
+        "a confirm that never comes is DeliveryUncertain",
+        "Basics",
+        "A send whose confirm a proxy holds back raises DeliveryUncertain (a retriable "
+        "PublishError) within the backend's publish timeout; where no proxy can stand in "
+        "front of the broker (in-process, clients that dial advertised addresses), a send's "
+        "receipt arrives instead.",
+    ),
+    Semantic(
         "test_missing_topic_is_topic_not_found_everywhere",
         "a missing topic is TopicNotFound everywhere",
         "Basics",
@@ -535,6 +544,7 @@ OBSERVED: Mapping[str, tuple[str, Callable[[object], str]]] = {
     "round_robin.per_partition": ("messages per partition", lambda v: "per partition " + _split(v)),
     "errors.unreachable": ("an unreachable address", str),
     "errors.credentials": ("credentials", lambda v: f"credentials {v}"),
+    "errors.confirm_timeout": ("a confirm that never comes", str),
     "retention.seconds_until_trimmed": (
         "time until trimmed",
         lambda v: "trimmed after " + _seconds(v),

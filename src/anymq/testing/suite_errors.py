@@ -1,8 +1,9 @@
 """Contract: the same failure raises the same anymq class on every backend (issue 12).
 
 An unreachable broker is BrokerUnavailable (retriable), a wrong password is
-AuthenticationError (not retriable) and a missing topic is TopicNotFound (not retriable),
-whatever the URL. Two fixtures describe the broker under test; the defaults work for any
+AuthenticationError (not retriable), a confirm that never comes is DeliveryUncertain
+(retriable) and a missing topic is TopicNotFound (not retriable), whatever the URL. Three
+fixtures describe the broker under test; the defaults work for any
 URL (``anymq compare`` runs the suite with them), a backend's test class pins them:
 
 ``unreachable_url``
@@ -16,15 +17,20 @@ URL (``anymq compare`` runs the suite with them), a backend's test class pins th
     (default, unknown): any of these. Never, in any case, a retriable error such as
     BrokerUnavailable: retrying cannot fix a password.
 
-A confirm that never arrives (DeliveryUncertain) cannot be provoked on a shared broker
-without stalling it for everybody, so it is not a contract test: tests/rabbitmq and
-tests/sqs hold the answers back with a proxy (tests/stall.py), and Kafka, whose clients
-connect to the advertised address past any proxy, has its map tested with aiokafka's
-exceptions (tests/<backend>/test_errors.py).
+``stalled_broker``
+    A :class:`~anymq.testing.stall.Stalled`: the URL under test through a
+    :class:`~anymq.testing.stall.StallProxy` that can hold the broker's answers back, with
+    the backend's option for a short confirm timeout (``stalled(url, 1.0,
+    publish_timeout="1")``). A send while stalled must raise DeliveryUncertain
+    (retriable) within that timeout. None (default, and under ``anymq compare``): the
+    stall cannot be provoked here (an in-process backend has no confirm to miss; Kafka's
+    clients reconnect to the advertised address past any proxy), so the test records why
+    and proves a send is confirmed with a receipt instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from dataclasses import replace
@@ -34,6 +40,7 @@ import pytest
 
 import anymq
 from anymq.testing.context import TestContext
+from anymq.testing.stall import Stalled
 
 WRONG_PASSWORD = "anymq-Wr0ng-pa55word"
 #: Backends that run in-process: no address to be unreachable at.
@@ -137,6 +144,48 @@ class ErrorContract:
             assert refused.retriable is False
             assert not isinstance(refused, anymq.BrokerUnavailable)
             assert WRONG_PASSWORD not in str(refused)
+
+    @pytest.fixture
+    def stalled_broker(self) -> Stalled | None:
+        return None
+
+    async def test_a_confirm_that_never_comes_is_delivery_uncertain(
+        self, ctx: TestContext, stalled_broker: Stalled | None
+    ) -> None:
+        if stalled_broker is None:
+            in_process = ctx.capabilities.in_process
+            why = "in-process: no confirm to miss" if in_process else "no stall proxy: not provoked"
+            ctx.observe("errors.confirm_timeout", why)
+            async with ctx.broker() as broker, broker.producer() as producer:
+                topic = await ctx.topic(broker)
+                receipt = await producer.send(topic, b"confirmed")
+            assert isinstance(receipt, anymq.Receipt), receipt
+            assert receipt.topic == topic
+            return
+        proxy, timeout = stalled_broker.proxy, stalled_broker.timeout
+        topic = ctx.name("uncertain")
+        async with proxy, anymq.connect(stalled_broker.url) as broker:
+            await broker.create_topic(topic)
+            try:
+                async with broker.producer() as producer:
+                    await producer.send(topic, b"confirmed")  # the path works unstalled
+                    proxy.stall()
+                    started = time.monotonic()
+                    with pytest.raises(anymq.AnyMQError) as info:
+                        await producer.send(topic, b"unknown")
+                    took = time.monotonic() - started
+                    proxy.resume()
+            finally:
+                proxy.resume()
+                with contextlib.suppress(anymq.AnyMQError):
+                    await broker.delete_topic(topic)
+        error = info.value
+        assert type(error) is anymq.DeliveryUncertain, f"expected DeliveryUncertain: {error!r}"
+        assert isinstance(error, anymq.PublishError), "code catching a failed send catches it"
+        assert error.retriable is True
+        assert "may or may not" in str(error)
+        assert took < timeout + SLACK, f"DeliveryUncertain after {took:.1f}s, timeout {timeout:g}s"
+        ctx.observe("errors.confirm_timeout", f"DeliveryUncertain after {took:.1f} s")
 
     async def test_missing_topic_is_topic_not_found_everywhere(self, ctx: TestContext) -> None:
         missing = ctx.name("absent")
