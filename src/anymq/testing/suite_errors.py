@@ -183,7 +183,6 @@ class ErrorContract:
         assert type(error) is anymq.DeliveryUncertain, f"expected DeliveryUncertain: {error!r}"
         assert isinstance(error, anymq.PublishError), "code catching a failed send catches it"
         assert error.retriable is True
-        assert "may or may not" in str(error)
         assert took < timeout + SLACK, f"DeliveryUncertain after {took:.1f}s, timeout {timeout:g}s"
         ctx.observe("errors.confirm_timeout", f"DeliveryUncertain after {took:.1f} s")
 
