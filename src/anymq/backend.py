@@ -155,13 +155,9 @@ class ProducerDriver(ABC):
 
     @abstractmethod
     async def send(self, topic: str, message: Outgoing) -> Receipt:
-        """Send one message and return once the broker has it."""
-
-    def send_value(
-        self, topic: str, value: bytes, key: bytes | None, size: int
-    ) -> Awaitable[Receipt]:
-        """The hot path: bytes value, optional key, nothing else. Override to skip Outgoing."""
-        return self.send(topic, Outgoing(value, key, None, None, None, None, size))
+        """Send one message and return once the broker has it. The only single-message
+        path: a driver with a faster way for plain messages (no headers, partition,
+        routing key or delay) takes it inside ``send``."""
 
     async def send_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[Receipt]:
         """Send many; the default sends one by one. Backends override with a real batch path."""

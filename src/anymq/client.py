@@ -451,7 +451,7 @@ class Producer(_Child):
                     raise MessageTooLarge(size, self._limit, self._caps.backend)
                 if key is not None and len(key) > self._meta_limit:
                     self._too_much_metadata(len(key))
-            return self.driver.send_value(topic, value, key, size)
+            return self.driver.send(topic, Outgoing(value, key, None, None, None, None, size))
         out = self._prepare(value, key, headers, partition, routing_key, delay)
         return self.driver.send(topic, out)
 
