@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from time import time_ns
 
 from anymq import partitioners
-from anymq.backend import Outgoing, ProducerDriver, ProducerOptions
+from anymq.backend import Outgoing, ProducerDriver, ProducerOptions, Sender
 from anymq.errors import ClosedError, ConfigError
 from anymq.message import Receipt
 from anymq_memory.context import MemoryContext
@@ -46,26 +46,38 @@ class MemoryProducer(ProducerDriver):
         return self.context.topic(name)
 
     async def send(self, topic: str, message: Outgoing) -> Receipt:
-        found = self.topics.get(topic)
-        if found is None or self.closed:
-            found = self._topic(topic)
-        if message.partition is None and len(found.partitions) == 1:
-            # The single-message hot path, inlined: no partitioner, no _append call.
-            part = found.partitions[0]
-            offset = part.base + len(part.records)
-            size = message.size
-            part.records.append(
-                (offset, time_ns() // 1_000_000, message.key, message.value, message.headers, size)
-            )
-            part.bytes += size
-            receipt = _new_tuple(Receipt, (topic, 0, offset, None))
-        else:
-            receipt = self._append(found, message, now_ms())
+        found = self._topic(topic)
+        receipt = self._append(found, message, now_ms())
         if found.trims:
             found.enforce_retention()
         if found.waiters:
             found.wake()
         return receipt
+
+    def sender(self, topic: str) -> Sender:
+        """The plain-message path without an Outgoing, and without a partitioner call on
+        a topic of one partition: building the Outgoing alone cost a tenth of the memory
+        log's produce-and-consume time per message."""
+        topics = self.topics
+        pick = self.pick
+
+        async def plain(value: bytes, key: bytes | None, size: int) -> Receipt:
+            found = topics.get(topic)
+            if found is None or self.closed:
+                found = self._topic(topic)
+            partitions = found.partitions
+            index = 0 if len(partitions) == 1 else pick(key, len(partitions))
+            part = partitions[index]
+            offset = part.base + len(part.records)
+            part.records.append((offset, time_ns() // 1_000_000, key, value, None, size))
+            part.bytes += size
+            if found.trims:
+                found.enforce_retention()
+            if found.waiters:
+                found.wake()
+            return _new_tuple(Receipt, (topic, index, offset, None))
+
+        return plain
 
     async def send_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[Receipt]:
         found = self._topic(topic)

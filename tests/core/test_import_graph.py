@@ -128,6 +128,28 @@ def test_plugin_has_no_import_cycle(plugin: str) -> None:
     assert not cycles, f"{plugin} has import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
 
 
-def test_core_has_no_import_cycle() -> None:
-    cycles = all_cycles(graph(ROOT / "src" / "anymq", "anymq"))
+#: Edges of the core that still close a cycle, each with why it is there. The test fails
+#: when another cycle appears, and when one of these is gone (then delete its line).
+KNOWN_CORE_EDGES = {
+    # Received settles through its Delivery, which makes and hands out Received.
+    ("anymq.message", "anymq.delivery"): "TYPE_CHECKING: Received._delivery is a Delivery",
+    # The driver interface types the Delivery the public Consumer hands every driver.
+    ("anymq.backend", "anymq.delivery"): "TYPE_CHECKING: ConsumerDriver.delivery",
+    # URL.render masks the options the scheme's plugin declares secret: a late-bound
+    # look-up in the registry (plugins -> backend -> url for the driver's type).
+    ("anymq.url", "anymq.plugins"): "lazy import in declared_secrets()",
+    # A serializer given by name is looked up in the plugin registry.
+    ("anymq.serializers", "anymq.plugins"): "lazy import in resolve()",
+    # A profile's round runner is typed with the workload module, which reads settings.
+    ("anymq.compare.profile", "anymq.compare.perf.workload"): "TYPE_CHECKING: RoundRunner",
+}
+
+
+def test_core_has_no_other_import_cycle() -> None:
+    """The core without its known back edges is acyclic, and every known one still exists."""
+    edges = graph(ROOT / "src" / "anymq", "anymq")
+    for source, target in KNOWN_CORE_EDGES:
+        assert target in edges[source], f"{source} no longer imports {target}: drop the entry"
+        edges[source].discard(target)
+    cycles = all_cycles(edges)
     assert not cycles, "anymq has import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
