@@ -34,7 +34,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from itertools import groupby, islice
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiokafka import (  # type: ignore[import-untyped]
     AIOKafkaConsumer,
@@ -49,13 +49,11 @@ from anymq.errors import AnyMQError, BrokerUnavailable, ClosedError, PublishErro
 from anymq.message import Received
 from anymq.model import Position
 from anymq_kafka import fetch, private
+from anymq_kafka.context import KafkaContext
 from anymq_kafka.errors import mapped, start_client
 from anymq_kafka.options import KafkaOptions
 from anymq_kafka.tracker import Track, decode
 from anymq_kafka.watch import TopicWatch
-
-if TYPE_CHECKING:
-    from anymq_kafka.driver import KafkaBroker
 
 log = logging.getLogger("anymq.kafka")
 
@@ -86,10 +84,11 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 class KafkaConsumer(ConsumerDriver):
     """A live subscription to one topic, in a consumer group or on all partitions."""
 
-    def __init__(self, broker: KafkaBroker, options: ConsumerOptions) -> None:
-        self.broker = broker
+    def __init__(self, context: KafkaContext, options: ConsumerOptions) -> None:
+        self.context = context
+        self.hosts = context.hosts
         self.options = options
-        settings = KafkaOptions.parse(options.extra, "consumer", defaults=broker.options)
+        settings = KafkaOptions.parse(options.extra, "consumer", defaults=context.defaults)
         self.settings = settings
         self.topic = options.topic
         self.group = options.group
@@ -124,7 +123,7 @@ class KafkaConsumer(ConsumerDriver):
     # -- lifecycle ----------------------------------------------------------------------
     def _client_kwargs(self) -> dict[str, Any]:
         s = self.settings
-        kwargs: dict[str, Any] = self.broker.settings.client_kwargs()
+        kwargs: dict[str, Any] = self.context.settings.client_kwargs()
         kwargs.update(
             group_id=self.group,
             enable_auto_commit=False,
@@ -147,17 +146,16 @@ class KafkaConsumer(ConsumerDriver):
         return kwargs
 
     async def start(self) -> None:
-        broker = self.broker
-        hosts = broker.settings.hosts
+        context = self.context
         self._gone_waiter = asyncio.get_running_loop().create_future()
         # Asked now, not from the connection's cache: another client may have deleted it.
-        partitions = await broker.admin.refresh(self.topic)
+        partitions = await context.partitions(self.topic)
         if self.options.dead_letter_topic is not None:
             await self._start_dead_letters(partitions)
         client = AIOKafkaConsumer(**self._client_kwargs())
         self.client = client
         await start_client(
-            client.start(), self._stop_clients, hosts, broker.settings.connect_timeout
+            client.start(), self._stop_clients, self.hosts, context.settings.connect_timeout
         )
         if self.fast:
             changed = []
@@ -171,7 +169,7 @@ class KafkaConsumer(ConsumerDriver):
             if changed:
                 verb = "are" if len(changed) > 1 else "is"
                 private.warn_once(f"{' and '.join(changed)} {verb}")
-        self.watch = TopicWatch(broker.admin, client._client.cluster, self._topic_gone)
+        self.watch = TopicWatch(context.admin, client._client.cluster, self._topic_gone)
         self.watch.add(self.topic)
         try:
             if self.group is None:
@@ -199,28 +197,19 @@ class KafkaConsumer(ConsumerDriver):
         except TimeoutError as exc:
             raise BrokerUnavailable(
                 f"consumer group {self.group!r} did not finish joining within "
-                f"{self.join_timeout:g}s on {self.broker.settings.hosts}"
+                f"{self.join_timeout:g}s on {self.hosts}"
             ) from exc
         except kerr.KafkaError as exc:
-            raise mapped(
-                exc, topic=self.topic, hosts=self.broker.settings.hosts, publishing=False
-            ) from exc
+            raise mapped(exc, topic=self.topic, hosts=self.hosts, publishing=False) from exc
         if self._join_error is not None:
             error = self._join_error
-            raise mapped(
-                error, topic=self.topic, hosts=self.broker.settings.hosts, publishing=False
-            ) from error
+            raise mapped(error, topic=self.topic, hosts=self.hosts, publishing=False) from error
 
     async def _start_dead_letters(self, partitions: int) -> None:
         name = self.options.dead_letter_topic
         assert name is not None
-        admin = self.broker.admin
-        if name not in admin.partitions:
-            from anymq.model import Retention
-
-            await admin.create_topic(name, partitions, Retention(), {})
-            await admin.require(name)
-        settings = self.broker.settings
+        await self.context.ensure_topic(name, partitions)
+        settings = self.context.settings
         producer = AIOKafkaProducer(**settings.client_kwargs(), acks="all", enable_idempotence=True)
         await start_client(
             producer.start(), producer.stop, settings.hosts, settings.connect_timeout
@@ -250,7 +239,7 @@ class KafkaConsumer(ConsumerDriver):
                 await committer
         if self.group is not None and self.client is not None and self._gone is None:
             try:
-                async with asyncio.timeout(self.broker.settings.request_timeout_ms / 1000):
+                async with asyncio.timeout(self.context.settings.request_timeout_ms / 1000):
                     await self._commit(list(self.tracks.values()), handover=True)
             except (kerr.KafkaError, TimeoutError, AnyMQError) as exc:
                 log.warning("final commit of %s/%s failed: %s", self.topic, self.group, exc)
@@ -337,7 +326,7 @@ class KafkaConsumer(ConsumerDriver):
         if self.coordinator is not None:
             return await self.coordinator.fetch_committed_offsets(tps)  # type: ignore[no-any-return]
         assert self.group is not None
-        return await self.broker.admin.committed(self.group, tps)
+        return await self.context.committed(self.group, tps)
 
     def _release(self, tps: list[Any]) -> None:
         """Let aiokafka fetch the partitions that were paused while their positions were set.
@@ -525,9 +514,7 @@ class KafkaConsumer(ConsumerDriver):
             except kerr.KafkaError as exc:
                 if self.closed:
                     return out
-                raise mapped(
-                    exc, topic=self.topic, hosts=self.broker.settings.hosts, publishing=False
-                ) from exc
+                raise mapped(exc, topic=self.topic, hosts=self.hosts, publishing=False) from exc
             if records:
                 self._take(records, out)
                 self._wake_committer()  # deferred acks of these are committed in rounds
@@ -610,7 +597,7 @@ class KafkaConsumer(ConsumerDriver):
 
     async def dead_letter(self, message: Received, topic: str, headers: dict[str, bytes]) -> None:
         assert self.dead_letters is not None
-        partitions = await self.broker.admin.require(topic)
+        partitions = await self.context.require(topic)
         try:
             await self.dead_letters.send_and_wait(
                 topic,
@@ -620,7 +607,7 @@ class KafkaConsumer(ConsumerDriver):
                 headers=list(headers.items()),
             )
         except kerr.KafkaError as exc:
-            error = mapped(exc, topic=topic, hosts=self.broker.settings.hosts)
+            error = mapped(exc, topic=topic, hosts=self.hosts)
             if not isinstance(error, PublishError):
                 raise error from exc
             raise type(error)(
@@ -643,9 +630,7 @@ class KafkaConsumer(ConsumerDriver):
         try:
             targets = await self._positions(tps, position)
         except kerr.KafkaError as exc:
-            raise mapped(
-                exc, topic=self.topic, hosts=self.broker.settings.hosts, publishing=False
-            ) from exc
+            raise mapped(exc, topic=self.topic, hosts=self.hosts, publishing=False) from exc
         async with self._commit_lock:
             for tp in tps:
                 old = self.tracks.get(tp.partition)
@@ -660,6 +645,4 @@ class KafkaConsumer(ConsumerDriver):
                 except (kerr.IllegalStateError, kerr.CommitFailedError) as exc:
                     log.info("seek commit of %s/%s skipped: %s", self.topic, self.group, exc)
                 except kerr.KafkaError as exc:
-                    raise mapped(
-                        exc, topic=self.topic, hosts=self.broker.settings.hosts, publishing=False
-                    ) from exc
+                    raise mapped(exc, topic=self.topic, hosts=self.hosts, publishing=False) from exc

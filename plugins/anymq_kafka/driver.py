@@ -1,7 +1,9 @@
 """``kafka://host:port[,host:port…]`` and ``kafka+ssl://``: Apache Kafka through aiokafka.
 
-The broker driver owns the admin connection (topics, groups, metadata) and makes
-producers and consumers that each own an aiokafka client. See docs/backends/kafka.md for
+The broker driver only wires: it builds the connection's
+:class:`~anymq_kafka.context.KafkaContext` (settings, the admin connection for topics, groups
+and metadata) and hands it to the producers and consumers it makes, which each own an
+aiokafka client. See docs/backends/kafka.md for
 how anymq's model maps onto Kafka and for every option.
 """
 
@@ -24,8 +26,8 @@ from anymq.features import Capabilities, Feature, HeaderRule, NameRule
 from anymq.model import GroupInfo, Retention, TopicInfo
 from anymq.url import URL
 from anymq_kafka import options as opts
-from anymq_kafka.admin import KafkaAdmin
 from anymq_kafka.consumer import KafkaConsumer
+from anymq_kafka.context import KafkaContext
 from anymq_kafka.producer import KafkaProducer
 
 #: What aiokafka can compress with in this process: gzip always; snappy, lz4 and zstd only
@@ -88,7 +90,10 @@ class KafkaBroker(BrokerDriver):
     def __init__(self, url: URL, options: Mapping[str, Any]) -> None:
         super().__init__(url, options)
         self.settings = opts.parse(url, self.options)
-        self.admin = KafkaAdmin(self.settings)
+        self.context = KafkaContext(
+            self.settings, self.options, self.capabilities.max_message_bytes
+        )
+        self.admin = self.context.admin
         self._started = False
         self._closed = False
 
@@ -96,7 +101,7 @@ class KafkaBroker(BrokerDriver):
         return f"<KafkaBroker {self.url.render()}>"
 
     async def start(self) -> None:
-        await self.admin.start()
+        await self.context.start()
         self._started = True
 
     async def close(self) -> None:
@@ -104,7 +109,7 @@ class KafkaBroker(BrokerDriver):
             return
         self._closed = True
         if self._started:
-            await self.admin.close()
+            await self.context.close()
 
     def _check(self) -> None:
         if self._closed or not self._started:
@@ -133,7 +138,7 @@ class KafkaBroker(BrokerDriver):
         return await self.admin.describe_group(topic, group)
 
     def producer(self, options: ProducerOptions) -> ProducerDriver:
-        return KafkaProducer(self, options)
+        return KafkaProducer(self.context, options)
 
     def consumer(self, options: ConsumerOptions) -> ConsumerDriver:
-        return KafkaConsumer(self, options)
+        return KafkaConsumer(self.context, options)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka import errors as kerr
@@ -25,12 +25,10 @@ from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyp
 from anymq.backend import Outgoing, ProducerDriver, ProducerOptions
 from anymq.errors import AnyMQError, ClosedError, ConfigError, TopicNotFound
 from anymq.message import Receipt
+from anymq_kafka.context import KafkaContext
 from anymq_kafka.errors import mapped, start_client
 from anymq_kafka.options import KafkaOptions
 from anymq_kafka.watch import TopicWatch
-
-if TYPE_CHECKING:
-    from anymq_kafka.driver import KafkaBroker
 
 
 class RoundRobin:
@@ -43,10 +41,10 @@ class RoundRobin:
         return all_partitions[next(self._counter) % len(all_partitions)]
 
 
-def producer_kwargs(broker: KafkaBroker, options: ProducerOptions) -> dict[str, Any]:
-    """aiokafka producer arguments from the broker's defaults and this producer's options."""
-    settings = KafkaOptions.parse(options.extra, "producer", defaults=broker.options)
-    kwargs: dict[str, Any] = broker.settings.client_kwargs()
+def producer_kwargs(context: KafkaContext, options: ProducerOptions) -> dict[str, Any]:
+    """aiokafka producer arguments from the connection's defaults and this producer's options."""
+    settings = KafkaOptions.parse(options.extra, "producer", defaults=context.defaults)
+    kwargs: dict[str, Any] = context.settings.client_kwargs()
     kwargs["acks"] = settings.acks
     idempotent = settings.enable_idempotence
     kwargs["enable_idempotence"] = settings.acks == "all" if idempotent is None else idempotent
@@ -69,11 +67,11 @@ def producer_kwargs(broker: KafkaBroker, options: ProducerOptions) -> dict[str, 
 class KafkaProducer(ProducerDriver):
     """One AIOKafkaProducer; topics are checked once against metadata, then watched."""
 
-    def __init__(self, broker: KafkaBroker, options: ProducerOptions) -> None:
-        self.broker = broker
-        self.kwargs = producer_kwargs(broker, options)
+    def __init__(self, context: KafkaContext, options: ProducerOptions) -> None:
+        self.context = context
+        self.kwargs = producer_kwargs(context, options)
         self.partitioner = self.kwargs["partitioner"]
-        self.limit = broker.capabilities.max_message_bytes
+        self.limit = context.limit
         self.client: Any = None
         self.closed = False
         self.partitions: dict[str, int] = {}
@@ -81,17 +79,17 @@ class KafkaProducer(ProducerDriver):
         self.watch: TopicWatch | None = None
 
     async def start(self) -> None:
-        settings = self.broker.settings
+        settings = self.context.settings
         client = AIOKafkaProducer(**self.kwargs)
         await start_client(client.start(), client.stop, settings.hosts, settings.connect_timeout)
         self.client = client
-        self.watch = TopicWatch(self.broker.admin, client.client.cluster, self._topic_gone)
+        self.watch = TopicWatch(self.context.admin, client.client.cluster, self._topic_gone)
 
     async def _partitions(self, topic: str) -> int:
         """First send to ``topic``: ask a broker (never the cache), then watch the topic."""
         if self.closed or self.client is None or self.watch is None:
             raise ClosedError("producer is closed")
-        known = await self.broker.admin.refresh(topic)
+        known = await self.context.partitions(topic)
         self.partitions[topic] = known
         self.watch.add(topic)
         return known
@@ -114,9 +112,7 @@ class KafkaProducer(ProducerDriver):
             return TopicNotFound(topic, "kafka")
         if isinstance(exc, kerr.UnknownTopicOrPartitionError):
             self.partitions.pop(topic, None)
-        return mapped(
-            exc, topic=topic, hosts=self.broker.settings.hosts, size=size, limit=self.limit
-        )
+        return mapped(exc, topic=topic, hosts=self.context.hosts, size=size, limit=self.limit)
 
     async def send(self, topic: str, message: Outgoing) -> Receipt:
         partitions = self.partitions.get(topic) or await self._partitions(topic)

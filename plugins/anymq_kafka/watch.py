@@ -29,9 +29,7 @@ class TopicWatch:
     """Calls ``on_gone(topic)`` after each metadata update of ``cluster`` that a watched
     topic is confirmed deleted in (again on later updates, for work that was retried)."""
 
-    def __init__(
-        self, admin: KafkaAdmin, cluster: Any, on_gone: Callable[[str], None]
-    ) -> None:
+    def __init__(self, admin: KafkaAdmin, cluster: Any, on_gone: Callable[[str], None]) -> None:
         self.admin = admin
         self.cluster = cluster
         self.on_gone = on_gone

@@ -6,17 +6,15 @@ but not settled, acks beyond the committed position, and offsets waiting for red
 Partitions are assigned to members round robin, so one partition is read by one member at a
 time and per-key order holds; a member's unsettled messages go back to the group when it
 leaves, which is what makes failover lose nothing.
+
+The bottom of the plugin's import graph: a member is any object (the group only needs its
+identity), and the topic is reached through the ``wake`` callback it is given.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
-
-from anymq_memory.log import Topic
-
-if TYPE_CHECKING:
-    from anymq_memory.driver import MemoryConsumer
+from collections.abc import Callable
 
 
 class PartitionState:
@@ -27,7 +25,8 @@ class PartitionState:
     def __init__(self, start: int) -> None:
         self.committed = start
         self.fetch = start
-        self.inflight: dict[int, MemoryConsumer] = {}
+        self.inflight: dict[int, object] = {}
+        """Offset -> the member it was delivered to."""
         self.acked: set[int] = set()
         self.redeliver: deque[int] = deque()
         self.counts: dict[int, int] = {}
@@ -75,18 +74,19 @@ class PartitionState:
 class GroupState:
     """A consumer group (or a broadcast consumer's private cursor) on one topic."""
 
-    def __init__(self, topic: Topic, name: str | None, starts: list[int]) -> None:
-        self.topic = topic
+    def __init__(self, name: str | None, starts: list[int], wake: Callable[[], None]) -> None:
         self.name = name
         self.parts = [PartitionState(s) for s in starts]
-        self.members: list[MemoryConsumer] = []
-        self.assignment: dict[MemoryConsumer, list[int]] = {}
+        self.wake = wake
+        """Wakes the topic's waiting consumers (a rebalance may hand them partitions)."""
+        self.members: list[object] = []
+        self.assignment: dict[object, list[int]] = {}
 
-    def join(self, member: MemoryConsumer) -> None:
+    def join(self, member: object) -> None:
         self.members.append(member)
         self._rebalance()
 
-    def leave(self, member: MemoryConsumer) -> None:
+    def leave(self, member: object) -> None:
         """The member is gone: its unsettled messages go back to the group."""
         if member in self.members:
             self.members.remove(member)
@@ -104,11 +104,7 @@ class GroupState:
         if members:
             for p in range(count):
                 self.assignment[members[p % len(members)]].append(p)
-        self.topic.wake()
+        self.wake()
 
-    def assigned(self, member: MemoryConsumer) -> list[int]:
+    def assigned(self, member: object) -> list[int]:
         return self.assignment.get(member, [])
-
-    def lag(self, partition: int) -> int:
-        end = self.topic.partitions[partition].end
-        return max(0, end - self.parts[partition].committed)

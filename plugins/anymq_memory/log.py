@@ -9,12 +9,9 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from anymq.model import Retention
-
-if TYPE_CHECKING:
-    from anymq_memory.group import GroupState
+from anymq_memory.group import GroupState
 
 # (offset, timestamp_ms, key, value, headers, size)
 Record = tuple[int, int, bytes | None, bytes, dict[str, bytes] | None, int]

@@ -22,6 +22,7 @@ from anymq.backend import (
     Outgoing,
     ProducerDriver,
     ProducerOptions,
+    Sender,
 )
 from anymq.delivery import Delivery
 from anymq.errors import ClosedError, ConfigError, MessageTooLarge, SerializationError
@@ -346,13 +347,16 @@ class Producer(_Child):
         self._meta_limit = caps.max_metadata_bytes
         # Below this a bytes value + bytes key passes both limits with one comparison.
         self._fast_limit = min(self._limit, self._meta_limit)
-        self._checked_topics: set[str] = set()
+        self._senders: dict[str, Sender] = {}
+        """The driver's sender per topic whose name was checked."""
         self._partitions = Feature.PARTITIONS in caps.features
 
-    def _topic(self, topic: str) -> None:
-        if topic not in self._checked_topics:
+    def _topic(self, topic: str) -> Sender:
+        sender = self._senders.get(topic)
+        if sender is None:
             self._caps.topic_names.check(topic)
-            self._checked_topics.add(topic)
+            sender = self._senders[topic] = self.driver.sender(topic)
+        return sender
 
     def _prepare(
         self,
@@ -434,8 +438,7 @@ class Producer(_Child):
         """
         if not self._started or self._closed:
             self._check_open()
-        if topic not in self._checked_topics:
-            self._topic(topic)
+        sender = self._senders.get(topic) or self._topic(topic)
         if (
             type(value) is bytes
             and self.serializer is None
@@ -451,7 +454,7 @@ class Producer(_Child):
                     raise MessageTooLarge(size, self._limit, self._caps.backend)
                 if key is not None and len(key) > self._meta_limit:
                     self._too_much_metadata(len(key))
-            return self.driver.send_value(topic, value, key, size)
+            return sender(value, key, size)
         out = self._prepare(value, key, headers, partition, routing_key, delay)
         return self.driver.send(topic, out)
 
