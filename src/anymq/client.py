@@ -438,7 +438,10 @@ class Producer(_Child):
         """
         if not self._started or self._closed:
             self._check_open()
-        sender = self._senders.get(topic) or self._topic(topic)
+        try:  # a subscript, not .get(): no method call on the per-message path
+            sender = self._senders[topic]
+        except KeyError:
+            sender = self._topic(topic)
         if (
             type(value) is bytes
             and self.serializer is None
