@@ -212,6 +212,21 @@ class KafkaAdmin:
                 raise mapped(
                     kerr.for_code(code)(), topic=name, hosts=self.settings.hosts, publishing=False
                 )
+        await self._until_gone(name)
+
+    async def _until_gone(self, name: str) -> None:
+        """Return once the brokers' metadata no longer lists ``name`` (within
+        metadata_timeout). Kafka deletes asynchronously: the controller answers before
+        the brokers' metadata caches replay the delete, and a consumer started on another
+        connection right then would still find the topic (seen under load with aiokafka
+        0.9.0 in CI)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.metadata_timeout
+        while loop.time() < deadline:
+            [topic] = (await self._metadata([name]))["topics"]
+            if topic["error_code"] == _UNKNOWN_TOPIC:
+                return
+            await asyncio.sleep(0.05)
 
     async def list_topics(self) -> list[str]:
         topics = (await self._metadata(None))["topics"]
