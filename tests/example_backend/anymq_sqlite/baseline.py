@@ -42,7 +42,17 @@ class Raw:
         return db
 
     async def run(self, work: Callable[[], T]) -> T:
+        """``work()`` on the connection's thread. It must not return a cursor: a cursor
+        freed on the event loop's thread finalizes its statement there while the
+        connection's thread runs the next one (sqlite3 InterfaceError "bad parameter or
+        other API misuse", seen in CI under load)."""
         return await asyncio.get_running_loop().run_in_executor(self.pool, work)
+
+    async def execute(self, sql: str, args: tuple[object, ...] = ()) -> None:
+        def work() -> None:
+            self.db.execute(sql, args).close()
+
+        await self.run(work)
 
     def _tx(self, work: Callable[[], T]) -> T:
         self.db.execute("BEGIN IMMEDIATE")
@@ -56,7 +66,10 @@ class Raw:
 
     async def put(self, items: list[bytes]) -> None:
         sql = f'INSERT INTO "{self.table}" (body) VALUES (?)'
-        await self.run(lambda: self._tx(lambda: self.db.executemany(sql, [(b,) for b in items])))
+        def insert() -> None:
+            self.db.executemany(sql, [(b,) for b in items]).close()
+
+        await self.run(lambda: self._tx(insert))
         self.ready.set()
 
     async def take(self, member: int, limit: int) -> list[tuple[int, bytes]]:
@@ -79,7 +92,7 @@ class Raw:
 
     async def ack(self, row: int) -> None:
         sql = f'DELETE FROM "{self.table}" WHERE id = ?'
-        await self.run(lambda: self.db.execute(sql, (row,)))
+        await self.execute(sql, (row,))
 
 
 async def run_round(url: str, plan: Plan, tracker: Tracker) -> RoundResult:
@@ -89,11 +102,11 @@ async def run_round(url: str, plan: Plan, tracker: Tracker) -> RoundResult:
     raw = Raw(driver.path, table, driver.settings.connect_timeout)
     created = tracker.add(
         f"sqlite table {table}",
-        lambda: raw.run(lambda: raw.db.execute(f'DROP TABLE IF EXISTS "{table}"')),
+        lambda: raw.execute(f'DROP TABLE IF EXISTS "{table}"'),
     )
     try:
         schema = f'CREATE TABLE "{table}" (id INTEGER PRIMARY KEY, body BLOB, owner INTEGER)'
-        await raw.run(lambda: raw.db.execute(schema))
+        await raw.execute(schema)
         batches = [bodies(share, plan.size) for share in plan.shares()]
 
         async def produce(messages: list[bytes]) -> None:
