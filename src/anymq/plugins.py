@@ -56,6 +56,21 @@ class _Builtins:
         return {"json": JsonSerializer, "str": StrSerializer}
 
 
+def _builtin(module: str) -> Any:
+    """A built-in plugin module; missing only when ``src/`` is on the path without
+    ``plugins/`` (a source tree used without installing it): say how to fix that."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module.partition(".")[0]:
+            raise  # the plugin itself is there and failed on something else
+        raise ConfigError(
+            f"the built-in backend module {module!r} is not importable: anymq is used from "
+            "a source tree without its plugins/ folder. Install it (pip install -e . or "
+            "scripts/setup.sh) or put both src and plugins on PYTHONPATH"
+        ) from exc
+
+
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
     """Register third-party plugins; a built-in module also installed as one is skipped."""
     for ep in entry_points(group=ENTRY_POINT_GROUP):
@@ -77,7 +92,7 @@ def plugin_manager() -> pluggy.PluginManager:
         pm.add_hookspecs(hookspecs)
         pm.register(_Builtins, name="anymq.builtins")
         for module in DEFAULT_PLUGINS:
-            pm.register(importlib.import_module(module), name=module)
+            pm.register(_builtin(module), name=module)
         _load_entry_points(pm)
         _claims(pm)
         _manager = pm

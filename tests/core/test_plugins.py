@@ -183,6 +183,29 @@ def test_plain_checkout_works_without_entry_points(tmp_path: Path) -> None:
     assert "b'hi'" in done.stdout
 
 
+def test_a_checkout_without_the_plugins_folder_says_how_to_fix_it(tmp_path: Path) -> None:
+    """``PYTHONPATH=src`` alone (a newcomer running the README example from a clone without
+    installing): the built-in backends live in plugins/, so anymq says so and how to fix it,
+    instead of a raw ModuleNotFoundError from inside the registry."""
+    import pluggy
+
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    (deps / "pluggy").symlink_to(Path(pluggy.__file__).parent)
+    root = Path(__file__).resolve().parents[2]
+    code = "import anymq\nanymq.connect('memory://')\n"
+    env = {**os.environ, "PYTHONPATH": f"{root / 'src'}:{deps}"}
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("anymq.errors.ConfigError: the built-in backend module"), last
+    assert "anymq_memory.plugin" in last
+    assert "pip install -e ." in last
+    assert "plugins" in last
+
+
 def test_every_hook_is_documented() -> None:
     text = DOCS.read_text()
     hooks = [name for name, _ in inspect.getmembers(hookspecs) if name.startswith("anymq_")]
