@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import anymq
-from tests.sqs.helpers import unique, with_options
+from tests.sqs.helpers import own_moto, unique, with_options
 
 pytestmark = [pytest.mark.sqs, pytest.mark.anymq]
 
@@ -143,41 +140,19 @@ async def test_close_after_a_cancelled_poll_gives_its_messages_back(sqs_url: str
 
 
 @pytest.fixture
-def own_moto() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+def dead_moto() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """A moto_server of this test's own, so it can be frozen (SIGSTOP) without harming others."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    server = Path(sys.executable).parent / "moto_server"
-    proc = subprocess.Popen(
-        [str(server), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.1)
-        yield port, proc
-    finally:
-        proc.send_signal(signal.SIGCONT)
-        proc.kill()
-        proc.wait()
+    with own_moto() as server:
+        yield server
 
 
 async def test_giving_back_does_not_hang_on_a_dead_endpoint(
-    own_moto: tuple[int, subprocess.Popen[bytes]],
+    dead_moto: tuple[int, subprocess.Popen[bytes]],
 ) -> None:
     """The endpoint stops answering (it still accepts TCP) while a member holds a message
     and a cancelled poll is running: close gives up within its bounds instead of waiting
     for botocore's read timeouts (30 s per attempt by default)."""
-    port, proc = own_moto
+    port, proc = dead_moto
     broker = anymq.connect(f"sqs://127.0.0.1:{port}?connect_timeout=1&max_attempts=1")
     await broker.start()
     try:

@@ -9,13 +9,7 @@ never comes is a contract test (ErrorContract, a proxy holding moto's answers ba
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import (  # type: ignore[import-untyped]
@@ -26,6 +20,7 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 
 import anymq
 from anymq_sqs.errors import translate
+from tests.sqs.helpers import own_moto
 
 pytestmark = [pytest.mark.sqs, pytest.mark.anymq]
 
@@ -89,38 +84,11 @@ def test_other_failures_are_broker_error_retriable_when_transient() -> None:
     assert type(sending) is anymq.PublishError
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def checking_moto() -> Iterator[str]:
     """Our own moto_server that checks credentials (the shared one must stay open)."""
-    port = _free_port()
-    server = Path(sys.executable).with_name("moto_server")
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"}
-    process = subprocess.Popen(
-        [str(server), "-H", "127.0.0.1", "-p", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("moto_server with IAM checks did not start") from None
-                time.sleep(0.1)
+    with own_moto(INITIAL_NO_AUTH_ACTION_COUNT="0") as (port, _process):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 async def test_wrong_keys_are_authentication_error_on_a_checking_endpoint(
