@@ -21,7 +21,19 @@ def _with_query(url: str, query: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{query}"
 
 
-class TestRabbitClassicContract(ContractSuite):
+class _RabbitContract(ContractSuite):
+    """What both modes share: RabbitMQ checks logins, and a proxy can hold its confirms."""
+
+    @pytest.fixture
+    def checks_credentials(self) -> bool:
+        return True
+
+    @pytest.fixture
+    def stalled_broker(self, anymq_url: str) -> Stalled:
+        return stalled(anymq_url, 1.0, publish_timeout="1")
+
+
+class TestRabbitClassicContract(_RabbitContract):
     quiet_period = 0.3
     delivery_timeout = 15.0
     retention_seconds = 1.0
@@ -31,16 +43,8 @@ class TestRabbitClassicContract(ContractSuite):
     def anymq_url(self, rabbitmq_url: str) -> str:
         return rabbitmq_url
 
-    @pytest.fixture
-    def checks_credentials(self) -> bool:
-        return True
 
-    @pytest.fixture
-    def stalled_broker(self, anymq_url: str) -> Stalled:
-        return stalled(anymq_url, 1.0, publish_timeout="1")
-
-
-class TestRabbitStreamContract(ContractSuite):
+class TestRabbitStreamContract(_RabbitContract):
     quiet_period = 0.4
     delivery_timeout = 15.0
     retention_seconds = 1.0
@@ -49,11 +53,3 @@ class TestRabbitStreamContract(ContractSuite):
     @pytest.fixture
     def anymq_url(self, rabbitmq_url: str) -> str:
         return _with_query(rabbitmq_url, "mode=stream")
-
-    @pytest.fixture
-    def checks_credentials(self) -> bool:
-        return True
-
-    @pytest.fixture
-    def stalled_broker(self, anymq_url: str) -> Stalled:
-        return stalled(anymq_url, 1.0, publish_timeout="1")

@@ -34,7 +34,19 @@ def _with(url: str, **options: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{extra}" if extra else url
 
 
-class TestSQSContract(ContractSuite):
+class _SQSContract(ContractSuite):
+    """What both queue kinds share: credentials and the stall proxy depend on the endpoint."""
+
+    @pytest.fixture
+    def checks_credentials(self, anymq_url: str) -> bool:
+        return _checks_credentials(anymq_url)
+
+    @pytest.fixture
+    def stalled_broker(self, anymq_url: str) -> Stalled | None:
+        return _stalled(anymq_url)
+
+
+class TestSQSContract(_SQSContract):
     quiet_period = 0.3
     delivery_timeout = 20.0
 
@@ -42,16 +54,8 @@ class TestSQSContract(ContractSuite):
     def anymq_url(self, sqs_url: str) -> str:
         return sqs_url
 
-    @pytest.fixture
-    def checks_credentials(self, anymq_url: str) -> bool:
-        return _checks_credentials(anymq_url)
 
-    @pytest.fixture
-    def stalled_broker(self, anymq_url: str) -> Stalled | None:
-        return _stalled(anymq_url)
-
-
-class TestSQSFifoContract(ContractSuite):
+class TestSQSFifoContract(_SQSContract):
     quiet_period = 0.3
     delivery_timeout = 20.0
     topic_suffix = ".fifo"
@@ -59,11 +63,3 @@ class TestSQSFifoContract(ContractSuite):
     @pytest.fixture
     def anymq_url(self, sqs_url: str) -> str:
         return _with(sqs_url, fifo="true")
-
-    @pytest.fixture
-    def checks_credentials(self, anymq_url: str) -> bool:
-        return _checks_credentials(anymq_url)
-
-    @pytest.fixture
-    def stalled_broker(self, anymq_url: str) -> Stalled | None:
-        return _stalled(anymq_url)
