@@ -55,7 +55,8 @@ class Delivery:
         """The driver's ack, bound once: ``Received.ack()`` calls it directly (hot path)."""
         self.ready: deque[Received] = deque()
         """Client-side redeliveries that are due, handed out before anything is fetched."""
-        self._timers: dict[asyncio.TimerHandle, Received] = {}
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        """Delayed client-side redeliveries by ``id(message)`` (a settled message has one)."""
         self._requeues: set[asyncio.Future[None]] = set()
         """Native requeues of delayed nacks that came due, while they run."""
         driver.delivery = self
@@ -134,7 +135,7 @@ class Delivery:
             await self._dead(message, f"delivery limit of {limit} reached")
         elif delay and not self.driver.native_delay:
             handle = asyncio.get_running_loop().call_later(delay, self._due, message)
-            self._timers[handle] = message
+            self._timers[id(message)] = handle
         else:
             await self._requeue(message, delay)
 
@@ -146,9 +147,7 @@ class Delivery:
         return DONE
 
     def _due(self, message: Received) -> None:
-        for handle, waiting in list(self._timers.items()):
-            if waiting is message:
-                del self._timers[handle]
+        self._timers.pop(id(message), None)
         if not self.closed:
             pending = self._requeue(message, None)
             if pending is not DONE:
@@ -172,6 +171,6 @@ class Delivery:
         driver's close gives them back to the group at once."""
         self.closed = True
         timers, self._timers = self._timers, {}
-        for handle in timers:
+        for handle in timers.values():
             handle.cancel()
         self.ready.clear()
