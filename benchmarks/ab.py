@@ -31,6 +31,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 HARNESS = ROOT / "src" / "anymq" / "compare"
+#: A timed phase shorter than this is dominated by scheduling noise (20k Kafka messages
+#: drain in ~60 ms; the ratio then moved 0.8-1.2 between identical runs).
+MIN_PHASE_SECONDS = 0.5
 
 
 # -- child: one side, one round of every workload, JSON on stdout ------------------------
@@ -174,13 +177,15 @@ def main(argv: list[str] | None = None) -> int:
                 this[name] = run_child(side, library, spec, args.timeout)
             rounds.append(this)
 
-    table = Table(title=f"anymq ÷ raw per revision, median of {args.rounds} round(s)")
+    table = Table(title=f"anymq ÷ raw per revision, median (min..max) of {args.rounds} round(s)")
     for column in ("workload", "figure", f"base {args.base}", f"head {args.head}", "head vs base"):
         table.add_column(column, justify="left" if column in ("workload", "figure") else "right")
     rows = []
+    short: list[str] = []
     for shape in shapes:
+        count = shape.plan(base).count
         for metric in shape.metrics:
-            medians = {}
+            medians, spans = {}, {}
             for name in revisions:
                 ratios = [
                     value(r[name][shape.name], metric) / value(r["raw"][shape.name], metric)
@@ -188,17 +193,46 @@ def main(argv: list[str] | None = None) -> int:
                 ]
                 ratios = [x for x in ratios if math.isfinite(x)]
                 medians[name] = statistics.median(ratios) if ratios else math.nan
+                spans[name] = (min(ratios), max(ratios)) if ratios else (math.nan, math.nan)
+                if metric in ("produce", "consume"):
+                    rates = [value(r[name][shape.name], metric) for r in rounds]
+                    seconds = statistics.median(count / x for x in rates if x > 0)
+                    if seconds < MIN_PHASE_SECONDS:
+                        short.append(f"{shape.name} {metric} ({name}): {seconds * 1000:.0f} ms")
             b, h = medians["base"], medians["head"]
             lower = METRICS[metric]
             change = (b / h) if lower else (h / b)  # > 1: head is better
-            verdict = f"{change:.2f}" + (" worse" if change < 1 else "")
-            table.add_row(shape.name, LABELS[metric], f"{b:.2f}", f"{h:.2f}", verdict)
-            rows.append({"workload": shape.name, "metric": metric, "base": b, "head": h})
+            overlap = spans["base"][0] <= spans["head"][1] and spans["head"][0] <= spans["base"][1]
+            verdict = f"{change:.2f}" + (
+                " (ranges overlap)" if overlap else " worse" if change < 1 else " better"
+            )
+            table.add_row(
+                shape.name,
+                LABELS[metric],
+                f"{b:.2f} ({spans['base'][0]:.2f}..{spans['base'][1]:.2f})",
+                f"{h:.2f} ({spans['head'][0]:.2f}..{spans['head'][1]:.2f})",
+                verdict,
+            )
+            rows.append(
+                {
+                    "workload": shape.name,
+                    "metric": metric,
+                    "base": b,
+                    "head": h,
+                    "base_range": spans["base"],
+                    "head_range": spans["head"],
+                }
+            )
     console.print(table)
     console.print(
         "ratios: anymq ÷ raw (rates: higher is better; latencies: lower is better); "
-        "head vs base > 1: head is better"
+        "head vs base > 1: head is better; overlapping ranges: not a measured difference"
     )
+    if short:
+        console.print(
+            f"[yellow]too short to measure (under {MIN_PHASE_SECONDS:g} s a phase is mostly "
+            "noise; raise --count):[/] " + "; ".join(short)
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"rows": rows, "rounds": rounds}, indent=2) + "\n")
