@@ -429,7 +429,8 @@ class Topology:
                 f"mode=queue: topic {topic!r} is one queue, read by group {owner!r}; a second "
                 f"group {group!r} would steal its messages (use mode=sns for fan-out)",
             )
-        return Source(url, topic, self.queue_arn(topic), created=group is not None and owner is None)
+        claimed = group is not None and owner is None
+        return Source(url, topic, self.queue_arn(topic), created=claimed)
 
     async def group_exists(self, topic: str, group: str) -> bool:
         """The group's queue exists (mode=queue: the topic's queue is claimed by it)."""

@@ -99,9 +99,7 @@ class DeclareContract:
         assert _values(got) == [b"after"], "earliest on a declared group is not its position"
 
     @requires(Feature.CONSUMER_GROUPS, Feature.DURABLE_GROUPS)
-    async def test_earliest_on_a_used_group_gets_what_waits_for_it(
-        self, ctx: TestContext
-    ) -> None:
+    async def test_earliest_on_a_used_group_gets_what_waits_for_it(self, ctx: TestContext) -> None:
         async with ctx.broker() as broker:
             topic = await ctx.topic(broker)
             group = ctx.group()
