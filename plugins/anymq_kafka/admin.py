@@ -23,6 +23,7 @@ from aiokafka.admin.config_resource import (  # type: ignore[import-untyped]
     ConfigResource,
     ConfigResourceType,
 )
+from aiokafka.protocol.commit import OffsetCommitRequest  # type: ignore[import-untyped]
 from aiokafka.protocol.metadata import MetadataRequest  # type: ignore[import-untyped]
 
 from anymq.errors import ConfigError, TopicNotFound
@@ -38,6 +39,9 @@ DEFAULT_SEGMENT_MS = 7 * 24 * 3600 * 1000
 _TOPIC_SOURCES = {1}  # DYNAMIC_TOPIC_CONFIG
 _UNKNOWN_TOPIC = 3
 _RETRIABLE_METADATA = {5, 6}  # LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER
+#: OffsetCommit errors for a client outside a group that has members (or is rebalancing):
+#: ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS.
+_GROUP_HAS_MEMBERS = {22, 25, 27}
 
 
 def topic_configs(retention: Retention) -> dict[str, str]:
@@ -334,6 +338,54 @@ class KafkaAdmin:
             except kerr.KafkaError as exc:
                 if not getattr(exc, "retriable", False) or attempt == 9:
                     raise
+                await asyncio.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def create_group(self, topic: str, group: str) -> bool:
+        """Commit the log end offsets for the group's partitions that have no committed
+        offset, so it is durable from now on whichever ``start`` its first member passes;
+        False if it had offsets (kept as they are) or has members (they commit their own)."""
+        tps = [TopicPartition(topic, p) for p in range(await self.refresh(topic))]
+        try:
+            committed = await self.committed(group, tps)
+        except kerr.KafkaError as exc:
+            raise mapped(exc, topic=topic, hosts=self.settings.hosts, publishing=False) from exc
+        fresh = [tp for tp in tps if tp not in committed or committed[tp].offset < 0]
+        if not fresh:
+            return False
+        _start, end = await self.log_bounds(fresh)
+        committed_now = await self._commit_unjoined(group, {tp: end[tp] for tp in fresh})
+        return committed_now and len(fresh) == len(tps)
+
+    async def _commit_unjoined(self, group: str, offsets: dict[Any, int]) -> bool:
+        """OffsetCommit as a client outside the group (generation -1), which Kafka accepts
+        for a group without members; False if the group has members (they commit their own
+        positions). Sent through the admin connection: aiokafka's admin client has no
+        offset commit of its own (and 0.9.0 takes the request class by version)."""
+        topic = next(iter(offsets)).topic
+        entries = [(tp.partition, offset, "") for tp, offset in sorted(offsets.items())]
+        args = (group, -1, "", -1, [(topic, entries)])
+        request = (
+            OffsetCommitRequest[2](*args)
+            if isinstance(OffsetCommitRequest, list)
+            else OffsetCommitRequest(*args)
+        )
+        for attempt in range(10):
+            try:
+                node = await self.client.find_coordinator(group)
+                response = await self.client._client.send(node, request)
+                codes = [code for _t, parts in response.topics for _p, code in parts]
+                error = next((code for code in codes if code), 0)
+                if error in _GROUP_HAS_MEMBERS:
+                    return False
+                if error:
+                    raise kerr.for_code(error)()
+                return True
+            except kerr.KafkaError as exc:
+                if not getattr(exc, "retriable", False) or attempt == 9:
+                    raise mapped(
+                        exc, topic=topic, hosts=self.settings.hosts, publishing=False
+                    ) from exc
                 await asyncio.sleep(0.1 * (attempt + 1))
         raise AssertionError("unreachable")
 

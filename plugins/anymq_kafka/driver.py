@@ -51,6 +51,7 @@ CAPABILITIES = Capabilities(
             Feature.FAN_OUT,
             Feature.BROADCAST,
             Feature.DURABLE_GROUPS,
+            Feature.DECLARED_GROUPS,
             Feature.RETAINS_CONSUMED,
             Feature.REPLAY,
             Feature.SEEK_TIME,
@@ -132,6 +133,10 @@ class KafkaBroker(BrokerDriver):
     async def list_topics(self) -> list[str]:
         self._check()
         return await self.admin.list_topics()
+
+    async def create_group(self, topic: str, group: str) -> bool:
+        self._check()
+        return await self.admin.create_group(topic, group)
 
     async def describe_group(self, topic: str, group: str) -> GroupInfo:
         self._check()

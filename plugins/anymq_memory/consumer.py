@@ -16,6 +16,35 @@ from anymq_memory.group import GroupState, PartitionState
 from anymq_memory.log import Topic, now_ms
 
 
+def start_offsets(topic: Topic, position: Position) -> list[int]:
+    """Each partition's offset at ``position`` (retention applied first)."""
+    topic.enforce_retention()
+    out = []
+    for p in topic.partitions:
+        if position.kind == "earliest":
+            out.append(p.base)
+        elif position.kind == "offset" and (
+            position.partition is None or position.partition == p.index
+        ):
+            out.append(min(max(position.offset or 0, p.base), p.end))
+        elif position.kind == "timestamp":
+            out.append(p.offset_for_time(position.timestamp_ms or 0))
+        else:
+            out.append(p.end)
+    return out
+
+
+def ensure_group(topic: Topic, name: str, start: Position) -> tuple[GroupState, bool]:
+    """The group's state, recorded at ``start`` if it is new (True) or as it is (False).
+
+    The one place a group comes to exist: a consumer's start and ``create_group`` both."""
+    state = topic.groups.get(name)
+    if state is not None:
+        return state, False
+    state = topic.groups[name] = GroupState(name, start_offsets(topic, start), topic.wake)
+    return state, True
+
+
 class MemoryConsumer(ConsumerDriver):
     """A member of a group (or a private cursor without one) reading the log."""
 
@@ -27,22 +56,6 @@ class MemoryConsumer(ConsumerDriver):
         self.closed = False
         self.rotate = 0
 
-    def _start_offsets(self, topic: Topic, position: Position) -> list[int]:
-        topic.enforce_retention()
-        out = []
-        for p in topic.partitions:
-            if position.kind == "earliest":
-                out.append(p.base)
-            elif position.kind == "offset" and (
-                position.partition is None or position.partition == p.index
-            ):
-                out.append(min(max(position.offset or 0, p.base), p.end))
-            elif position.kind == "timestamp":
-                out.append(p.offset_for_time(position.timestamp_ms or 0))
-            else:
-                out.append(p.end)
-        return out
-
     async def start(self) -> None:
         opts = self.options
         topic = self.context.topic(opts.topic)
@@ -50,12 +63,9 @@ class MemoryConsumer(ConsumerDriver):
         if opts.dead_letter_topic is not None:
             self.context.create(opts.dead_letter_topic, len(topic.partitions), Retention())
         if opts.group is None:
-            state = GroupState(None, self._start_offsets(topic, opts.start), topic.wake)
+            state = GroupState(None, start_offsets(topic, opts.start), topic.wake)
         else:
-            state = topic.groups.get(opts.group)  # type: ignore[assignment]
-            if state is None:
-                state = GroupState(opts.group, self._start_offsets(topic, opts.start), topic.wake)
-                topic.groups[opts.group] = state
+            state, _ = ensure_group(topic, opts.group, opts.start)
         self.state = state
         state.join(self)
 
@@ -231,7 +241,7 @@ class MemoryConsumer(ConsumerDriver):
 
     async def seek(self, position: Position) -> None:
         topic, state = self._live()
-        offsets = self._start_offsets(topic, position)
+        offsets = start_offsets(topic, position)
         for index in state.assigned(self):
             if position.partition is None or position.partition == index:
                 state.parts[index].reset(offsets[index])

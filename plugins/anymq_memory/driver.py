@@ -23,9 +23,9 @@ from anymq.backend import (
 )
 from anymq.errors import TopicNotFound
 from anymq.features import Capabilities, Feature, HeaderRule, NameRule
-from anymq.model import GroupInfo, PartitionLag, Retention, TopicInfo
+from anymq.model import GroupInfo, PartitionLag, Position, Retention, TopicInfo
 from anymq.url import URL
-from anymq_memory.consumer import MemoryConsumer
+from anymq_memory.consumer import MemoryConsumer, ensure_group
 from anymq_memory.context import MemoryContext
 from anymq_memory.options import MemoryOptions
 from anymq_memory.producer import MemoryProducer
@@ -38,6 +38,7 @@ CAPABILITIES = Capabilities(
             Feature.FAN_OUT,
             Feature.BROADCAST,
             Feature.DURABLE_GROUPS,
+            Feature.DECLARED_GROUPS,
             Feature.RETAINS_CONSUMED,
             Feature.REPLAY,
             Feature.SEEK_TIME,
@@ -115,6 +116,16 @@ class MemoryBroker(BrokerDriver):
 
     async def list_topics(self) -> list[str]:
         return list(self.space.topics)
+
+    async def create_group(self, topic: str, group: str) -> bool:
+        found = self.space.topics.get(topic)
+        if found is None:
+            raise TopicNotFound(topic, self.name)
+        return ensure_group(found, group, Position.latest())[1]
+
+    async def group_exists(self, topic: str, group: str) -> bool:
+        found = self.space.topics.get(topic)
+        return found is not None and group in found.groups
 
     async def describe_group(self, topic: str, group: str) -> GroupInfo:
         found = self.space.topics.get(topic)

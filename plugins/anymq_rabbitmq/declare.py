@@ -30,6 +30,8 @@ class QueuePlan:
     arguments: dict[str, Any]
     key: str = ""
     bind_arguments: dict[str, Any] | None = None
+    new: bool = False
+    """The group did not exist before (create_group's answer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,8 @@ class StreamGroupPlan:
     bindings: list[str]
     quorum: bool
     queue: str
+    new: bool = False
+    """The group had no stored position before (create_group's answer)."""
 
 
 async def create_locked(
@@ -179,6 +183,8 @@ class GroupRecord:
     bindings: list[str]
     max_deliveries: int | None
     dead_letter_topic: str | None
+    new: bool = False
+    """Neither recorded nor its queue existed before (set by :func:`ensure_group_locked`)."""
 
     @classmethod
     def wanted(
@@ -222,10 +228,12 @@ async def ensure_group_locked(
     max_deliveries: int | None,
     dlx: str | None,
 ) -> GroupRecord:
-    """Declare, bind and record a group's queue."""
-    unrecorded = group not in meta.groups and max_deliveries is None and dlx is None
+    """Declare, bind and record a group's queue (``record.new``: it did not exist)."""
+    known = group in meta.groups
     record = GroupRecord.wanted(ctx, meta, group, claim(doc, meta, group), max_deliveries, dlx)
-    if not (unrecorded and await topo.queue_counts(ctx.amqp, record.queue) is not None):
+    found = known or await topo.queue_counts(ctx.amqp, record.queue) is not None
+    record.new = not found
+    if not (found and not known and max_deliveries is None and dlx is None):
         # A queue anymq has no record of (topic made outside anymq) is used as it is.
         args = topo.queue_arguments(
             meta,
@@ -264,7 +272,7 @@ async def prepare_queue(ctx: RabbitContext, options: ConsumerOptions) -> QueuePl
         record = await ensure_group_locked(
             ctx, doc, meta, group, options.binding, options.max_deliveries, dlx
         )
-    return QueuePlan(record.queue, record.queue_type == "quorum", {})
+    return QueuePlan(record.queue, record.queue_type == "quorum", {}, new=record.new)
 
 
 async def prepare_stream_group(ctx: RabbitContext, options: ConsumerOptions) -> StreamGroupPlan:
@@ -297,7 +305,8 @@ async def prepare_stream_group(ctx: RabbitContext, options: ConsumerOptions) -> 
             if options.binding not in record.bindings:
                 record.bindings.append(options.binding)
         record.save(meta, doc, group)
-        if await store.read() is None:
+        new = await store.read() is None
+        if new:
             stream = Names.stream(topic)
             position = await resolve(
                 ctx.stream_amqp,
@@ -307,4 +316,13 @@ async def prepare_stream_group(ctx: RabbitContext, options: ConsumerOptions) -> 
             )
             async with ctx.stream_amqp.admin(confirms=True) as channel:
                 await store.write(position, channel)
-    return StreamGroupPlan(meta, record.bindings, record.queue_type == "quorum", queue)
+    return StreamGroupPlan(meta, record.bindings, record.queue_type == "quorum", queue, new)
+
+
+async def group_exists(ctx: RabbitContext, topic: str, group: str) -> bool:
+    """The registry records the group, or its queue exists (a group of an older anymq)."""
+    meta = topo.TopicMeta.from_doc(await ctx.registry.read(), topic)
+    if meta is not None and group in meta.groups:
+        return True
+    queue = recorded_queue(meta or topo.TopicMeta(name=topic), group)
+    return await topo.queue_counts(ctx.amqp, queue) is not None

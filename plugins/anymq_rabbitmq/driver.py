@@ -56,6 +56,7 @@ CLASSIC_FEATURES = frozenset(
         Feature.FAN_OUT,
         Feature.BROADCAST,
         Feature.DURABLE_GROUPS,
+        Feature.DECLARED_GROUPS,
         Feature.DEAD_LETTER,
         Feature.ROUTING_KEYS,
         Feature.RETENTION_TIME,
@@ -83,6 +84,7 @@ STREAM_FEATURES = frozenset(
         Feature.FAN_OUT,
         Feature.BROADCAST,
         Feature.DURABLE_GROUPS,
+        Feature.DECLARED_GROUPS,
         Feature.RETAINS_CONSUMED,
         Feature.REPLAY,
         Feature.SEEK_TIME,
@@ -177,6 +179,20 @@ class RabbitBroker(BrokerDriver):
     async def list_topics(self) -> list[str]:
         doc = await self.registry.read()
         return list(doc["topics"])
+
+    async def create_group(self, topic: str, group: str) -> bool:
+        """Through the function a consumer's start declares its group with: classic, the
+        bound queue; stream mode, the work queue and the position at the stream's end."""
+        with self.amqp.dropped(f"declare group {group!r} of {topic!r}"):
+            await topo.require_exchange(self.amqp, topic)  # never auto-created here
+            options = ConsumerOptions(topic=topic, group=group)
+            if self.context.stream_mode:
+                return (await declare.prepare_stream_group(self.context, options)).new
+            return (await declare.prepare_queue(self.context, options)).new
+
+    async def group_exists(self, topic: str, group: str) -> bool:
+        with self.amqp.dropped(f"look up group {group!r} of {topic!r}"):
+            return await declare.group_exists(self.context, topic, group)
 
     async def describe_group(self, topic: str, group: str) -> GroupInfo:
         meta = topo.TopicMeta(name=topic)

@@ -51,6 +51,8 @@ class Source:
     arn: str
     subscription: str | None = None
     temporary: bool = False
+    created: bool = False
+    """The group's queue was made (or, mode=queue, claimed) by this call: a new group."""
 
 
 class Topology:
@@ -387,9 +389,10 @@ class Topology:
         dlq = tags.get(TAG_DLQ)
         if dlq is not None:  # a dead-letter topic: every group reads the redrive target
             url = await self.queue_url(dlq)
+            created = url is None
             if url is None:
                 url, _ = await self.ensure_dead_letter(topic)
-            return Source(url, dlq, self.queue_arn(dlq))
+            return Source(url, dlq, self.queue_arn(dlq), created=created)
         if group is None:
             label = "tmp-" + _token()
             name = naming.queue_name(topic, "tmp", label)
@@ -397,9 +400,12 @@ class Topology:
         else:
             name = naming.queue_name(topic, "group", group)
             tag = {TAG_TOPIC: topic, TAG_ROLE: ROLE_GROUP, TAG_GROUP: group}
+        created = await self.queue_url(name) is None
         url = await self.ensure_queue(name, tag, sns_topic=topic)
         subscription = await self.subscribe(topic, name)
-        return Source(url, name, self.queue_arn(name), subscription, temporary=group is None)
+        return Source(
+            url, name, self.queue_arn(name), subscription, temporary=group is None, created=created
+        )
 
     async def _queue_source(self, topic: str, group: str | None, *, create: bool) -> Source:
         url = await self.queue_url(topic)
@@ -423,7 +429,20 @@ class Topology:
                 f"mode=queue: topic {topic!r} is one queue, read by group {owner!r}; a second "
                 f"group {group!r} would steal its messages (use mode=sns for fan-out)",
             )
-        return Source(url, topic, self.queue_arn(topic))
+        claimed = group is not None and owner is None
+        return Source(url, topic, self.queue_arn(topic), created=claimed)
+
+    async def group_exists(self, topic: str, group: str) -> bool:
+        """The group's queue exists (mode=queue: the topic's queue is claimed by it)."""
+        if self.queue_mode:
+            url = await self.queue_url(topic)
+            return url is not None and (await self.queue_tags(url)).get(TAG_GROUP) == group
+        try:
+            tags = await self.topic_tags(topic)
+        except TopicNotFound:
+            return False
+        name = tags.get(TAG_DLQ) or naming.queue_name(topic, "group", group)
+        return await self.queue_url(name) is not None
 
     async def release(self, source: Source) -> None:
         """Undo a temporary source: unsubscribe and delete its queue."""

@@ -32,6 +32,7 @@ from anymq_sqs.producer import SQSProducer
 _BASE = {
     Feature.CONSUMER_GROUPS,
     Feature.DURABLE_GROUPS,
+    Feature.DECLARED_GROUPS,
     Feature.DEAD_LETTER,
     Feature.NACK_DELAY,
 }
@@ -109,6 +110,15 @@ class SQSBroker(BrokerDriver):
 
     async def list_topics(self) -> list[str]:
         return await self.topology.list_topics()
+
+    async def create_group(self, topic: str, group: str) -> bool:
+        """The group's queue, created and subscribed by the function a consumer's start uses."""
+        self._check(topic)
+        return (await self.topology.source(topic, group, create=False)).created
+
+    async def group_exists(self, topic: str, group: str) -> bool:
+        self._check(topic)
+        return await self.topology.group_exists(topic, group)
 
     async def describe_group(self, topic: str, group: str) -> GroupInfo:
         self._check(topic)

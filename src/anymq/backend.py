@@ -136,6 +136,20 @@ class BrokerDriver(ABC):
     async def describe_group(self, topic: str, group: str) -> GroupInfo:
         """A group's position and backlog on a topic."""
 
+    async def create_group(self, topic: str, group: str) -> bool:
+        """Declare ``group`` on the existing ``topic`` at its current end (Kafka: commit the
+        log end offsets; queue brokers: declare and bind its queues); False if it existed,
+        whose position stays as it is. TopicNotFound if the topic is missing (never
+        auto-created). Backends declaring Feature.DECLARED_GROUPS override this, ideally
+        through the same function a consumer's start uses to declare its group."""
+        raise NotImplementedError
+
+    async def group_exists(self, topic: str, group: str) -> bool:
+        """Whether ``group`` exists on ``topic`` (declared or used before). Asked only of
+        backends without Feature.RETAINS_CONSUMED, for ``start="earliest"``: an existing
+        group reads what waits for it, a new one is refused. The default (False) refuses."""
+        return False
+
     @abstractmethod
     def producer(self, options: ProducerOptions) -> ProducerDriver:
         """A producer; not started yet."""

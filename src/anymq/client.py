@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -25,7 +25,13 @@ from anymq.backend import (
     Sender,
 )
 from anymq.delivery import Delivery
-from anymq.errors import ClosedError, ConfigError, MessageTooLarge, SerializationError
+from anymq.errors import (
+    ClosedError,
+    ConfigError,
+    MessageTooLarge,
+    SerializationError,
+    UnsupportedFeature,
+)
 from anymq.features import Capabilities, Feature
 from anymq.message import Headers, Message, Receipt, Received
 from anymq.model import GroupInfo, Position, Retention, TopicInfo
@@ -129,17 +135,37 @@ class Broker(_Lifecycle):
     def _check_topic(self, name: str) -> str:
         return self.capabilities.topic_names.check(name)
 
+    def _check_groups(self, groups: Sequence[str]) -> list[str]:
+        """The group names to declare (duplicates dropped), all checked before anything is
+        created, so a bad one leaves no topic behind."""
+        if isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence):
+            raise ConfigError(
+                f"groups must be a list of group names, got {groups!r} "
+                f"(for one group: groups=[{groups!r}])"
+            )
+        names = list(dict.fromkeys(self.capabilities.topic_names.check(g, "group") for g in groups))
+        if names:
+            self.capabilities.require(Feature.DECLARED_GROUPS, detail="create_topic(groups=...)")
+        return names
+
     async def create_topic(
         self,
         name: str,
         *,
         partitions: int = 1,
         retention: Retention | None = None,
+        groups: Sequence[str] = (),
         **options: Any,
     ) -> bool:
-        """Create a topic; returns False if it already existed. Idempotent."""
+        """Create a topic; returns False if it already existed. Idempotent.
+
+        ``groups`` are declared right after (also on an existing topic, see
+        :meth:`create_group`), so they get every message sent from then on; their names
+        are checked first, so a bad one creates nothing.
+        """
         self._check_open()
         self._check_topic(name)
+        declare = self._check_groups(groups)
         caps = self.capabilities
         if not isinstance(partitions, int) or partitions < 1:
             raise ConfigError(f"partitions must be an int >= 1, got {partitions!r}")
@@ -157,12 +183,29 @@ class Broker(_Lifecycle):
             caps.require(Feature.RETENTION_BYTES, detail="Retention(bytes=...)")
         if retention.messages is not None:
             caps.require(Feature.RETENTION_MESSAGES, detail="Retention(messages=...)")
-        return await self.driver.create_topic(
+        created = await self.driver.create_topic(
             name,
             partitions=partitions,
             retention=retention,
             options=self.driver.parse_options("topic", options),
         )
+        for group in declare:
+            await self.driver.create_group(name, group)
+        return created
+
+    async def create_group(self, topic: str, group: str) -> bool:
+        """Declare ``group`` on an existing ``topic``; False if the group already existed.
+
+        A declared group gets every message sent after this returns, whichever ``start``
+        its first consumer passes and however late it starts, so nothing sent before the
+        first consumer is missing. Idempotent: an existing group keeps its position.
+        TopicNotFound if the topic does not exist (it is never auto-created here).
+        """
+        self._check_open()
+        self._check_topic(topic)
+        self.capabilities.topic_names.check(group, "group")
+        self.capabilities.require(Feature.DECLARED_GROUPS, detail="create_group")
+        return await self.driver.create_group(topic, group)
 
     async def delete_topic(self, name: str) -> None:
         """Delete a topic; TopicNotFound if it does not exist."""
@@ -247,7 +290,7 @@ class Broker(_Lifecycle):
             caps.topic_names.check(group, "group")
             caps.require(Feature.CONSUMER_GROUPS, detail=f"group={group!r}")
         position = Position.parse(start)
-        if position.kind == "earliest":
+        if position.kind == "earliest" and group is None:
             caps.require(Feature.RETAINS_CONSUMED, detail="start='earliest' (reading history)")
         elif position.kind == "offset":
             caps.require(Feature.REPLAY, detail="start at an offset")
@@ -577,6 +620,29 @@ class Consumer(_Child):
         self.options = options
         self.serializer = serializer
         self._buffer: deque[Received] = deque()
+
+    async def start(self) -> None:
+        """Subscribe (see :meth:`_Child.start`). ``start="earliest"`` on a backend that keeps
+        no history (no Feature.RETAINS_CONSUMED) means "what waits in the group's queue",
+        which only a group that already exists has: a brand-new one is refused before
+        anything is created, so nothing from before is ever silently missing."""
+        opts = self.options
+        if (
+            not self._started
+            and not self._closed
+            and opts.group is not None
+            and opts.start.kind == "earliest"
+            and Feature.RETAINS_CONSUMED not in self.broker.capabilities
+        ):
+            self.broker._check_open()
+            if not await self.broker.driver.group_exists(opts.topic, opts.group):
+                raise UnsupportedFeature(
+                    Feature.RETAINS_CONSUMED.value,
+                    self.broker.backend,
+                    f"start='earliest' on the new group {opts.group!r} (nothing from before it "
+                    "exists); declare it first with create_group, or use start='latest'",
+                )
+        await super().start()
 
     @property
     def topic(self) -> str:

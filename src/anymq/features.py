@@ -26,6 +26,9 @@ class Feature(StrEnum):
     """Consumers without a group each receive every message sent while they are subscribed."""
     DURABLE_GROUPS = "durable_groups"
     """A group keeps its position: what was sent while all members were down waits for them."""
+    DECLARED_GROUPS = "declared_groups"
+    """A group can exist before its first consumer (``Broker.create_group``): it gets every
+    message sent after its declaration, whichever ``start`` its first consumer passes."""
     RETAINS_CONSUMED = "retains_consumed"
     """Event broker: messages stay after they are acked; a new group can read the history."""
     REPLAY = "replay"

@@ -126,7 +126,13 @@ def _names(code: str) -> set[str]:
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
             continue
         method = node.func.attr
-        count = {"create_topic": 1, "consumer": 2, "describe_group": 2, "delete_topic": 1}
+        count = {
+            "create_topic": 1,
+            "create_group": 2,
+            "consumer": 2,
+            "describe_group": 2,
+            "delete_topic": 1,
+        }
         args = node.args[: count.get(method, 0)]
         args += [k.value for k in node.keywords if k.arg == "group" and method == "consumer"]
         names |= {a.value for a in args if isinstance(a, ast.Constant) and isinstance(a.value, str)}

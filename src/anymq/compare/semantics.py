@@ -75,6 +75,45 @@ SEMANTICS: tuple[Semantic, ...] = (
         "Topic X with group a.b and topic X.a with group b each get only their own messages.",
     ),
     Semantic(
+        "test_declared_group_gets_what_was_sent_before_its_consumer",
+        "a declared group gets what was sent before its consumer",
+        "Groups",
+        "A group declared with create_group receives messages sent before its first consumer"
+        " starts, with the default start and with start='latest'.",
+    ),
+    Semantic(
+        "test_create_topic_declares_its_groups",
+        "create_topic(groups=...) declares the groups",
+        "Groups",
+        "Groups named in create_topic (also on an existing topic) each receive every message.",
+    ),
+    Semantic(
+        "test_declaring_again_keeps_the_group_position",
+        "declaring a group again moves nothing",
+        "Groups",
+        "A second create_group neither loses pending messages nor replays consumed ones.",
+    ),
+    Semantic(
+        "test_earliest_on_a_declared_group_starts_at_its_position",
+        "earliest on a declared group: from its declaration",
+        "Groups",
+        "start='earliest' on a declared group gets what was sent after the declaration.",
+    ),
+    Semantic(
+        "test_earliest_on_a_used_group_gets_what_waits_for_it",
+        "earliest on an existing group: its oldest message",
+        "Groups",
+        "start='earliest' on a group used before gets the oldest message it can still get"
+        " (a brand-new group of a message broker is refused with UnsupportedFeature).",
+    ),
+    Semantic(
+        "test_bad_group_name_creates_nothing",
+        "a bad group name creates nothing",
+        "Groups",
+        "A bad group name in create_topic(groups=...) is refused before the topic exists;"
+        " create_group on a missing topic raises TopicNotFound.",
+    ),
+    Semantic(
         "test_nack_redelivers_with_count",
         "redelivery after nack",
         "Delivery",

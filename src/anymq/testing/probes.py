@@ -40,6 +40,7 @@ PROBES: dict[Feature, Probe] = {
     Feature.FAN_OUT: lambda ctx, b, t: _second_group(ctx, b, t),
     Feature.BROADCAST: lambda ctx, b, t: _open(b.consumer(t)),
     Feature.DURABLE_GROUPS: lambda ctx, b, t: _open(b.consumer(t, ctx.group())),
+    Feature.DECLARED_GROUPS: lambda ctx, b, t: b.create_group(t, ctx.group()),
     Feature.RETAINS_CONSUMED: lambda ctx, b, t: _open(b.consumer(t, ctx.group(), start="earliest")),
     Feature.REPLAY: lambda ctx, b, t: _seek(ctx, b, t, anymq.Position.earliest()),
     Feature.SEEK_TIME: lambda ctx, b, t: _seek(

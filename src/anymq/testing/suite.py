@@ -20,6 +20,7 @@ from anymq.testing.context import TestContext
 from anymq.testing.suite_arguments import ArgumentContract
 from anymq.testing.suite_basic import BasicContract
 from anymq.testing.suite_compression import CompressionContract
+from anymq.testing.suite_declare import DeclareContract
 from anymq.testing.suite_delivery import DeliveryContract
 from anymq.testing.suite_errors import ErrorContract
 from anymq.testing.suite_groups import GroupContract
@@ -39,6 +40,7 @@ class ContractSuite(
     BasicContract,
     ArgumentContract,
     GroupContract,
+    DeclareContract,
     DeliveryContract,
     SettleContract,
     RedeliveryContract,

@@ -48,6 +48,7 @@ CAPABILITIES = Capabilities(
             Feature.FAN_OUT,
             Feature.BROADCAST,
             Feature.DURABLE_GROUPS,
+            Feature.DECLARED_GROUPS,
             Feature.DEAD_LETTER,
             Feature.NACK_DELAY,
             Feature.DELAYED_DELIVERY,
@@ -159,6 +160,13 @@ class SqliteBroker(BrokerDriver):
         waiting, leased = await self.store.run(lambda db: Store.backlog(db, topic, group))
         lag = PartitionLag(partition=None, committed=None, end=None, lag=waiting)
         return GroupInfo(topic=topic, group=group, partitions=(lag,), in_flight=leased)
+
+    async def create_group(self, topic: str, group: str) -> bool:
+        return await self.store.transact(lambda db: Store.declare(db, topic, group))
+
+    async def group_exists(self, topic: str, group: str) -> bool:
+        sql = "SELECT 1 FROM groups WHERE topic = ? AND name = ?"
+        return bool(await self.store.run(lambda db: Store.query(db, sql, topic, group)))
 
     def producer(self, options: ProducerOptions) -> ProducerDriver:
         return SqliteProducer(self)

@@ -206,11 +206,19 @@ class Store:
         )
 
     @staticmethod
+    def declare(db: sqlite3.Connection, topic: str, name: str) -> bool:
+        """Make the named group (it gets every message sent from now on); False if it was
+        there. Used by a consumer's join and by create_group alike."""
+        Store.need_topic(db, topic)
+        sql = "INSERT OR IGNORE INTO groups (topic, name) VALUES (?, ?)"
+        return db.execute(sql, (topic, name)).rowcount == 1
+
+    @staticmethod
     def join(db: sqlite3.Connection, topic: str, name: str | None) -> int:
         """The group's id, made on first use; a consumer without a group gets its own."""
         Store.need_topic(db, topic)
         if name is not None:
-            db.execute("INSERT OR IGNORE INTO groups (topic, name) VALUES (?, ?)", (topic, name))
+            Store.declare(db, topic, name)
             row = db.execute(
                 "SELECT id FROM groups WHERE topic = ? AND name = ?", (topic, name)
             ).fetchone()

@@ -1,0 +1,140 @@
+"""Contract: groups declared before their first consumer (create_group, create_topic(groups=)).
+
+A declared group must get every message sent after its declaration, whatever ``start`` its
+first consumer passes and however late it starts; declaring again never moves a group; and
+``start="earliest"`` on a group that exists means "the oldest message this group can still
+get" on every backend, message brokers included.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import anymq
+from anymq.features import Feature
+from anymq.testing.context import TestContext
+from anymq.testing.decorators import requires
+
+
+def _values(messages: list[anymq.Received]) -> list[bytes]:
+    return sorted(m.value for m in messages)
+
+
+class DeclareContract:
+    """Declared groups: their position, re-declaring, ``earliest`` on existing groups, errors."""
+
+    @requires(Feature.DECLARED_GROUPS)
+    async def test_declared_group_gets_what_was_sent_before_its_consumer(
+        self, ctx: TestContext
+    ) -> None:
+        async with ctx.broker() as broker:
+            topic = await ctx.topic(broker, partitions=ctx.partitions(2))
+            plain, latest = ctx.group("plain"), ctx.group("latest")
+            assert await broker.create_group(topic, plain) is True
+            assert await broker.create_group(topic, latest) is True
+            async with broker.producer() as producer:
+                for i in range(4):
+                    await producer.send(topic, b"m%d" % i, key=b"k%d" % i)
+            async with broker.consumer(topic, plain) as first:  # the default start
+                got_plain = await ctx.collect(first, 4) + await ctx.quiet_receive(first)
+            async with broker.consumer(topic, latest, start="latest") as second:
+                got_latest = await ctx.collect(second, 4) + await ctx.quiet_receive(second)
+        expected = [b"m%d" % i for i in range(4)]
+        assert _values(got_plain) == expected, "a declared group lost what was sent before"
+        assert _values(got_latest) == expected, "start='latest' skipped a declared group's"
+
+    @requires(Feature.DECLARED_GROUPS)
+    async def test_create_topic_declares_its_groups(self, ctx: TestContext) -> None:
+        async with ctx.broker() as broker:
+            a, b, c = ctx.group("a"), ctx.group("b"), ctx.group("c")
+            topic = await ctx.topic(broker, partitions=ctx.partitions(2), groups=[a, b])
+            # Again on the existing topic: False, and the new group is declared all the same.
+            assert await broker.create_topic(topic, groups=[a, c]) is False
+            async with broker.producer() as producer:
+                for i in range(5):
+                    await producer.send(topic, b"m%d" % i, key=b"k%d" % i)
+            got: dict[str, list[bytes]] = {}
+            for group in (a, b, c):
+                async with broker.consumer(topic, group) as consumer:
+                    received = await ctx.collect(consumer, 5) + await ctx.quiet_receive(consumer)
+                got[group] = _values(received)
+        for group, values in got.items():
+            assert values == [b"m%d" % i for i in range(5)], f"group {group} missed some"
+
+    @requires(Feature.DECLARED_GROUPS)
+    async def test_declaring_again_keeps_the_group_position(self, ctx: TestContext) -> None:
+        async with ctx.broker() as broker:
+            topic = await ctx.topic(broker)
+            group = ctx.group()
+            assert await broker.create_group(topic, group) is True
+            async with broker.producer() as producer:
+                await producer.send(topic, b"m0")
+                await producer.send(topic, b"m1")
+                # Pending messages survive a second declaration (both ways of declaring).
+                assert await broker.create_group(topic, group) is False
+                assert await broker.create_topic(topic, groups=[group]) is False
+                async with broker.consumer(topic, group) as consumer:
+                    first = await ctx.collect(consumer, 2) + await ctx.quiet_receive(consumer)
+                await producer.send(topic, b"m2")
+                # A group that consumed keeps its position: nothing again, nothing skipped.
+                assert await broker.create_group(topic, group) is False
+                async with broker.consumer(topic, group) as consumer:
+                    second = await ctx.collect(consumer, 1) + await ctx.quiet_receive(consumer)
+        assert _values(first) == [b"m0", b"m1"], "declaring again lost pending messages"
+        assert _values(second) == [b"m2"], "declaring again moved the group's position"
+
+    @requires(Feature.DECLARED_GROUPS)
+    async def test_earliest_on_a_declared_group_starts_at_its_position(
+        self, ctx: TestContext
+    ) -> None:
+        async with ctx.broker() as broker:
+            topic = await ctx.topic(broker)
+            group = ctx.group()
+            async with broker.producer() as producer:
+                await producer.send(topic, b"before")  # the group does not exist yet
+                await broker.create_group(topic, group)
+                await producer.send(topic, b"after")
+            async with broker.consumer(topic, group, start="earliest") as consumer:
+                got = await ctx.collect(consumer, 1) + await ctx.quiet_receive(consumer)
+        assert _values(got) == [b"after"], "earliest on a declared group is not its position"
+
+    @requires(Feature.CONSUMER_GROUPS, Feature.DURABLE_GROUPS)
+    async def test_earliest_on_a_used_group_gets_what_waits_for_it(self, ctx: TestContext) -> None:
+        async with ctx.broker() as broker:
+            topic = await ctx.topic(broker)
+            group = ctx.group()
+            async with broker.producer() as producer:
+                await producer.send(topic, b"before")  # before the group's first consumer
+                if not ctx.has(Feature.RETAINS_CONSUMED):
+                    # A brand-new group of a message broker has nothing from before: refused,
+                    # and the refusal creates nothing (asking again is refused again).
+                    for _ in range(2):
+                        with pytest.raises(anymq.UnsupportedFeature) as refused:
+                            async with broker.consumer(topic, group, start="earliest"):
+                                pass
+                        assert refused.value.feature == Feature.RETAINS_CONSUMED.value
+                async with broker.consumer(topic, group):
+                    pass  # the group exists from here on
+                await producer.send(topic, b"waiting")
+            async with broker.consumer(topic, group, start="earliest") as consumer:
+                got = await ctx.collect(consumer, 1) + await ctx.quiet_receive(consumer)
+        assert _values(got) == [b"waiting"], "earliest on an existing group is not its oldest"
+
+    @requires(Feature.DECLARED_GROUPS)
+    async def test_bad_group_name_creates_nothing(self, ctx: TestContext) -> None:
+        async with ctx.broker() as broker:
+            name = ctx.name("bad")
+            with pytest.raises(anymq.InvalidTopicName) as bad:
+                await broker.create_topic(name, groups=[ctx.group(), "no spaces allowed!"])
+            assert "no spaces allowed!" in str(bad.value)
+            with pytest.raises(anymq.ConfigError):  # a str is not a list of names
+                await broker.create_topic(name, groups=ctx.group())
+            assert name not in await broker.list_topics(), "a refused create_topic created it"
+            with pytest.raises(anymq.TopicNotFound):
+                await broker.describe_topic(name)
+            with pytest.raises(anymq.TopicNotFound):
+                await broker.create_group(name, ctx.group())
+            assert name not in await broker.list_topics(), "create_group created the topic"
+            topic = await ctx.topic(broker)
+            with pytest.raises(anymq.InvalidTopicName):
+                await broker.create_group(topic, "no spaces allowed!")
