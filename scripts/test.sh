@@ -22,8 +22,8 @@ if [ "${ANYMQ_AIOKAFKA_LOW:-1}" != 0 ]; then
   low_pid=$!
   trap 'kill "$low_pid" 2>/dev/null || true' EXIT
 fi
-echo "test: ruff"; ruff check src plugins tests benchmarks
-echo "test: mypy --strict"; mypy
+echo "test: ruff"; ruff check src plugins tests benchmarks examples
+echo "test: mypy --strict"; mypy && mypy examples
 echo "test: docs build (mkdocs --strict)"; mkdocs build --strict -q -d .cache/site
 if [ -n "$low_pid" ]; then
   echo "test: waiting for the lowest-aiokafka Kafka tests"
