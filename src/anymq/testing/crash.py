@@ -2,9 +2,8 @@
 broker lives in the test's own process, the closest the API allows.
 
 Both kinds run :func:`anymq.testing.member.ack_then_hold` (ack the first messages, hold the
-rest unacked) and keep what the member got as :class:`~anymq.testing.keylog.Delivery`
-records, plus the messages it may have acked (announced before the ack, so a kill between
-the ack and the report cannot hide an ack).
+rest unacked) and keep what the member got and acked as :class:`~anymq.testing.keylog.Delivery`
+events (an ack is announced before it is sent, so a kill between the two cannot hide one).
 """
 
 from __future__ import annotations
@@ -30,7 +29,9 @@ class Victim:
     """What the test sees of the member it will crash."""
 
     def __init__(self) -> None:
-        self.deliveries: list[Delivery] = []
+        self.events: list[Delivery] = []
+        """Its deliveries and (announced) acks, as :class:`~anymq.testing.keylog.KeyLog`
+        events."""
         self.acked: set[tuple[bytes, int]] = set()
         self.held = 0
         """Messages received and not acked (not counting redeliveries of acked ones)."""
@@ -38,8 +39,10 @@ class Victim:
     def _report(self, event: dict[str, Any]) -> None:
         key, seq = parse(str(event["body"]).encode())
         assert key == str(event["key"]).encode(), f"key and body disagree: {event}"
-        self.deliveries.append(Delivery(NAME, key, seq, event["partition"], event["count"]))
+        got = Delivery(NAME, key, seq, event["partition"], event["count"])
+        self.events.append(got)
         if event["acked"]:
+            self.events.append(Delivery(NAME, key, seq, got.partition, got.count, True))
             self.acked.add((key, seq))
         elif (key, seq) not in self.acked:
             self.held += 1

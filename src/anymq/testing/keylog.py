@@ -1,16 +1,21 @@
 """A per-key order checker for tests where group members come and go (joins, kills).
 
 Every message is ``b"<key>:<seq>"`` with ``seq`` counting up per key. The log keeps every
-delivery in the order the test observed it and names what went wrong:
+delivery and every ack in the order the test observed them (an ack is logged *before* it
+is sent, so a race can only hide a violation, never invent one) and names what went wrong:
 
 - ``missing``: sent, never received by a live member (nor possibly acked by a killed one);
 - ``overtaken``: the first delivery of a key's message came before the first delivery of an
-  earlier message of the same key (a later message overtook an earlier one);
+  earlier message of the same key;
+- ``taken_early``: a member got a message while an earlier message of its key was held
+  unacked by another member and not also handed to it: two members would be working on
+  one key at once, out of order. A handover is fine exactly when the new owner gets the
+  old owner's unacked messages again first (Kafka: it restarts at the committed offset);
 - ``backwards``: a member got a message of a key older than the last it got of that key,
-  and it was not a legitimate redelivery;
+  and nobody got that message before (a redelivery may step back, a new message may not);
 - ``unexplained_duplicates``: a message delivered again that is neither marked as a
   redelivery (``delivery_count > 1``) nor a handover (it went to another member than the
-  delivery before it, which is what at-least-once allows when partitions move).
+  delivery before it, which at-least-once allows when partitions move).
 
 Duplicates themselves are allowed (at-least-once) and counted; only unexplained ones fail.
 """
@@ -30,6 +35,8 @@ class Delivery:
     seq: int
     partition: int | None
     count: int
+    ack: bool = False
+    """An ack of the message (logged before it is sent), not a delivery."""
 
 
 def value(key: bytes, seq: int) -> bytes:
@@ -43,10 +50,10 @@ def parse(body: bytes) -> tuple[bytes, int]:
 
 @dataclass
 class KeyLog:
-    """Sent sequences per key and every delivery, in the order observed."""
+    """Sent sequences per key and every delivery and ack, in the order observed."""
 
     sent: dict[bytes, list[int]] = field(default_factory=lambda: defaultdict(list))
-    deliveries: list[Delivery] = field(default_factory=list)
+    events: list[Delivery] = field(default_factory=list)
     settled_elsewhere: set[tuple[bytes, int]] = field(default_factory=set)
     """Messages a member that is gone may have acked: they need not arrive again."""
     gone: set[str] = field(default_factory=set)
@@ -66,8 +73,17 @@ class KeyLog:
         key, seq = parse(msg.body)
         assert msg.key == key, f"{msg!r} carries key {msg.key!r}, its body says {key!r}"
         delivery = Delivery(member, key, seq, msg.partition, msg.delivery_count)
-        self.deliveries.append(delivery)
+        self.events.append(delivery)
         return delivery
+
+    def acking(self, member: str, msg: Received) -> None:
+        """``member`` is about to ack ``msg``."""
+        key, seq = parse(msg.body)
+        self.events.append(Delivery(member, key, seq, msg.partition, msg.delivery_count, True))
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        return [e for e in self.events if not e.ack]
 
     def received(self) -> set[tuple[bytes, int]]:
         """Messages delivered to a member that is still there."""
@@ -94,6 +110,28 @@ class KeyLog:
             for key, order in first.items()
             if order != sorted(order)
         ]
+
+    def taken_early(self) -> list[str]:
+        """Deliveries made while another member held an earlier message of the key."""
+        open_: dict[bytes, dict[int, set[str]]] = defaultdict(dict)
+        out = []
+        for e in self.events:
+            held = open_[e.key]
+            if e.ack:
+                holders = held.get(e.seq)
+                if holders is not None:
+                    holders.discard(e.member)
+                    if not holders:
+                        del held[e.seq]
+                continue
+            for seq, holders in held.items():
+                if seq < e.seq and e.member not in holders:
+                    out.append(
+                        f"{e.member} got {e.key!r} #{e.seq} while {sorted(holders)} "
+                        f"held #{seq} unacked"
+                    )
+            held[e.seq] = {e.member}  # delivered again: the broker took it back from the others
+        return out
 
     def _explained(self, previous: Delivery, again: Delivery) -> bool:
         return again.count > 1 or again.member != previous.member
@@ -140,11 +178,13 @@ class KeyLog:
         )
 
     def assert_in_order(self) -> None:
-        """Nothing missing, nothing overtaken, no member steps back, duplicates explained."""
+        """Nothing missing, overtaken or taken early, no step back, duplicates explained."""
         missing = self.missing()
         assert not missing, f"lost {missing[:10]} ({self.summary()})"
         overtaken = self.overtaken()
-        assert not overtaken, f"per-key order broken: {overtaken[:5]} ({self.summary()})"
+        assert not overtaken, f"a later message overtook: {overtaken[:5]} ({self.summary()})"
+        early = self.taken_early()
+        assert not early, f"two members on one key at once: {early[:5]} ({self.summary()})"
         backwards = self.backwards()
         assert not backwards, f"a member stepped back: {backwards[:5]} ({self.summary()})"
         dups = self.unexplained_duplicates()
