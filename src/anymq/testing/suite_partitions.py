@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 from anymq.client import Consumer, Producer
 from anymq.features import Feature
@@ -72,8 +72,16 @@ def _tasks() -> Iterator[list[asyncio.Task[None]]]:
             task.cancel()
 
 
-async def _wait(ctx: TestContext, *tasks: Awaitable[None]) -> None:
-    await asyncio.wait_for(asyncio.gather(*tasks), ctx.timeout)
+async def _wait(ctx: TestContext, missing: Callable[[], str], *tasks: Awaitable[None]) -> None:
+    """Until the tasks end; on timeout, fail saying what did not arrive."""
+    try:
+        await asyncio.wait_for(asyncio.gather(*tasks), ctx.timeout)
+    except TimeoutError:
+        raise AssertionError(f"{missing()} after {ctx.timeout:g}s") from None
+
+
+def _missing(log: KeyLog) -> str:
+    return f"still missing {log.missing()[:10]} ({log.summary()})"
 
 
 class PartitionContract:
@@ -89,8 +97,8 @@ class PartitionContract:
         the test sees one order): every message arrives; per key, first deliveries are in
         send order; no member gets a message while the other holds an earlier one of its
         key unacked, unless it got that one again first (the handover restarts at what was
-        not acked, as Kafka restarts at the committed offset); no member steps back to a
-        message nobody got before; a message delivered again is marked
+        not acked, as Kafka restarts at the committed offset); a message delivered again is
+        marked
         (``delivery_count > 1``) or went to the other member. The second member must get
         messages, or the join moved no partition and proved nothing.
         """
@@ -131,7 +139,7 @@ class PartitionContract:
                     for _ in range(10):
                         await _round(producer, topic, log)
                 done.set()
-                await _wait(ctx, *tasks)
+                await _wait(ctx, lambda: _missing(log), *tasks)
             await _quiet(ctx, "first", first, log)
             await _quiet(ctx, "second", second, log)
             await first.close()
@@ -191,7 +199,7 @@ class PartitionContract:
                         for _ in range(20):
                             await _round(producer, topic, log)
                     done.set()
-                    await _wait(ctx, *tasks)
+                    await _wait(ctx, lambda: _missing(log), *tasks)
                 await _quiet(ctx, "survivor", survivor, log)
             finally:
                 await victim.cleanup()
@@ -242,7 +250,11 @@ class PartitionContract:
                         values.add(msg.body)
                         await msg.ack()
 
-            await _wait(ctx, *(drain(f"m{i}", c) for i, c in enumerate(consumers)))
+            await _wait(
+                ctx,
+                lambda: f"only {len(values)} of {total} messages arrived",
+                *(drain(f"m{i}", c) for i, c in enumerate(consumers)),
+            )
             for consumer in consumers:
                 await consumer.close()
         split = {name: sorted(seen[name], key=str) for name in (f"m{i}" for i in range(members))}
