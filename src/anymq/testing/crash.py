@@ -20,7 +20,7 @@ from typing import Any
 from anymq.client import Broker, Consumer
 from anymq.testing.context import TestContext
 from anymq.testing.keylog import Delivery, parse
-from anymq.testing.member import URL_VARIABLE, ack_then_hold
+from anymq.testing.member import PLUGINS_VARIABLE, URL_VARIABLE, ack_then_hold
 
 NAME = "killed"
 
@@ -68,8 +68,13 @@ class ChildVictim(Victim):
     async def start(cls, ctx: TestContext, topic: str, group: str, ack_first: int) -> ChildVictim:
         # The child imports exactly what this process imports (its sys.path), and gets the
         # URL in its environment, not on a command line other users can read.
+        # Backends registered at run time (not through entry points) are registered there
+        # too, as ``anymq compare`` does for its suite process.
+        from anymq.compare.behaviour import runtime_plugins
+
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
         env[URL_VARIABLE] = ctx.url
+        env[PLUGINS_VARIABLE] = json.dumps(runtime_plugins())
         stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in cleanup()
         process = await asyncio.create_subprocess_exec(
             sys.executable,

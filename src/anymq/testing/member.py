@@ -3,8 +3,9 @@ contract test that SIGKILLs a member mid-stream.
 
 Run as a process of its own (``python -m anymq.testing.member``) so the kill is a real one:
 no close, no commit, no goodbye to the broker. The URL comes in the environment variable
-``ANYMQ_MEMBER_URL`` (never on the command line, where ``ps`` would show a password); the
-topic, group and number of messages to ack are the arguments. Each message is reported on
+``ANYMQ_MEMBER_URL`` (never on the command line, where ``ps`` would show a password), the
+parent's run-time plugins in ``ANYMQ_MEMBER_PLUGINS``; the topic, group and number of
+messages to ack are the arguments. Each message is reported on
 stdout as one JSON line, *before* it is acked, so the test knows every message the member
 may have settled; a line ``{"ready": true}`` says the member has joined.
 """
@@ -21,6 +22,8 @@ import anymq
 from anymq.client import Consumer
 
 URL_VARIABLE = "ANYMQ_MEMBER_URL"
+PLUGINS_VARIABLE = "ANYMQ_MEMBER_PLUGINS"
+"""JSON list of the parent's run-time plugins (see ``anymq.compare.collector``)."""
 
 Report = Callable[[dict[str, object]], None]
 
@@ -59,7 +62,10 @@ async def run(url: str, topic: str, group: str, ack_first: int) -> None:
 
 
 def main(argv: list[str]) -> None:
+    from anymq.compare.collector import register_plugins
+
     topic, group, ack_first = argv
+    register_plugins(json.loads(os.environ.get(PLUGINS_VARIABLE, "[]")))
     asyncio.run(run(os.environ[URL_VARIABLE], topic, group, int(ack_first)))
 
 
