@@ -90,17 +90,17 @@ class PartitionContract:
     @requires(Feature.PARTITIONS, Feature.KEY_ORDERING)
     async def test_key_order_holds_while_a_member_joins(self, ctx: TestContext) -> None:
         """Keyed messages flow before, during and after a second member's ``start()``; each
-        member acks a batch only after its next receive, so it holds messages unacked when
-        its partitions move.
+        member acks a key's message only when the next one of that key (or an empty
+        receive) comes, so it holds messages unacked when its partitions move.
 
-        Asserted (:class:`~anymq.testing.keylog.KeyLog`, both members in one event loop, so
-        the test sees one order): every message arrives; per key, first deliveries are in
-        send order; no member gets a message while the other holds an earlier one of its
-        key unacked, unless it got that one again first (the handover restarts at what was
-        not acked, as Kafka restarts at the committed offset); a message delivered again is
-        marked
-        (``delivery_count > 1``) or went to the other member. The second member must get
-        messages, or the join moved no partition and proved nothing.
+        Asserted (:class:`~anymq.testing.keylog.KeyLog`; both members run in one event
+        loop, so the test sees one order): every message arrives; per key, first deliveries
+        are in send order; no member gets a message while the other holds an earlier one of
+        its key unacked, unless it got that one again first (the new owner waits for the old
+        one's acks, or restarts at what was not acked, as Kafka's restarts at the committed
+        offset); a message delivered again is marked (``delivery_count > 1``) or went to the
+        other member. The second member must get messages, or the join moved no partition
+        and proved nothing.
         """
         log = KeyLog()
         done = asyncio.Event()
@@ -158,10 +158,11 @@ class PartitionContract:
 
         Asserted: every message reaches the survivor, except those the killed member may
         have acked; every message it held unacked does; per key, the killed member's and
-        then the survivor's deliveries are in send order (the survivor continues each key
-        where the killed member's acks ended, never skipping ahead), duplicates marked or
-        handed over, as in the join test. Before the kill the two members own disjoint
-        partitions, so the killed member's deliveries of a key all precede the survivor's.
+        then the survivor's deliveries are in send order, and the survivor gets nothing
+        later of a key before it got what the killed member held of it (it continues each
+        key where the killed member's acks ended); duplicates are marked or handed over, as
+        in the join test. Before the kill the two members own disjoint partitions, so the
+        killed member's deliveries of a key all precede the survivor's.
 
         Where ``Capabilities.in_process`` is true the broker lives in this process and a
         child cannot reach it: the member then runs on its own connection here, and the
