@@ -7,7 +7,9 @@ URL defaults to memory://. The workloads (``--list`` shows them) come from
 ack per message and with receive + ack_many, 100 B and 1 KiB bodies, end-to-end latency,
 plus any the backend's raw baseline adds. anymq and the raw client alternate round by
 round; the headline is anymq ÷ raw (rates: higher is better; latencies: lower is better).
-Absolute figures go to the JSON file (--json).
+``--workload topic`` (not in the default set) runs one workload on a plain and on a
+partitioned topic and adds partitioned ÷ plain for each side. Absolute figures go to the
+JSON file (--json).
 """
 
 from __future__ import annotations
@@ -73,6 +75,29 @@ def table(url: str, rows: list[bench.Row], rounds: int) -> Table:
     return out
 
 
+def partition_table(rows: list[bench.Row]) -> Table | None:
+    """partitioned ÷ plain per side, when both ``topic-*`` shapes ran."""
+    by = {(row.workload, row.metric): row for row in rows}
+    pairs = [
+        (row, by[(row.workload.replace("-partitioned-", "-plain-"), row.metric)])
+        for row in rows
+        if row.workload.startswith("topic-partitioned-")
+        and (row.workload.replace("-partitioned-", "-plain-"), row.metric) in by
+    ]
+    if not pairs:
+        return None
+    out = Table(title="partitioned ÷ plain topic (the same workload)")
+    for column in ("workload", "figure", "anymq", "raw"):
+        out.add_column(column, justify="left" if column in ("workload", "figure") else "right")
+    for many, one in pairs:
+        cells = [
+            f"{a / b:.2f}x" if b > 0 and math.isfinite(a / b) else "-"
+            for a, b in ((many.anymq, one.anymq), (many.raw, one.raw))
+        ]
+        out.add_row(many.workload.replace("-partitioned-", "-*-"), many.label, *cells)
+    return out
+
+
 async def measure(args: argparse.Namespace, url: str, console: Console) -> list[bench.Row]:
     shapes = select(bench.shapes_for(url), args.workload)
     base = bench.base_plan(url, count=args.count, latency_samples=args.latency_samples)
@@ -103,7 +128,8 @@ def main(argv: list[str] | None = None, default_url: str = "memory://") -> int:
     console = Console()
     if args.list:
         for shape in bench.shapes_for(url):
-            console.print(f"{shape.name:24} {shape.description}")
+            extra = "" if shape.default else " (only with --workload)"
+            console.print(f"{shape.name:24} {shape.description}{extra}")
         return 0
     if args.rounds < 1 or (args.count is not None and args.count < 1):
         console.print("[red]--rounds and --count must be at least 1[/]")
@@ -116,6 +142,9 @@ def main(argv: list[str] | None = None, default_url: str = "memory://") -> int:
         print(f"bench: {exc}", file=sys.stderr)
         return 2
     console.print(table(url, rows, args.rounds))
+    partitions = partition_table(rows)
+    if partitions is not None:
+        console.print(partitions)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         data = {

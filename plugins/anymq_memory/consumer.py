@@ -88,8 +88,11 @@ class MemoryConsumer(ConsumerDriver):
         name = topic.name
         n = len(assigned)
         self.rotate = (self.rotate + 1) % n
+        handover = state.handover
         for i in range(n):
             index = assigned[(self.rotate + i) % n]
+            if handover and state.busy(index, self):
+                continue  # its previous owner still works on it
             part = topic.partitions[index]
             pstate = state.parts[index]
             if pstate.fetch < part.base or pstate.committed < part.base:
@@ -198,18 +201,29 @@ class MemoryConsumer(ConsumerDriver):
 
     def ack(self, message: Received) -> None:
         """Synchronous: advancing a position needs no I/O, so no coroutine per message."""
-        pstate = self.state.parts[message.partition]  # type: ignore[union-attr, index]
+        state = self.state
+        pstate = state.parts[message.partition]  # type: ignore[union-attr, index]
         offset: int = message.offset  # type: ignore[assignment]
         if pstate.inflight.get(offset) is self:
             pstate.ack(offset)
+            if state.handover:  # type: ignore[union-attr]
+                self._handed_over()
 
     async def ack_many(self, messages: Sequence[Received]) -> None:
-        parts = self.state.parts  # type: ignore[union-attr]
+        state = self.state
+        parts = state.parts  # type: ignore[union-attr]
         for message in messages:  # one coroutine for the whole batch, ack() inlined
             pstate = parts[message.partition]  # type: ignore[index]
             offset: int = message.offset  # type: ignore[assignment]
             if pstate.inflight.get(offset) is self:
                 pstate.ack(offset)
+        if state.handover:  # type: ignore[union-attr]
+            self._handed_over()
+
+    def _handed_over(self) -> None:
+        """A settle may end a handover: wake the new owner waiting for the partition."""
+        if self.found is not None:
+            self.found.wake()
 
     def holds(self, message: Received) -> bool:
         return self._part(message) is not None

@@ -4,8 +4,10 @@ A group owns, per partition, the committed position (everything before it is ack
 fetch position (everything before it was delivered at least once), the offsets delivered
 but not settled, acks beyond the committed position, and offsets waiting for redelivery.
 Partitions are assigned to members round robin, so one partition is read by one member at a
-time and per-key order holds; a member's unsettled messages go back to the group when it
-leaves, which is what makes failover lose nothing.
+time and per-key order holds: a partition that moves keeps its old owner's unsettled
+messages with that owner, and the new owner starts reading it once they are settled. A
+member's unsettled messages go back to the group when it leaves, which is what makes
+failover lose nothing.
 
 The bottom of the plugin's import graph: a member is any object (the group only needs its
 identity), and the topic is reached through the ``wake`` callback it is given.
@@ -81,6 +83,9 @@ class GroupState:
         """Wakes the topic's waiting consumers (a rebalance may hand them partitions)."""
         self.members: list[object] = []
         self.assignment: dict[object, list[int]] = {}
+        self.handover: dict[int, object] = {}
+        """Partition -> its previous owner, while that one still holds unsettled messages of
+        it (they stay invisible to others; the new owner starts once they are settled)."""
 
     def join(self, member: object) -> None:
         self.members.append(member)
@@ -100,11 +105,28 @@ class GroupState:
     def _rebalance(self) -> None:
         count = len(self.parts)
         members = self.members
+        before = self.assignment
         self.assignment = {m: [] for m in members}
         if members:
             for p in range(count):
                 self.assignment[members[p % len(members)]].append(p)
+        for member, parts in before.items():
+            kept = self.assignment.get(member, ())
+            for p in parts:
+                if p not in kept and member in self.parts[p].inflight.values():
+                    self.handover[p] = member
         self.wake()
+
+    def busy(self, index: int, member: object) -> bool:
+        """True while partition ``index``'s previous owner still holds unsettled messages of
+        it: its new owner ``member`` waits, so a key is never worked on by two at once."""
+        previous = self.handover.get(index)
+        if previous is None:
+            return False
+        if previous is not member and previous in self.parts[index].inflight.values():
+            return True
+        del self.handover[index]
+        return False
 
     def assigned(self, member: object) -> list[int]:
         return self.assignment.get(member, [])

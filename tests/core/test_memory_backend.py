@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import anymq
@@ -41,6 +43,24 @@ async def test_rebalance_moves_partitions_and_keeps_in_flight_with_owner() -> No
                         await msg.nack()
                 back = await second.receive(100, 0.05) + await first.receive(100, 0.05)
                 assert sorted(m.value for m in back) == [b"1", b"3", b"5", b"7"]
+
+
+async def test_moved_partition_waits_for_its_previous_owner_then_wakes_the_new_one() -> None:
+    """Per-key order across a join: the new owner reads a moved partition only once the old
+    owner settled what it holds there, and that settle wakes a receive without timeout."""
+    async with anymq.connect("memory://handover") as broker:
+        await broker.create_topic("t", partitions=2)
+        async with broker.consumer("t", "g") as first, broker.producer() as producer:
+            await producer.send("t", b"a0", partition=1)
+            [held] = await first.receive(10, 0)
+            async with broker.consumer("t", "g") as second:  # takes partition 1
+                await producer.send("t", b"a1", partition=1)
+                waiting = asyncio.ensure_future(second.receive(10, None))
+                await asyncio.sleep(0.05)
+                assert not waiting.done(), "the new owner read past a message still in process"
+                await held.ack()
+                got = await asyncio.wait_for(waiting, 2)
+                assert [m.value for m in got] == [b"a1"]
 
 
 async def test_retention_by_count_trims_oldest_and_moves_log_start() -> None:

@@ -198,6 +198,25 @@ SEMANTICS: tuple[Semantic, ...] = (
         "The round-robin partitioner spreads messages evenly, ignoring keys.",
     ),
     Semantic(
+        "test_key_order_holds_while_a_member_joins",
+        "per-key order while a member joins",
+        "Order and partitions",
+        "Keys stay in order, and nothing is lost, while a second member joins mid-stream.",
+    ),
+    Semantic(
+        "test_key_order_holds_when_a_member_is_killed",
+        "per-key order when a member is killed",
+        "Order and partitions",
+        "After a member is SIGKILLed the survivor continues each key in order; its unacked "
+        "messages are redelivered.",
+    ),
+    Semantic(
+        "test_partitions_are_spread_over_members",
+        "partitions are spread over members",
+        "Order and partitions",
+        "Two members of a group each get their share of a 4-partition topic's partitions.",
+    ),
+    Semantic(
         "test_retention_by_time",
         "retention by time",
         "Retention",

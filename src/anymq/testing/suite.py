@@ -30,6 +30,7 @@ from anymq.testing.suite_log import LogContract
 from anymq.testing.suite_naming import NamingContract
 from anymq.testing.suite_options import OptionsContract
 from anymq.testing.suite_order import OrderContract
+from anymq.testing.suite_partitions import PartitionContract
 from anymq.testing.suite_redelivery import RedeliveryContract
 from anymq.testing.suite_secrets import SecretsContract
 from anymq.testing.suite_settle import SettleContract
@@ -45,6 +46,7 @@ class ContractSuite(
     SettleContract,
     RedeliveryContract,
     OrderContract,
+    PartitionContract,
     LogContract,
     HeaderContract,
     NamingContract,

@@ -17,7 +17,7 @@ from typing import Any
 
 from anymq.compare.cleanup import Tracker
 from anymq.compare.perf import anymq_side
-from anymq.compare.perf.shapes import LABELS, METRICS, Shape, figures, standard
+from anymq.compare.perf.shapes import LABELS, METRICS, Shape, figures, partitioned, standard
 from anymq.compare.perf.workload import Plan, RoundRunner
 
 Step = Callable[[str], None]
@@ -105,8 +105,8 @@ def client_loggers(url: str) -> tuple[str, ...]:
 
 
 def shapes_for(url: str) -> tuple[Shape, ...]:
-    """The standard shapes plus those the backend's baseline adds."""
-    return standard() + tuple(baseline_for(url).workloads)
+    """The standard shapes, the optional ones and those the backend's baseline adds."""
+    return standard() + partitioned() + tuple(baseline_for(url).workloads)
 
 
 def base_plan(url: str, *, count: int | None = None, latency_samples: int | None = None) -> Plan:

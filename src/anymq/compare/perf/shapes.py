@@ -43,15 +43,22 @@ class Shape:
     producers: int | None = None
     """Producers (None: the base plan's)."""
     params: tuple[tuple[str, str], ...] = ()
+    partitions: int | None = None
+    """Partitions of the topic (None: the base plan's, i.e. the settings' count where the
+    broker has partitions, else 1); never more than the base plan's."""
+    default: bool = True
+    """Whether a run that names no workload includes this shape."""
 
     def plan(self, base: Plan) -> Plan:
         count = max(1, int(base.count * self.scale))
         producers = min(self.producers or base.producers, count)
+        partitions = min(self.partitions or base.partitions, base.partitions)
         return dataclasses.replace(
             base,
             size=self.size,
             count=count,
             producers=producers,
+            partitions=partitions,
             send=self.send,
             consume=self.consume,
             phases=self.phases,
@@ -130,10 +137,32 @@ def standard() -> tuple[Shape, ...]:
     return tuple(out)
 
 
+def partitioned() -> tuple[Shape, ...]:
+    """One workload on a plain topic and on a partitioned one: what partitions cost (or
+    gain) on each broker, for anymq and for the raw client. Not in the default set (the
+    partitioned one repeats the standard plan); ``--workload topic`` runs both."""
+    description = "send_batch, then the group drains it (receive + ack each), 1KiB, on"
+    return tuple(
+        Shape(
+            f"topic-{label}-1KiB",
+            f"{description} {what}",
+            ("produce", "consume"),
+            ("consume",),
+            partitions=partitions,
+            default=False,
+        )
+        for label, partitions, what in (
+            ("plain", 1, "a topic of 1 partition"),
+            ("partitioned", None, "the settings' partitions (4; 1 where the broker has none)"),
+        )
+    )
+
+
 def select(shapes: tuple[Shape, ...], names: list[str] | None) -> tuple[Shape, ...]:
-    """The shapes named (each name or a prefix such as ``consume``), all when None."""
+    """The shapes named (each name or a prefix such as ``consume``), the default ones when
+    None."""
     if not names:
-        return shapes
+        return tuple(s for s in shapes if s.default)
     chosen = [s for s in shapes if any(s.name == n or s.name.startswith(n) for n in names)]
     if not chosen:
         known = ", ".join(s.name for s in shapes)
