@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, cast
@@ -111,6 +112,23 @@ def register(plugin: object, name: str | None = None) -> None:
     except ConfigError:
         pm.unregister(plugin)
         raise
+
+
+def register_entries(entries: list[dict[str, str]]) -> None:
+    """Register plugins another process registered at run time (``{"name", "path", "ref"}``
+    each), so a child process (compare's suite run, a contract test's member) sees the same
+    backends as its parent."""
+    manager = plugin_manager()
+    for entry in entries:
+        if manager.has_plugin(entry["name"]):
+            continue
+        if entry["path"] not in sys.path:
+            sys.path.insert(0, entry["path"])
+        module_name, _, attr = entry["ref"].partition(":")
+        found: Any = importlib.import_module(module_name)
+        for part in filter(None, attr.split(".")):
+            found = getattr(found, part)
+        register(found, name=entry["name"])
 
 
 def unregister(plugin: object) -> None:

@@ -10,14 +10,14 @@ outcome and the test's ``user_properties`` (``anymq_outcome``, ``anymq_observed:
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 import time
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
+
+from anymq import plugins
 
 _PHASES_FAILED = {"setup": "error in setup", "teardown": "error in teardown"}
 
@@ -38,28 +38,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    register_plugins(json.loads(config.getoption("--anymq-compare-plugins")))
+    plugins.register_entries(json.loads(config.getoption("--anymq-compare-plugins")))
     out = config.getoption("--anymq-compare-out")
     if out:
         tuning = json.loads(config.getoption("--anymq-compare-tuning"))
         config.pluginmanager.register(Collector(Path(out), tuning), "anymq-compare-collector")
-
-
-def register_plugins(entries: list[dict[str, str]]) -> None:
-    """Register the parent's run-time anymq plugins here, before any test connects."""
-    from anymq import plugins
-
-    manager = plugins.plugin_manager()
-    for entry in entries:
-        if manager.has_plugin(entry["name"]):
-            continue
-        if entry["path"] not in sys.path:
-            sys.path.insert(0, entry["path"])
-        module_name, _, attr = entry["ref"].partition(":")
-        found: Any = importlib.import_module(module_name)
-        for part in filter(None, attr.split(".")):
-            found = getattr(found, part)
-        plugins.register(found, name=entry["name"])
 
 
 class Collector:

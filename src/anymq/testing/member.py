@@ -23,7 +23,7 @@ from anymq.client import Consumer
 
 URL_VARIABLE = "ANYMQ_MEMBER_URL"
 PLUGINS_VARIABLE = "ANYMQ_MEMBER_PLUGINS"
-"""JSON list of the parent's run-time plugins (see ``anymq.compare.collector``)."""
+"""JSON list of the parent's run-time plugins (see ``anymq.plugins.register_entries``)."""
 
 Report = Callable[[dict[str, object]], None]
 
@@ -62,10 +62,10 @@ async def run(url: str, topic: str, group: str, ack_first: int) -> None:
 
 
 def main(argv: list[str]) -> None:
-    from anymq.compare.collector import register_plugins
+    from anymq import plugins
 
     topic, group, ack_first = argv
-    register_plugins(json.loads(os.environ.get(PLUGINS_VARIABLE, "[]")))
+    plugins.register_entries(json.loads(os.environ.get(PLUGINS_VARIABLE, "[]")))
     asyncio.run(run(os.environ[URL_VARIABLE], topic, group, int(ack_first)))
 
 
