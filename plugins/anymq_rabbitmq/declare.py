@@ -17,19 +17,26 @@ from anymq.model import Retention
 from anymq_rabbitmq import topology as topo
 from anymq_rabbitmq.context import RabbitContext
 from anymq_rabbitmq.naming import Names
+from anymq_rabbitmq.options import RabbitOptions
 from anymq_rabbitmq.registry import Doc
 from anymq_rabbitmq.streams import OffsetStore, position_request, resolve
 
 
 @dataclass(frozen=True, slots=True)
 class QueuePlan:
-    """Which queue a consumer reads; ``name=None`` asks for a private exclusive queue."""
+    """Which queue a consumer reads; ``name=None`` asks for a private exclusive queue.
+
+    ``exchanges`` are what a private queue is bound to (every partition of a partitioned
+    topic); ``partitions`` are a group's queues, one per partition, on a partitioned topic.
+    """
 
     name: str | None
     quorum: bool
     arguments: dict[str, Any]
     key: str = ""
     bind_arguments: dict[str, Any] | None = None
+    exchanges: tuple[str, ...] = ()
+    partitions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +50,15 @@ class StreamGroupPlan:
 
 
 async def create_locked(
-    ctx: RabbitContext, doc: Doc, name: str, exchange_type: str, retention: Retention
+    ctx: RabbitContext,
+    doc: Doc,
+    name: str,
+    exchange_type: str,
+    retention: Retention,
+    partitions: int = 1,
 ) -> bool:
-    """Declare a topic's exchange (and stream) and record it; False if it existed."""
+    """Declare a topic's exchange (and stream, or partition exchanges) and record it;
+    False if it existed."""
     if await topo.exchange_exists(ctx.amqp, name):
         return False
     if ctx.stream_mode and exchange_type == "direct":
@@ -62,18 +75,24 @@ async def create_locked(
         ),
         retention_bytes=retention.bytes,
         retention_messages=retention.messages,
+        partitions=partitions,
     )
-    await topo.declare_exchange(
-        ctx.amqp,
-        name,
-        exchange_type,
-        ctx.settings.mode,
-        {
-            "ms": meta.retention_ms,
-            "bytes": meta.retention_bytes,
-            "messages": meta.retention_messages,
-        },
-    )
+    retained = {
+        "ms": meta.retention_ms,
+        "bytes": meta.retention_bytes,
+        "messages": meta.retention_messages,
+    }
+    if meta.partitioned:
+        # The partitions first: the topic's own exchange is what says the topic exists.
+        key, bind_args = topo.binding_arguments(exchange_type, meta.default_binding())
+        exchanges = meta.partition_exchanges()
+        for exchange in exchanges:
+            await topo.declare_exchange(ctx.amqp, exchange, exchange_type, ctx.settings.mode, {})
+    await topo.declare_exchange(ctx.amqp, name, exchange_type, ctx.settings.mode, retained)
+    if meta.partitioned:
+        # anymq publishes to a partition's exchange; what others publish to the topic's own
+        # exchange (dead letters of another topic, a plain AMQP client) lands on partition 0.
+        await topo.bind_exchange(ctx.amqp, exchanges[0], name, key, bind_args)
     if ctx.stream_mode:
         stream = Names.stream(name)
         await topo.declare_queue(
@@ -93,6 +112,12 @@ async def ensure_topic(ctx: RabbitContext, name: str) -> None:
         raise TopicNotFound(name, "rabbitmq", "or connect with ?auto_create_topics=true")
     async with ctx.registry.edit() as doc:
         await create_locked(ctx, doc, name, ctx.settings.exchange_type, Retention())
+
+
+async def topic_partitions(ctx: RabbitContext, topic: str) -> int:
+    """How many partitions the registry records for ``topic`` (1 when it has no entry)."""
+    meta = topo.TopicMeta.from_doc(await ctx.registry.read(), topic)
+    return meta.partitions if meta is not None else 1
 
 
 async def meta_locked(
@@ -222,27 +247,40 @@ async def ensure_group_locked(
     max_deliveries: int | None,
     dlx: str | None,
 ) -> GroupRecord:
-    """Declare, bind and record a group's queue."""
+    """Declare, bind and record a group's queue (one per partition on a partitioned
+    topic, each with a single active consumer)."""
     unrecorded = group not in meta.groups and max_deliveries is None and dlx is None
     record = GroupRecord.wanted(ctx, meta, group, claim(doc, meta, group), max_deliveries, dlx)
-    if not (unrecorded and await topo.queue_counts(ctx.amqp, record.queue) is not None):
-        # A queue anymq has no record of (topic made outside anymq) is used as it is.
-        args = topo.queue_arguments(
-            meta,
-            record.queue_type,
-            max_deliveries=record.max_deliveries,
-            dead_letter_exchange=record.dead_letter_topic,
-        )
-        await topo.declare_queue(ctx.amqp, record.queue, args, f"group {group!r}")
+    queues = group_queues(meta, record.queue)
+    args = topo.queue_arguments(
+        meta,
+        record.queue_type,
+        max_deliveries=record.max_deliveries,
+        dead_letter_exchange=record.dead_letter_topic,
+    )
+    if meta.partitioned:
+        args["x-single-active-consumer"] = True
+    for queue in queues:
+        if not (unrecorded and await topo.queue_counts(ctx.amqp, queue) is not None):
+            # A queue anymq has no record of (topic made outside anymq) is used as it is.
+            await topo.declare_queue(ctx.amqp, queue, args, f"group {group!r}")
     if wanted is not None or not record.bindings:
         each = binding(meta, wanted)
         if each not in record.bindings:
             record.bindings.append(each)
-    for each in record.bindings:  # binding is idempotent: an existing queue is bound again
-        key, bind_args = topo.binding_arguments(meta.exchange_type, each)
-        await topo.bind(ctx.amqp, record.queue, meta.name, key, bind_args)
+    for queue, exchange in zip(queues, meta.partition_exchanges(), strict=True):
+        for each in record.bindings:  # idempotent: an existing queue is bound again
+            key, bind_args = topo.binding_arguments(meta.exchange_type, each)
+            await topo.bind(ctx.amqp, queue, exchange, key, bind_args)
     record.save(meta, doc, group)
     return record
+
+
+def group_queues(meta: topo.TopicMeta, queue: str) -> list[str]:
+    """A group's queues: its queue, or one per partition derived from it."""
+    if not meta.partitioned:
+        return [queue]
+    return [Names.partition_queue(queue, p) for p in range(meta.partitions)]
 
 
 async def prepare_queue(ctx: RabbitContext, options: ConsumerOptions) -> QueuePlan:
@@ -254,9 +292,19 @@ async def prepare_queue(ctx: RabbitContext, options: ConsumerOptions) -> QueuePl
         key, bind_args = topo.binding_arguments(meta.exchange_type, binding(meta, options.binding))
         args = topo.queue_arguments(meta, "classic")
         args.pop("x-queue-type")
-        return QueuePlan(None, False, args, key, bind_args)
+        exchanges = tuple(meta.partition_exchanges())
+        return QueuePlan(None, False, args, key, bind_args, exchanges)
     async with ctx.registry.edit() as doc:
         meta = await meta_locked(ctx, doc, topic)
+        if (
+            meta.partitioned
+            and RabbitOptions.parse(options.extra, "consumer", defaults=ctx.options).exclusive
+        ):
+            raise ConfigError(
+                f"exclusive=true does not apply to topic {topic!r}: it has {meta.partitions} "
+                "partitions, and each partition of a group is read by one member at a time "
+                "already (single active consumer); drop exclusive"
+            )
         dlx = options.dead_letter_topic
         if dlx is not None:
             dead = await meta_locked(ctx, doc, dlx, create="topic")
@@ -264,7 +312,11 @@ async def prepare_queue(ctx: RabbitContext, options: ConsumerOptions) -> QueuePl
         record = await ensure_group_locked(
             ctx, doc, meta, group, options.binding, options.max_deliveries, dlx
         )
-    return QueuePlan(record.queue, record.queue_type == "quorum", {})
+    quorum = record.queue_type == "quorum"
+    if meta.partitioned:
+        parts = tuple(group_queues(meta, record.queue))
+        return QueuePlan(record.queue, quorum, {}, partitions=parts)
+    return QueuePlan(record.queue, quorum, {})
 
 
 async def prepare_stream_group(ctx: RabbitContext, options: ConsumerOptions) -> StreamGroupPlan:

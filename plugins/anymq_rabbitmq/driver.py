@@ -32,9 +32,9 @@ from anymq.url import URL
 from anymq_rabbitmq import declare
 from anymq_rabbitmq import headers as hdr
 from anymq_rabbitmq import topology as topo
-from anymq_rabbitmq.consumer import QueueConsumer
+from anymq_rabbitmq.classic import ClassicConsumer
 from anymq_rabbitmq.context import RabbitContext
-from anymq_rabbitmq.naming import Names, escape
+from anymq_rabbitmq.naming import Names
 from anymq_rabbitmq.options import RabbitOptions
 from anymq_rabbitmq.producer import RabbitProducer
 from anymq_rabbitmq.streamgroup import PumpSeats, StreamBroadcastConsumer, StreamGroupConsumer
@@ -49,6 +49,9 @@ NAME_RULE = NameRule(
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 #: basic.qos prefetch_count is an unsigned 16-bit field.
 MAX_PREFETCH = 65535
+#: Each partition is an exchange, and one queue (a Raft group when quorum) per group:
+#: past a few dozen a topic costs more than its parallelism buys (docs/backends/rabbitmq.md).
+MAX_PARTITIONS = 64
 
 CLASSIC_FEATURES = frozenset(
     {
@@ -61,6 +64,9 @@ CLASSIC_FEATURES = frozenset(
         Feature.RETENTION_TIME,
         Feature.RETENTION_BYTES,
         Feature.RETENTION_MESSAGES,
+        Feature.PARTITIONS,
+        Feature.KEY_ORDERING,
+        Feature.ROUND_ROBIN,
     }
 )
 
@@ -96,10 +102,12 @@ STREAM_FEATURES = frozenset(
 
 def capabilities_for(settings: RabbitOptions) -> Capabilities:
     """What each mode really has; quorum work/group queues are needed for dead letters."""
-    features = set(STREAM_FEATURES if settings.mode == "stream" else CLASSIC_FEATURES)
+    stream = settings.mode == "stream"
+    features = set(STREAM_FEATURES if stream else CLASSIC_FEATURES)
     if settings.queue_type != "quorum":
         features.discard(Feature.DEAD_LETTER)
-    return CAPABILITIES.with_features(features)
+    caps = CAPABILITIES.with_features(features)
+    return caps if stream else replace(caps, max_partitions=MAX_PARTITIONS)
 
 
 class RabbitBroker(BrokerDriver):
@@ -133,7 +141,9 @@ class RabbitBroker(BrokerDriver):
     ) -> bool:
         exchange_type = RabbitOptions.parse(options, "topic", defaults=self.options).exchange_type
         async with self.registry.edit() as doc:
-            return await declare.create_locked(self.context, doc, name, exchange_type, retention)
+            return await declare.create_locked(
+                self.context, doc, name, exchange_type, retention, partitions
+            )
 
     async def delete_topic(self, name: str) -> None:
         await self.context.drop_tracker(name)
@@ -146,6 +156,9 @@ class RabbitBroker(BrokerDriver):
                     recorded = declare.recorded_queue(meta, group)
                     if recorded not in queues and not declare.owners(doc, recorded, name, group):
                         queues.append(recorded)  # named by an older anymq, ours alone
+                    if meta.partitioned:
+                        queues = declare.group_queues(meta, recorded)
+                        await topo.delete_exchange(self.amqp, Names.roster(name, group))
                     for queue in queues:
                         await topo.delete_queue(self.amqp, queue)
                 doc["topics"].pop(name, None)
@@ -154,6 +167,9 @@ class RabbitBroker(BrokerDriver):
             if not exists:
                 raise TopicNotFound(name, "rabbitmq")
             await topo.delete_exchange(self.amqp, name)
+            if meta is not None and meta.partitioned:
+                for exchange in meta.partition_exchanges():
+                    await topo.delete_exchange(self.amqp, exchange)
 
     async def describe_topic(self, name: str) -> TopicInfo:
         doc = await self.registry.read()
@@ -162,7 +178,7 @@ class RabbitBroker(BrokerDriver):
         meta = topo.TopicMeta.from_doc(doc, name) or topo.TopicMeta(name=name, known=False)
         return TopicInfo(
             name=name,
-            partitions=1,
+            partitions=meta.partitions,
             retention=meta.retention,
             details={
                 "exchange": name,
@@ -170,7 +186,12 @@ class RabbitBroker(BrokerDriver):
                 "mode": meta.mode,
                 "managed_by_anymq": meta.known,
                 "groups": sorted(meta.groups),
-                "queues": sorted(declare.recorded_queue(meta, g) for g in meta.groups),
+                "queues": sorted(
+                    queue
+                    for g in meta.groups
+                    for queue in declare.group_queues(meta, declare.recorded_queue(meta, g))
+                ),
+                **({"partition_exchanges": meta.partition_exchanges()} if meta.partitioned else {}),
             },
         )
 
@@ -179,15 +200,15 @@ class RabbitBroker(BrokerDriver):
         return list(doc["topics"])
 
     async def describe_group(self, topic: str, group: str) -> GroupInfo:
-        meta = topo.TopicMeta(name=topic)
         stream_mode = self.context.stream_mode
-        if stream_mode or escape(group) != group:
-            # Only a group with an escaped character can have a queue named otherwise
-            # (by an earlier anymq): the registry knows; stream mode needs its bindings.
-            doc = await self.registry.read()
-            meta = topo.TopicMeta.from_doc(doc, topic) or meta
+        # The registry knows the partitions, the queue of a group named by an earlier anymq
+        # and, in stream mode, the bindings.
+        doc = await self.registry.read()
+        meta = topo.TopicMeta.from_doc(doc, topic) or topo.TopicMeta(name=topic)
         if not await topo.exchange_exists(self.amqp, topic):
             raise TopicNotFound(topic, "rabbitmq")
+        if meta.partitioned:
+            return await self._describe_partitioned_group(meta, group)
         counts = await topo.queue_counts(self.amqp, declare.recorded_queue(meta, group))
         ready, members = counts if counts is not None else (0, 0)
         if stream_mode and counts is not None:
@@ -199,6 +220,16 @@ class RabbitBroker(BrokerDriver):
             members=members,
             in_flight=None,
         )
+
+    async def _describe_partitioned_group(self, meta: topo.TopicMeta, group: str) -> GroupInfo:
+        """Backlog per partition queue; members is unknown (AMQP cannot list a queue's
+        consumers, and each member subscribes only to the partitions it owns)."""
+        queues = declare.group_queues(meta, declare.recorded_queue(meta, group))
+        lags = []
+        for partition, queue in enumerate(queues):
+            counts = await topo.queue_counts(self.amqp, queue)
+            lags.append(PartitionLag(partition, None, None, counts[0] if counts else 0))
+        return GroupInfo(topic=meta.name, group=group, partitions=tuple(lags), members=None)
 
     async def _describe_stream_group(
         self, meta: topo.TopicMeta, group: str, ready: int, members: int
@@ -245,7 +276,7 @@ class RabbitBroker(BrokerDriver):
                 f"prefetch count from 1 to {MAX_PREFETCH} (16 bits); use a smaller prefetch"
             )
         if not self.context.stream_mode:
-            return QueueConsumer(self.context, options)
+            return ClassicConsumer(self.context, options)
         if options.group is None:
             return StreamBroadcastConsumer(self.context, options)
         return StreamGroupConsumer(self.context, options, self.pumps)

@@ -11,9 +11,13 @@ on dotted topics and dead-letter topics such as ``orders.DLT.billing``) keep the
 always had, so durable queues created by earlier versions are found again.
 
 anymq's own bookkeeping objects contain a ``/``, which topic and group names cannot, so they
-never clash with a topic's objects. RabbitMQ limits queue names to 255 bytes and reserves the
-``amq.`` prefix: a name that breaks either rule becomes a readable prefix, ``#`` (which
-neither names nor escaped groups contain) and a hash of the whole name.
+never clash with a topic's objects. A partitioned topic's partition ``p`` is the exchange
+``<topic>/p<p>`` and a group's queue for it ``<group queue>/<p>``: cutting at the last ``/``
+gives back the group queue's name, so these stay as injective as it is.
+
+RabbitMQ limits queue names to 255 bytes and reserves the ``amq.`` prefix: a name that
+breaks either rule becomes a readable prefix, ``#`` (which neither names nor escaped groups
+contain) and a hash of the whole name.
 """
 
 from __future__ import annotations
@@ -54,6 +58,21 @@ class Names:
     def group_queue(topic: str, group: str) -> str:
         """A group's queue (classic mode) or work queue (stream mode)."""
         return fit(f"{topic}.{escape(group)}")
+
+    @staticmethod
+    def partition_exchange(topic: str, partition: int) -> str:
+        """The exchange of one partition of a partitioned topic."""
+        return fit(f"{topic}/p{partition}")
+
+    @staticmethod
+    def partition_queue(group_queue: str, partition: int) -> str:
+        """A group's queue for one partition, derived from its (recorded) group queue."""
+        return fit(f"{group_queue}/{partition}")
+
+    @staticmethod
+    def roster(topic: str, group: str) -> str:
+        """The fanout exchange a partitioned group's members announce themselves on."""
+        return fit(f"{topic}/{group}/roster")
 
     @staticmethod
     def stream(topic: str) -> str:
