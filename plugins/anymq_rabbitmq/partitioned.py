@@ -266,20 +266,38 @@ class PartitionedConsumer(ConsumerDriver):
 
     async def close(self) -> None:
         """Say goodbye (the others take the partitions over at once), then close every
-        partition channel: what was not settled goes back to the queues."""
+        partition channel: what was not settled goes back to the queues.
+
+        Nothing running is cancelled while it may be inside an AMQP call: aiormq closes a
+        channel whose call was cancelled, and a channel closed that way while deliveries
+        arrive can stall the reader of the whole shared connection. The background work
+        sees ``closed`` and ends after its current step.
+        """
         if self.closed:
             return
         self.closed = True
         self._ready.clear()
         self._wake()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
+        self._poke.set()
+        for slot in list(self.slots.values()):
+            slot.settled.set()  # handovers in progress stop waiting for the application
+        await _finish(self._task)
         await self.roster.close()
         for task in list(self._leaving):
-            task.cancel()
+            await _finish(task)
         async with self._lock:
             slots = list(self.slots.values())
         for slot in slots:
             await self._close_slot(slot)
+
+
+async def _finish(task: asyncio.Task[None] | None, patience: float = 10.0) -> None:
+    """Let ``task`` end by itself; cancel it only if it hangs (a connection that stays down)."""
+    if task is None or task.done():
+        return
+    with contextlib.suppress(BaseException):
+        await asyncio.wait_for(asyncio.shield(task), patience)
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task

@@ -55,6 +55,7 @@ class Roster:
         self.gone = False
         """The roster exchange was deleted (the topic with it): nothing is re-created."""
         self.closed = False
+        self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._replies: set[asyncio.Task[None]] = set()
 
@@ -70,10 +71,13 @@ class Roster:
         if self.closed:
             return
         self.closed = True
-        if self._task is not None:
-            self._task.cancel()
+        self._stop.set()  # the beat ends after its current step (see PartitionedConsumer)
+        task = self._task
+        if task is not None and not task.done():
             with contextlib.suppress(BaseException):
-                await self._task
+                await asyncio.wait_for(asyncio.shield(task), 10.0)
+            if not task.done():
+                task.cancel()
         channel, self.channel = self.channel, None
         if channel is not None and not channel.is_closed:
             with contextlib.suppress(Exception):
@@ -103,7 +107,10 @@ class Roster:
 
     async def _beat(self) -> None:
         while not self.closed:
-            await asyncio.sleep(self.interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval)
+            if self.closed:
+                return
             try:
                 channel = self.channel
                 if channel is None or channel.is_closed:
