@@ -47,6 +47,8 @@ class StreamGroupPlan:
     bindings: list[str]
     quorum: bool
     queue: str
+    partitions: tuple[str, ...] = ()
+    """The work queue of each partition, on a partitioned topic."""
 
 
 async def create_locked(
@@ -82,26 +84,38 @@ async def create_locked(
         "bytes": meta.retention_bytes,
         "messages": meta.retention_messages,
     }
+    key, bind_args = topo.binding_arguments(exchange_type, meta.default_binding())
+    exchanges = meta.partition_exchanges()
     if meta.partitioned:
         # The partitions first: the topic's own exchange is what says the topic exists.
-        key, bind_args = topo.binding_arguments(exchange_type, meta.default_binding())
-        exchanges = meta.partition_exchanges()
         for exchange in exchanges:
             await topo.declare_exchange(ctx.amqp, exchange, exchange_type, ctx.settings.mode, {})
-    await topo.declare_exchange(ctx.amqp, name, exchange_type, ctx.settings.mode, retained)
-    if meta.partitioned:
+        await _declare_streams(ctx, meta, exchanges, key, bind_args)
+        await topo.declare_exchange(ctx.amqp, name, exchange_type, ctx.settings.mode, retained)
         # anymq publishes to a partition's exchange; what others publish to the topic's own
         # exchange (dead letters of another topic, a plain AMQP client) lands on partition 0.
         await topo.bind_exchange(ctx.amqp, exchanges[0], name, key, bind_args)
-    if ctx.stream_mode:
-        stream = Names.stream(name)
-        await topo.declare_queue(
-            ctx.amqp, stream, topo.stream_arguments(meta, ctx.settings), "stream"
-        )
-        key, bind_args = topo.binding_arguments(exchange_type, meta.default_binding())
-        await topo.bind(ctx.amqp, stream, name, key, bind_args)
+    else:
+        await topo.declare_exchange(ctx.amqp, name, exchange_type, ctx.settings.mode, retained)
+        await _declare_streams(ctx, meta, exchanges, key, bind_args)
     meta.save(doc)
     return True
+
+
+async def _declare_streams(
+    ctx: RabbitContext,
+    meta: topo.TopicMeta,
+    exchanges: list[str],
+    key: str,
+    bind_args: dict[str, Any] | None,
+) -> None:
+    """Stream mode: the topic's stream, or one per partition, each bound to its exchange."""
+    if not ctx.stream_mode:
+        return
+    arguments = topo.stream_arguments(meta, ctx.settings)
+    for stream, exchange in zip(meta.streams(), exchanges, strict=True):
+        await topo.declare_queue(ctx.amqp, stream, arguments, "stream")
+        await topo.bind(ctx.amqp, stream, exchange, key, bind_args)
 
 
 async def ensure_topic(ctx: RabbitContext, name: str) -> None:
@@ -320,10 +334,11 @@ async def prepare_queue(ctx: RabbitContext, options: ConsumerOptions) -> QueuePl
 
 
 async def prepare_stream_group(ctx: RabbitContext, options: ConsumerOptions) -> StreamGroupPlan:
-    """Declare a stream-mode group's work queue, offset and control queues; store its start."""
+    """Declare a stream-mode group's work queue, offset and control queues (one of each per
+    partition on a partitioned topic, the work queues then with a single active consumer)
+    and store where the group starts in each stream."""
     topic, group = options.topic, options.group
     assert group is not None
-    store = OffsetStore(ctx.stream_amqp, Names.offsets(topic, group))
     async with ctx.registry.edit() as doc:
         meta = _stream_only(await meta_locked(ctx, doc, topic))
         queue = claim(doc, meta, group)
@@ -332,31 +347,37 @@ async def prepare_stream_group(ctx: RabbitContext, options: ConsumerOptions) -> 
             await meta_locked(ctx, doc, dlx, create="topic")
         record = GroupRecord.wanted(ctx, meta, group, queue, options.max_deliveries, dlx)
         work = topo.TopicMeta(name=topic)  # retention lives on the stream, not here
-        await topo.declare_queue(
-            ctx.amqp,
-            queue,
-            # No x-dead-letter-exchange: RabbitMQ 3.10 does not dead-letter into streams,
-            # so stream-mode groups dead-letter client-side (StreamGroupConsumer.nack).
-            topo.queue_arguments(work, record.queue_type),
-            f"group {group!r}",
-        )
-        await store.declare()
-        await topo.declare_queue(
-            ctx.amqp, Names.control(topic, group), {"x-queue-type": "classic"}, "control"
-        )
+        # No x-dead-letter-exchange: RabbitMQ 3.10 does not dead-letter into streams,
+        # so stream-mode groups dead-letter client-side (StreamGroupConsumer.nack).
+        args = topo.queue_arguments(work, record.queue_type)
+        parts: list[int | None] = list(range(meta.partitions)) if meta.partitioned else [None]
+        queues = group_queues(meta, queue)
+        if meta.partitioned:
+            args["x-single-active-consumer"] = True
+        stores = [OffsetStore(ctx.stream_amqp, Names.offsets(topic, group, p)) for p in parts]
+        for part, work_queue, store in zip(parts, queues, stores, strict=True):
+            await topo.declare_queue(ctx.amqp, work_queue, args, f"group {group!r}")
+            await store.declare()
+            await topo.declare_queue(
+                ctx.amqp,
+                Names.control(topic, group, part),
+                {"x-queue-type": "classic"},
+                "control",
+            )
         if options.binding is not None:
             binding(meta, options.binding)
             if options.binding not in record.bindings:
                 record.bindings.append(options.binding)
         record.save(meta, doc, group)
-        if await store.read() is None:
-            stream = Names.stream(topic)
-            position = await resolve(
-                ctx.stream_amqp,
-                stream,
-                position_request(options.start),
-                ctx.settings.publish_timeout,
-            )
-            async with ctx.stream_amqp.admin(confirms=True) as channel:
-                await store.write(position, channel)
-    return StreamGroupPlan(meta, record.bindings, record.queue_type == "quorum", queue)
+        for part, store in zip(parts, stores, strict=True):
+            if await store.read() is None:
+                position = await resolve(
+                    ctx.stream_amqp,
+                    Names.stream(topic, part),
+                    position_request(options.start),
+                    ctx.settings.publish_timeout,
+                )
+                async with ctx.stream_amqp.admin(confirms=True) as channel:
+                    await store.write(position, channel)
+    partitions = tuple(queues) if meta.partitioned else ()
+    return StreamGroupPlan(meta, record.bindings, record.queue_type == "quorum", queue, partitions)

@@ -152,18 +152,19 @@ class RabbitBroker(BrokerDriver):
             exists = await topo.exchange_exists(self.amqp, name)
             if meta is not None:
                 for group in meta.groups:
-                    queues = Names.group_objects(name, group, meta.mode)
+                    queues = Names.group_objects(name, group, meta.mode, meta.partitions)
                     recorded = declare.recorded_queue(meta, group)
-                    if recorded not in queues and not declare.owners(doc, recorded, name, group):
-                        queues.append(recorded)  # named by an older anymq, ours alone
                     if meta.partitioned:
-                        queues = declare.group_queues(meta, recorded)
+                        queues += declare.group_queues(meta, recorded)
                         await topo.delete_exchange(self.amqp, Names.roster(name, group))
-                    for queue in queues:
+                    elif recorded not in queues and not declare.owners(doc, recorded, name, group):
+                        queues.append(recorded)  # named by an older anymq, ours alone
+                    for queue in dict.fromkeys(queues):
                         await topo.delete_queue(self.amqp, queue)
                 doc["topics"].pop(name, None)
             if meta is not None and meta.mode == "stream":
-                await topo.delete_queue(self.amqp, Names.stream(name))
+                for stream in meta.streams():
+                    await topo.delete_queue(self.amqp, stream)
             if not exists:
                 raise TopicNotFound(name, "rabbitmq")
             await topo.delete_exchange(self.amqp, name)

@@ -75,25 +75,40 @@ class Names:
         return fit(f"{topic}/{group}/roster")
 
     @staticmethod
-    def stream(topic: str) -> str:
-        return fit(f"{topic}/stream")
+    def stream(topic: str, partition: int | None = None) -> str:
+        """A stream-mode topic's stream (one per partition on a partitioned topic)."""
+        return fit(f"{topic}/stream" if partition is None else f"{topic}/stream/{partition}")
 
     @staticmethod
-    def offsets(topic: str, group: str) -> str:
-        return fit(f"{topic}/{group}/offset")
-
-    @staticmethod
-    def pump_lock(topic: str, group: str) -> str:
-        return fit(f"{topic}/{group}/pump")
-
-    @staticmethod
-    def control(topic: str, group: str) -> str:
-        return fit(f"{topic}/{group}/control")
+    def _of_group(topic: str, group: str, partition: int | None, what: str) -> str:
+        if partition is None:
+            return fit(f"{topic}/{group}/{what}")
+        return fit(f"{topic}/{group}/{partition}/{what}")
 
     @classmethod
-    def group_objects(cls, topic: str, group: str, mode: str) -> list[str]:
-        """Every queue anymq may have created for a group (deleted with the topic)."""
-        names = [cls.group_queue(topic, group)]
+    def offsets(cls, topic: str, group: str, partition: int | None = None) -> str:
+        return cls._of_group(topic, group, partition, "offset")
+
+    @classmethod
+    def pump_lock(cls, topic: str, group: str, partition: int | None = None) -> str:
+        return cls._of_group(topic, group, partition, "pump")
+
+    @classmethod
+    def control(cls, topic: str, group: str, partition: int | None = None) -> str:
+        return cls._of_group(topic, group, partition, "control")
+
+    @classmethod
+    def group_objects(cls, topic: str, group: str, mode: str, partitions: int = 1) -> list[str]:
+        """Every queue anymq may have created for a group (deleted with the topic): its
+        queue, or one per partition derived from it, plus stream mode's bookkeeping."""
+        queue = cls.group_queue(topic, group)
+        if partitions == 1:
+            names = [queue]
+            if mode == "stream":
+                names += [cls.offsets(topic, group), cls.control(topic, group)]
+            return names
+        names = [cls.partition_queue(queue, p) for p in range(partitions)]
         if mode == "stream":
-            names += [cls.offsets(topic, group), cls.control(topic, group)]
+            for p in range(partitions):
+                names += [cls.offsets(topic, group, p), cls.control(topic, group, p)]
         return names

@@ -88,6 +88,12 @@ class TopicMeta:
             return [self.name]
         return [Names.partition_exchange(self.name, p) for p in range(self.partitions)]
 
+    def streams(self) -> list[str]:
+        """A stream-mode topic's streams: one, or one per partition."""
+        if not self.partitioned:
+            return [Names.stream(self.name)]
+        return [Names.stream(self.name, p) for p in range(self.partitions)]
+
     def default_binding(self) -> str:
         """The binding that gives a group every message sent with the default routing key."""
         if self.exchange_type == "topic":
