@@ -37,7 +37,8 @@ from anymq_rabbitmq.context import RabbitContext
 from anymq_rabbitmq.naming import Names
 from anymq_rabbitmq.options import RabbitOptions
 from anymq_rabbitmq.producer import RabbitProducer
-from anymq_rabbitmq.streamgroup import PumpSeats, StreamBroadcastConsumer, StreamGroupConsumer
+from anymq_rabbitmq.streamgroup import PumpSeats
+from anymq_rabbitmq.streamparts import StreamBroadcast, StreamGroupMember
 from anymq_rabbitmq.streams import Cursor, OffsetStore, offset_argument, oldest_kept, scan
 
 NAME_RULE = NameRule(
@@ -96,18 +97,19 @@ STREAM_FEATURES = frozenset(
         Feature.ROUTING_KEYS,
         Feature.RETENTION_TIME,
         Feature.RETENTION_BYTES,
+        Feature.PARTITIONS,
+        Feature.KEY_ORDERING,
+        Feature.ROUND_ROBIN,
     }
 )
 
 
 def capabilities_for(settings: RabbitOptions) -> Capabilities:
     """What each mode really has; quorum work/group queues are needed for dead letters."""
-    stream = settings.mode == "stream"
-    features = set(STREAM_FEATURES if stream else CLASSIC_FEATURES)
+    features = set(STREAM_FEATURES if settings.mode == "stream" else CLASSIC_FEATURES)
     if settings.queue_type != "quorum":
         features.discard(Feature.DEAD_LETTER)
-    caps = CAPABILITIES.with_features(features)
-    return caps if stream else replace(caps, max_partitions=MAX_PARTITIONS)
+    return replace(CAPABILITIES.with_features(features), max_partitions=MAX_PARTITIONS)
 
 
 class RabbitBroker(BrokerDriver):
@@ -193,6 +195,7 @@ class RabbitBroker(BrokerDriver):
                     for queue in declare.group_queues(meta, declare.recorded_queue(meta, g))
                 ),
                 **({"partition_exchanges": meta.partition_exchanges()} if meta.partitioned else {}),
+                **({"streams": meta.streams()} if meta.mode == "stream" else {}),
             },
         )
 
@@ -223,24 +226,39 @@ class RabbitBroker(BrokerDriver):
         )
 
     async def _describe_partitioned_group(self, meta: topo.TopicMeta, group: str) -> GroupInfo:
-        """Backlog per partition queue; members is unknown (AMQP cannot list a queue's
-        consumers, and each member subscribes only to the partitions it owns)."""
+        """Backlog per partition (queue, or stream + work queue); members is unknown (AMQP
+        cannot list a queue's consumers, and a member subscribes only to its partitions)."""
         queues = declare.group_queues(meta, declare.recorded_queue(meta, group))
         lags = []
         for partition, queue in enumerate(queues):
             counts = await topo.queue_counts(self.amqp, queue)
-            lags.append(PartitionLag(partition, None, None, counts[0] if counts else 0))
+            ready = counts[0] if counts else 0
+            if self.context.stream_mode and counts is not None:
+                lags.append(await self._stream_lag(meta, group, ready, partition))
+            else:
+                lags.append(PartitionLag(partition, None, None, ready))
         return GroupInfo(topic=meta.name, group=group, partitions=tuple(lags), members=None)
 
     async def _describe_stream_group(
         self, meta: topo.TopicMeta, group: str, ready: int, members: int
     ) -> GroupInfo:
+        return GroupInfo(
+            topic=meta.name,
+            group=group,
+            partitions=(await self._stream_lag(meta, group, ready, None),),
+            members=members,
+            in_flight=None,
+        )
+
+    async def _stream_lag(
+        self, meta: topo.TopicMeta, group: str, ready: int, partition: int | None
+    ) -> PartitionLag:
         """Backlog = stream messages after the group's offset (up to a marker) + work queue."""
         topic = meta.name
         entry = meta.groups.get(group) or {}
         bindings = list(entry.get("bindings") or [])
-        position = await OffsetStore(self.stream_amqp, Names.offsets(topic, group)).read()
-        position = position or {"offset": 0}
+        store = OffsetStore(self.stream_amqp, Names.offsets(topic, group, partition))
+        position = await store.read() or {"offset": 0}
         start = int(position.get("offset", 0))
         cursor, oldest = Cursor(position), oldest_kept(meta.retention_ms)
         waiting = 0
@@ -252,18 +270,12 @@ class RabbitBroker(BrokerDriver):
 
         end = await scan(
             self.stream_amqp,
-            Names.stream(topic),
+            Names.stream(topic, partition),
             offset_argument(position),
             visit,
             self.settings.publish_timeout,
         )
-        return GroupInfo(
-            topic=topic,
-            group=group,
-            partitions=(PartitionLag(0, start, end, waiting + ready),),
-            members=members,
-            in_flight=None,
-        )
+        return PartitionLag(partition or 0, start, end, waiting + ready)
 
     # -- clients -----------------------------------------------------------------------
     def producer(self, options: ProducerOptions) -> ProducerDriver:
@@ -279,8 +291,8 @@ class RabbitBroker(BrokerDriver):
         if not self.context.stream_mode:
             return ClassicConsumer(self.context, options)
         if options.group is None:
-            return StreamBroadcastConsumer(self.context, options)
-        return StreamGroupConsumer(self.context, options, self.pumps)
+            return StreamBroadcast(self.context, options)
+        return StreamGroupMember(self.context, options, self.pumps)
 
 
 __all__ = ["CAPABILITIES", "RabbitBroker"]

@@ -43,7 +43,7 @@ from anymq_rabbitmq.roster import Roster, owner
 class Slot:
     """This member's subscription to one partition queue."""
 
-    __slots__ = ("channel", "in_hand", "leaving", "partition", "settled", "tag")
+    __slots__ = ("channel", "in_hand", "leaving", "mark", "partition", "settled", "tag")
 
     def __init__(self, partition: int, channel: aiormq.abc.AbstractChannel) -> None:
         self.partition = partition
@@ -53,6 +53,8 @@ class Slot:
         """Messages handed to the application and not settled yet."""
         self.leaving = False
         self.settled = asyncio.Event()
+        self.mark: tuple[int, int] | None = None
+        """Stream mode: the (epoch, offset) of the newest copy handed out."""
 
     def done_with(self) -> None:
         self.in_hand -= 1
@@ -107,13 +109,17 @@ class PartitionedConsumer(ConsumerDriver):
         me, count = members.index(self.roster.me), len(self.queues)
         return {p for p in range(count) if owner(p, count, len(members)) == me}
 
+    def _pause(self) -> float:
+        """Seconds until the next look at the roster when nothing pokes earlier."""
+        return self.roster.interval
+
     def _poke_soon(self) -> None:
         self._poke.set()
 
     async def _run(self) -> None:
         while not self.closed:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), self.roster.interval)
+                await asyncio.wait_for(self._poke.wait(), self._pause())
             self._poke.clear()
             if self.closed:
                 return
@@ -227,13 +233,23 @@ class PartitionedConsumer(ConsumerDriver):
             slot, message = ready.popleft()
             if slot.leaving or message.channel.is_closed:
                 continue  # goes back to the queue with its channel
+            if self._repeated(slot, message):
+                tag = int(message.delivery.delivery_tag or 0)  # type: ignore[union-attr]
+                with contextlib.suppress(amqp_errors.ChannelInvalidStateError):
+                    await message.channel.basic_ack(tag, wait=False)
+                continue
             slot.in_hand += 1
             slot.settled.clear()
-            handle = (message.channel, message.delivery.delivery_tag, slot)  # type: ignore[union-attr]
-            out.append(
-                convert(message, self.topic, slot.partition, self.quorum, handle, self.delivery)
-            )
+            out.append(self._received(slot, message))
         return out
+
+    def _repeated(self, slot: Slot, message: DeliveredMessage) -> bool:
+        """A second copy of a message already handed out (stream mode's pumps)."""
+        return False
+
+    def _received(self, slot: Slot, message: DeliveredMessage) -> Received:
+        handle = (message.channel, message.delivery.delivery_tag, slot)  # type: ignore[union-attr]
+        return convert(message, self.topic, slot.partition, self.quorum, handle, self.delivery)
 
     # -- primitives for anymq.delivery ---------------------------------------------------
     def holds(self, message: Received) -> bool:

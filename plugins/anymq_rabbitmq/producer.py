@@ -49,6 +49,7 @@ from anymq_rabbitmq.errors import (
 from anymq_rabbitmq.naming import Names
 from anymq_rabbitmq.options import RabbitOptions
 from anymq_rabbitmq.publish import ChannelGone, Item, publish_many
+from anymq_rabbitmq.streams import OffsetTracker
 
 #: Channel errors after which the same publish can simply be tried again.
 _RETRY = (*CONNECTION_ERRORS, asyncio.CancelledError)
@@ -154,9 +155,19 @@ class RabbitProducer(ProducerDriver):
             (m.value, m.routing_key or topic, self._properties(m, ts)) for m in messages
         ]
         ids = [item[2].message_id or "" for item in pending]
-        tracker = await self.context.tracker(topic) if self.track else None
-        if tracker is not None:
-            tracker.expect(ids)
+        partitioned = self.known[topic] > 1
+        # Stream mode: each partition's stream tells the offsets of its messages.
+        trackers: dict[int, OffsetTracker] = {}
+        if self.track:
+            for partition in dict.fromkeys(partitions):
+                found = await self.context.tracker(topic, partition if partitioned else None)
+                if found is not None:
+                    found.expect(
+                        [i for i, p in zip(ids, partitions, strict=True) if p == partition]
+                    )
+                    trackers[partition] = found
+        # A returned message means its stream is not running yet (see _stream_starting).
+        stream = Names.stream(topic, partitions[0] if partitioned else None)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         while True:
@@ -172,10 +183,13 @@ class RabbitProducer(ProducerDriver):
                 break
             except (Exception, asyncio.CancelledError) as exc:  # mapped or retried below
                 # Resend the whole batch: confirmed ones may arrive twice (at-least-once).
-                await self._failed(topic, exc, deadline)
+                await self._failed(topic, exc, deadline, stream)
         offsets: list[int | None] = [None] * len(ids)
-        if tracker is not None:
-            offsets = await tracker.offsets(ids, self.timeout)
+        for partition, tracker in trackers.items():
+            mine = [n for n, p in enumerate(partitions) if p == partition]
+            read = await tracker.offsets([ids[n] for n in mine], self.timeout)
+            for n, offset in zip(mine, read, strict=True):
+                offsets[n] = offset
         return [
             Receipt(topic, partition, offset, message_id)
             for message_id, offset, partition in zip(ids, offsets, partitions, strict=True)
@@ -207,7 +221,9 @@ class RabbitProducer(ProducerDriver):
         if isinstance(result, aiormq.abc.DeliveredMessage):
             raise _Returned(topic)
 
-    async def _stream_starting(self, topic: str, exc: BaseException, deadline: float) -> bool:
+    async def _stream_starting(
+        self, topic: str, exc: BaseException, deadline: float, stream: str
+    ) -> bool:
         """Whether a returned message should be published again: in stream mode the topic's
         stream takes every message, so a return means it was not running (right after a
         server restart RabbitMQ starts streams a moment after it accepts connections).
@@ -216,7 +232,7 @@ class RabbitProducer(ProducerDriver):
         if not self.stream_mode:
             return False
         try:
-            state = await topo.queue_state(self.context.amqp, Names.stream(topic))
+            state = await topo.queue_state(self.context.amqp, stream)
         except Exception:  # lost the connection while checking: the send retries anyway
             state = "down"
         if state == "missing":
@@ -232,7 +248,7 @@ class RabbitProducer(ProducerDriver):
         await asyncio.sleep(_STREAM_PAUSE)
         return True
 
-    async def _failed(self, topic: str, exc: BaseException, deadline: float) -> None:
+    async def _failed(self, topic: str, exc: BaseException, deadline: float, stream: str) -> None:
         """Map a failed publish, or return so the caller publishes again."""
         if isinstance(exc, ChannelGone) and exc.reason is not None:
             # Nothing of this publish was written: the channel was already closed, e.g.
@@ -250,7 +266,7 @@ class RabbitProducer(ProducerDriver):
             await asyncio.sleep(0.05)
             return
         if isinstance(exc, (amqp_errors.PublishError, _Returned)):
-            if await self._stream_starting(topic, exc, deadline):
+            if await self._stream_starting(topic, exc, deadline, stream):
                 return  # nothing was stored: publish again once the stream runs
             raise PublishError(
                 f"no queue is bound to topic {topic!r} for this routing key; the message was "

@@ -95,9 +95,11 @@ class PumpMember(Protocol):
 
 
 def _copy_properties(
-    props: spec.Basic.Properties, offset: int, topic: str
+    props: spec.Basic.Properties, offset: int, topic: str, epoch: int = 0
 ) -> spec.Basic.Properties:
     table = dict(props.headers or {})
+    if epoch:
+        table[hdr.EPOCH] = epoch
     table.pop(hdr.STREAM_OFFSET, None)
     if "x-death" in table and hdr.OFFSET in table and "x-anymq-origin-offset" not in table:
         table["x-anymq-origin-offset"] = table[hdr.OFFSET]
@@ -118,12 +120,13 @@ class Pump:
         self.stream = Names.stream(member.topic, partition)
         self.work = work
         self.control = Names.control(member.topic, member.group, partition)
-        self.store = OffsetStore(
-            self.amqp, Names.offsets(member.topic, member.group, partition)
-        )
+        self.store = OffsetStore(self.amqp, Names.offsets(member.topic, member.group, partition))
         self.requests: deque[tuple[dict[str, Any], Any]] = deque()
         self.reader: StreamReader | None = None
         self.cursor = Cursor()
+        self.epoch = 0
+        """Seeks served so far (stored with the offset): a consumer tells a copy repeated
+        after a crash (same epoch, an offset it has passed) from a replay after a seek."""
         self.stopping = False
 
     def stop(self) -> None:
@@ -138,6 +141,7 @@ class Pump:
         try:
             await control.basic_consume(self.control, self._on_control, no_ack=True)
             position = await self.store.read() or {"offset": 0}
+            self.epoch = int(position.get("epoch", 0))
             await self._attach(position)
             while not self.stopping:
                 if self.requests:
@@ -173,14 +177,19 @@ class Pump:
         topic = self.member.topic
         for message in batch:
             if self.cursor.wanted(message, exchange_type, bindings, oldest):
-                props = _copy_properties(message.header.properties, offset_of(message), topic)
+                props = _copy_properties(
+                    message.header.properties, offset_of(message), topic, self.epoch
+                )
                 items.append((message.body, self.work, props))
         if items:
             await self._throttle(publisher)
             # mandatory: a copy the work queue did not take fails the pump, which then
             # starts over from the stored offset instead of storing past a lost copy.
             await publish_many(publisher, "", items, mandatory=True)
-        await self.store.write({"offset": self.cursor.next_offset}, publisher)
+        stored: dict[str, Any] = {"offset": self.cursor.next_offset}
+        if self.epoch:
+            stored["epoch"] = self.epoch
+        await self.store.write(stored, publisher)
 
     async def _throttle(self, publisher: Any) -> None:
         while True:
@@ -211,7 +220,8 @@ class Pump:
             try:
                 await publisher.queue_purge(self.work)
                 position = await resolve(self.amqp, self.stream, seek, self.timeout)
-                await self.store.write(position, publisher)
+                self.epoch += 1
+                await self.store.write({**position, "epoch": self.epoch}, publisher)
                 await self._attach(position)
             except Exception as exc:  # reported to the member that asked
                 error = exc
@@ -497,12 +507,23 @@ class StreamGroupConsumer(QueueConsumer):
 class StreamBroadcastConsumer(ConsumerDriver):
     """A consumer without a group in stream mode: reads the stream from its start position."""
 
-    def __init__(self, context: RabbitContext, options: ConsumerOptions) -> None:
+    def __init__(
+        self,
+        context: RabbitContext,
+        options: ConsumerOptions,
+        *,
+        partition: int | None = None,
+        meta: TopicMeta | None = None,
+    ) -> None:
         self.context = context
         self.stream_amqp = context.stream_amqp
         self.options = options
         self.topic = options.topic
-        self.meta = TopicMeta(name=options.topic)
+        self.partition = partition
+        """The partition whose stream this reads (None: the topic's only stream)."""
+        self.stream = Names.stream(options.topic, partition)
+        self.known = meta
+        self.meta = meta or TopicMeta(name=options.topic)
         self.bindings = [options.binding] if options.binding is not None else []
         self.reader: StreamReader | None = None
         self.cursor = Cursor()
@@ -510,7 +531,7 @@ class StreamBroadcastConsumer(ConsumerDriver):
 
     async def start(self) -> None:
         with self.context.amqp.dropped(f"start a consumer of {self.topic!r}"):
-            self.meta = await stream_topic(self.context, self.topic)
+            self.meta = self.known or await stream_topic(self.context, self.topic)
             await self._attach(self.options.start)
 
     async def _attach(self, position: Pos) -> None:
@@ -522,13 +543,11 @@ class StreamBroadcastConsumer(ConsumerDriver):
             start = "next"
         else:
             request = position_request(position)
-            stream, timeout = Names.stream(self.topic), self.context.settings.publish_timeout
-            stored = await resolve(self.stream_amqp, stream, request, timeout)
+            timeout = self.context.settings.publish_timeout
+            stored = await resolve(self.stream_amqp, self.stream, request, timeout)
             self.cursor = Cursor(stored)
             start = offset_argument(stored)
-        self.reader = StreamReader(
-            self.stream_amqp, Names.stream(self.topic), start, self.options.prefetch
-        )
+        self.reader = StreamReader(self.stream_amqp, self.stream, start, self.options.prefetch)
         await self.reader.start()
 
     async def receive(self, max_messages: int, timeout: float | None) -> list[Received]:
@@ -545,12 +564,20 @@ class StreamBroadcastConsumer(ConsumerDriver):
                 if not await self._resume(exc, deadline):
                     return out
                 continue
-            batch = reader.take(max_messages)
-            out = [self._convert(m) for m in batch if self._wanted(m)]
-            if batch and not out:
-                await reader.ack(batch[-1])  # skipped markers / expired: give credit back
+            out = await self.take_ready(max_messages)
             if out or self.closed or (deadline is not None and loop.time() >= deadline):
                 return out
+
+    async def take_ready(self, max_messages: int) -> list[Received]:
+        """What the reader holds now (up to ``max_messages``), without waiting."""
+        reader = self.reader
+        if reader is None:
+            return []
+        batch = reader.take(max_messages)
+        out = [self._convert(m) for m in batch if self._wanted(m)]
+        if batch and not out:
+            await reader.ack(batch[-1])  # skipped markers / expired: give credit back
+        return out
 
     async def _resume(self, exc: Exception, deadline: float | None) -> bool:
         """Attach again after the reader failed (lost connection, server restart), right
@@ -584,9 +611,7 @@ class StreamBroadcastConsumer(ConsumerDriver):
         start: Any = "next"
         if self.cursor.next_offset > 0 or self.options.start.kind != "latest":
             start = offset_argument(self.cursor.position())
-        reader = StreamReader(
-            self.stream_amqp, Names.stream(self.topic), start, self.options.prefetch
-        )
+        reader = StreamReader(self.stream_amqp, self.stream, start, self.options.prefetch)
         await reader.start()
         old, self.reader = self.reader, reader
         if old is not None:
@@ -604,7 +629,7 @@ class StreamBroadcastConsumer(ConsumerDriver):
             key,
             headers,
             self.topic,
-            0,
+            self.partition or 0,
             offset_of(message),
             ts,
             1,

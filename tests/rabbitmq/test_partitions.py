@@ -17,16 +17,26 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
+import aiormq
 import pytest
 
 import anymq
 from anymq.client import Broker, Consumer
 from anymq.message import Received
 from anymq.partitioners import key_partition
+from anymq_rabbitmq.naming import Names
 from tests.failover import KilledMember
-from tests.rabbitmq.helpers import queue_exists
+from tests.rabbitmq.helpers import queue_exists, with_query
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.anymq]
+
+MODES = ("classic", "stream")
+
+
+@pytest.fixture(params=MODES)
+def url(rabbitmq_url: str, request: pytest.FixtureRequest) -> str:
+    """The server in each mode: classic queues, or a stream per partition (mode=stream)."""
+    return with_query(rabbitmq_url, mode="stream") if request.param == "stream" else rabbitmq_url
 
 
 def _name(label: str) -> str:
@@ -82,8 +92,8 @@ async def _until(check: object, timeout: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_keys_placed_like_kafka_and_reported_on_receive(rabbitmq_url: str) -> None:
-    async with anymq.connect(rabbitmq_url) as broker, _topic(broker, 4) as topic:
+async def test_keys_placed_like_kafka_and_reported_on_receive(url: str) -> None:
+    async with anymq.connect(url) as broker, _topic(broker, 4) as topic:
         async with broker.consumer(topic, "g") as consumer, broker.producer() as producer:
             placed = {}
             for k in range(20):
@@ -99,10 +109,10 @@ async def test_keys_placed_like_kafka_and_reported_on_receive(rabbitmq_url: str)
     assert {m.key: m.partition for m in got} == placed
 
 
-async def test_key_order_while_a_second_member_joins(rabbitmq_url: str) -> None:
+async def test_key_order_while_a_second_member_joins(url: str) -> None:
     keys, per_key = 16, 40
     log, stop = Log(), asyncio.Event()
-    async with anymq.connect(rabbitmq_url) as broker, _topic(broker, 4) as topic:
+    async with anymq.connect(url) as broker, _topic(broker, 4) as topic:
         first = broker.consumer(topic, "g", prefetch=10)
         await first.start()
         tasks = [asyncio.create_task(_drain("first", first, log, stop, 0.001))]
@@ -128,9 +138,9 @@ async def test_key_order_while_a_second_member_joins(rabbitmq_url: str) -> None:
     assert log.partitions_of("second"), "the joining member never got a partition"
 
 
-async def test_four_partitions_spread_two_and_two_over_two_members(rabbitmq_url: str) -> None:
+async def test_four_partitions_spread_two_and_two_over_two_members(url: str) -> None:
     async with (
-        anymq.connect(rabbitmq_url) as broker,
+        anymq.connect(url) as broker,
         _topic(broker, 4) as topic,
         broker.consumer(topic, "g") as a,
         broker.consumer(topic, "g") as b,
@@ -156,11 +166,11 @@ async def test_four_partitions_spread_two_and_two_over_two_members(rabbitmq_url:
     assert not got["a"] & got["b"]
 
 
-async def test_ordering_across_a_handover_with_messages_in_hand(rabbitmq_url: str) -> None:
+async def test_ordering_across_a_handover_with_messages_in_hand(url: str) -> None:
     """The old owner holds a batch unsettled while a member joins: the new owner gets
     nothing of the moving partitions until the old one acked its batch."""
     async with (
-        anymq.connect(rabbitmq_url) as broker,
+        anymq.connect(url) as broker,
         _topic(broker, 2) as topic,
         broker.producer() as producer,
     ):
@@ -196,9 +206,9 @@ async def test_ordering_across_a_handover_with_messages_in_hand(rabbitmq_url: st
     assert log.partitions_of("second"), "the joining member never got a partition"
 
 
-async def test_messages_held_past_handover_timeout_come_back_first(rabbitmq_url: str) -> None:
+async def test_messages_held_past_handover_timeout_come_back_first(url: str) -> None:
     async with (
-        anymq.connect(rabbitmq_url, handover_timeout=0.5) as broker,
+        anymq.connect(url, handover_timeout=0.5) as broker,
         _topic(broker, 2) as topic,
         broker.producer() as producer,
     ):
@@ -228,9 +238,9 @@ async def test_messages_held_past_handover_timeout_come_back_first(rabbitmq_url:
     assert len(still_first) == 10
 
 
-async def test_a_leaving_member_hands_its_partitions_over_at_once(rabbitmq_url: str) -> None:
+async def test_a_leaving_member_hands_its_partitions_over_at_once(url: str) -> None:
     async with (
-        anymq.connect(rabbitmq_url, member_timeout=30) as broker,
+        anymq.connect(url, member_timeout=30) as broker,
         _topic(broker, 4) as topic,
         broker.producer() as producer,
     ):
@@ -275,14 +285,14 @@ asyncio.run(main(*sys.argv[1:3]))
 """
 
 
-async def test_sigkilled_member_survivor_continues_every_key_in_order(rabbitmq_url: str) -> None:
+async def test_sigkilled_member_survivor_continues_every_key_in_order(url: str) -> None:
     keys, per_key = 8, 60
     sent = {b"%d:%d" % (k, s) for k in range(keys) for s in range(per_key)}
     survivor_log: list[Received] = []
     async with (
-        anymq.connect(rabbitmq_url) as broker,
+        anymq.connect(url) as broker,
         _topic(broker, 4) as topic,
-        KilledMember(CHILD, rabbitmq_url, topic) as child,
+        KilledMember(CHILD, url, topic) as child,
     ):
         await child.ready()
         survivor = broker.consumer(topic, "g", prefetch=10)
@@ -338,11 +348,9 @@ async def test_sigkilled_member_survivor_continues_every_key_in_order(rabbitmq_u
         assert all(m.delivery_count >= 2 for m in again), f"{key!r} redelivered unmarked"
 
 
-async def test_too_many_partitions_is_refused_before_anything_is_declared(
-    rabbitmq_url: str,
-) -> None:
+async def test_too_many_partitions_is_refused_before_anything_is_declared(url: str) -> None:
     name = _name("many")
-    async with anymq.connect(rabbitmq_url) as broker:
+    async with anymq.connect(url) as broker:
         limit = broker.capabilities.max_partitions
         assert limit > 1
         with pytest.raises(anymq.ConfigError, match=f"limit of {limit}"):
@@ -352,9 +360,9 @@ async def test_too_many_partitions_is_refused_before_anything_is_declared(
             await broker.describe_topic(name)
 
 
-async def test_partition_out_of_range_is_refused_before_sending(rabbitmq_url: str) -> None:
+async def test_partition_out_of_range_is_refused_before_sending(url: str) -> None:
     async with (
-        anymq.connect(rabbitmq_url) as broker,
+        anymq.connect(url) as broker,
         _topic(broker, 3) as topic,
         broker.consumer(topic, "g") as consumer,
         broker.producer() as producer,
@@ -368,9 +376,9 @@ async def test_partition_out_of_range_is_refused_before_sending(rabbitmq_url: st
     assert [(m.value, m.partition) for m in got] == [(b"y", 2)]
 
 
-async def test_describe_and_delete_cover_every_partition_queue(rabbitmq_url: str) -> None:
+async def test_describe_and_delete_cover_every_partition_queue(url: str) -> None:
     group = "billing.eu"  # a dotted group name keeps its queues apart from other pairs
-    async with anymq.connect(rabbitmq_url) as broker:
+    async with anymq.connect(url) as broker:
         async with _topic(broker, 3) as topic:
             async with broker.consumer(topic, group):
                 pass
@@ -381,7 +389,7 @@ async def test_describe_and_delete_cover_every_partition_queue(rabbitmq_url: str
             queues = list(info.details["queues"])
             assert info.partitions == 3
             assert len(queues) == 3
-            assert [await queue_exists(rabbitmq_url, q) for q in queues] == [True] * 3
+            assert [await queue_exists(url, q) for q in queues] == [True] * 3
             deadline = time.monotonic() + 10
             while (lag := await broker.describe_group(topic, group)).backlog != 9:
                 assert time.monotonic() < deadline, lag
@@ -390,12 +398,12 @@ async def test_describe_and_delete_cover_every_partition_queue(rabbitmq_url: str
             assert sum(p.lag for p in lag.partitions) == 9
             await broker.delete_topic(topic)
         for queue in queues:
-            assert not await queue_exists(rabbitmq_url, queue), f"{queue} left behind"
+            assert not await queue_exists(url, queue), f"{queue} left behind"
 
 
-async def test_consumer_without_group_gets_every_partition(rabbitmq_url: str) -> None:
+async def test_consumer_without_group_gets_every_partition(url: str) -> None:
     async with (
-        anymq.connect(rabbitmq_url) as broker,
+        anymq.connect(url) as broker,
         _topic(broker, 4) as topic,
         broker.consumer(topic) as consumer,
         broker.producer() as producer,
@@ -412,8 +420,8 @@ async def test_consumer_without_group_gets_every_partition(rabbitmq_url: str) ->
     }
 
 
-async def test_dead_letters_and_delivery_counts_per_partition_queue(rabbitmq_url: str) -> None:
-    async with anymq.connect(rabbitmq_url) as broker, _topic(broker, 3) as topic:
+async def test_dead_letters_and_delivery_counts_per_partition_queue(url: str) -> None:
+    async with anymq.connect(url) as broker, _topic(broker, 3) as topic:
         dlt = f"{topic}.DLT"
         try:
             async with (
@@ -434,3 +442,108 @@ async def test_dead_letters_and_delivery_counts_per_partition_queue(rabbitmq_url
                 await broker.delete_topic(dlt)
     assert counts == [(2, 1), (2, 2)]
     assert letter.value == b"poison"
+
+
+async def test_stream_new_group_reads_the_history_of_every_partition(rabbitmq_url: str) -> None:
+    url = with_query(rabbitmq_url, mode="stream")
+    async with anymq.connect(url) as broker, _topic(broker, 3) as topic:
+        async with broker.producer() as producer:
+            receipts = [
+                await producer.send(topic, b"%d:%d" % (k, s), key=b"k%d" % k)
+                for s in range(4)
+                for k in range(6)
+            ]
+        async with broker.consumer(topic, "late", start="earliest") as consumer:
+            got: list[Received] = []
+            while len(got) < 24:
+                more = await consumer.receive(24, 5.0)
+                assert more, f"history incomplete: {len(got)} of 24"
+                got += more
+            for msg in got:
+                await msg.ack()
+    by_value = {r.message_id: r for r in receipts}
+    assert len(by_value) == 24
+    assert {(m.value, m.partition, m.offset) for m in got} == {
+        (b"%d:%d" % (k, s), key_partition(b"k%d" % k, 3), r.offset)
+        for (k, s), r in zip(((k, s) for s in range(4) for k in range(6)), receipts, strict=True)
+    }
+    seen: dict[bytes, list[int]] = defaultdict(list)
+    for msg in got:
+        seen[msg.key or b""].append(_seq(msg))
+    assert all(order == [0, 1, 2, 3] for order in seen.values()), seen
+
+
+async def test_stream_seek_moves_one_partition_or_all(rabbitmq_url: str) -> None:
+    url = with_query(rabbitmq_url, mode="stream")
+    async with (
+        anymq.connect(url) as broker,
+        _topic(broker, 3) as topic,
+        broker.consumer(topic, "g") as consumer,
+    ):
+        async with broker.producer() as producer:
+            for p in range(3):
+                for s in range(4):
+                    await producer.send(topic, b"p%d:%d" % (p, s), partition=p)
+
+        async def take(count: int) -> list[Received]:
+            got: list[Received] = []
+            while len(got) < count:
+                more = await consumer.receive(count, 5.0)
+                assert more, f"got {len(got)} of {count}: {[m.value for m in got]}"
+                got += more
+            got += await consumer.receive(20, 0.5)
+            for msg in got:
+                await msg.ack()
+            return got
+
+        first = await take(12)
+        target = next(m for m in first if m.value == b"p1:2")
+        assert target.offset is not None
+        await consumer.seek(anymq.Position.at_offset(target.offset, partition=1))
+        one = await take(2)
+        await consumer.seek(anymq.Position.earliest())
+        every = await take(12)
+    assert sorted(m.value for m in one) == [b"p1:2", b"p1:3"]
+    assert sorted(m.value for m in every) == sorted(m.value for m in first)
+
+
+async def test_stream_copies_repeated_after_a_pump_crash_are_not_handed_out_again(
+    rabbitmq_url: str,
+) -> None:
+    """A pump killed between copying a batch and storing its offset makes the next pump
+    copy the batch again, behind what is left of the first copies: the work queue then
+    holds offsets 3 4 5 | 0 1 2 3 4 5 | 6. Handing all out would break each key's order;
+    the member skips the repeats (fresh copies at or before the newest it handed out)."""
+    url = with_query(rabbitmq_url, mode="stream")
+    async with anymq.connect(url) as broker, _topic(broker, 2) as topic:
+        async with broker.consumer(topic, "g"):
+            pass  # declares the group's work queues; the streams stay empty
+        work = Names.partition_queue(Names.group_queue(topic, "g"), 0)
+        target = anymq.URL.parse(rabbitmq_url)
+        connection = await aiormq.connect(
+            f"amqp://guest:guest@{target.host}:{target.port or 5672}/"
+        )
+        try:
+            channel = await connection.channel()
+            for offset in (3, 4, 5, 0, 1, 2, 3, 4, 5, 6):
+                await channel.basic_publish(
+                    b"m%d" % offset,
+                    routing_key=work,
+                    properties=aiormq.spec.Basic.Properties(
+                        headers={"x-anymq-offset": offset}, delivery_mode=2
+                    ),
+                )
+        finally:
+            await connection.close()
+        async with broker.consumer(topic, "g") as consumer:
+            got: list[Received] = []
+            while True:
+                more = await consumer.receive(20, 2.0)
+                if not more:
+                    break
+                got += more
+            for msg in got:
+                await msg.ack()
+    assert [(m.value, m.offset, m.partition) for m in got] == [
+        (b"m%d" % o, o, 0) for o in (3, 4, 5, 6)
+    ]
