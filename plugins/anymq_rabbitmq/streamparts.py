@@ -92,7 +92,8 @@ class PartitionedStreamGroup(PartitionedConsumer):
         """Run the pumps of the partitions this member owns, stop the others' (a stop
         stores the offset of what was copied, so the next owner goes on from there)."""
         async with self._pumping:
-            owned = set() if self.closed or self._stopping else self.owned()
+            stopped = self.closed or self._stopping or self._gone  # gone: topic deleted
+            owned = set() if stopped else self.owned()
             for partition, seat in enumerate(self.pumps):
                 if seat.failed or (partition not in owned and seat.task is not None):
                     await seat.release()
