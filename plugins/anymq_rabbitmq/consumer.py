@@ -29,12 +29,13 @@ from aiormq.abc import DeliveredMessage
 from pamqp import commands as spec
 
 from anymq.backend import ConsumerDriver, ConsumerOptions
+from anymq.delivery import Delivery
 from anymq.errors import ConfigError, TopicNotFound
 from anymq.message import Received
 from anymq_rabbitmq import headers as hdr
 from anymq_rabbitmq.connection import queue_down
 from anymq_rabbitmq.context import RabbitContext
-from anymq_rabbitmq.declare import prepare_queue
+from anymq_rabbitmq.declare import QueuePlan, prepare_queue
 from anymq_rabbitmq.options import RabbitOptions
 from anymq_rabbitmq.topology import exchange_exists
 
@@ -45,7 +46,11 @@ WATCH_EVERY = 1.0
 class QueueConsumer(ConsumerDriver):
     """A subscription on one queue, declared (declare.py) when it starts."""
 
-    def __init__(self, context: RabbitContext, options: ConsumerOptions) -> None:
+    def __init__(
+        self, context: RabbitContext, options: ConsumerOptions, plan: QueuePlan | None = None
+    ) -> None:
+        self.plan = plan
+        """What to read, when the caller has declared it already (classic.py)."""
         self.context = context
         self.amqp = context.amqp
         self.options = options
@@ -65,6 +70,9 @@ class QueueConsumer(ConsumerDriver):
         self.private = False
         """Reads a private queue, whose consumer RabbitMQ does not cancel on a topic delete."""
         self._checked = 0.0
+        self.partition_of: dict[str, int] = {}
+        """Partition by exchange a message came through (a private queue of a partitioned
+        topic is bound to every partition's exchange); others are partition 0."""
         self.closed = False
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -77,7 +85,7 @@ class QueueConsumer(ConsumerDriver):
             raise
 
     async def _start(self) -> None:
-        plan = await prepare_queue(self.context, self.options)
+        plan = self.plan or await prepare_queue(self.context, self.options)
         self.queue = plan.name
         self.quorum = plan.quorum
         channel = await self.amqp.robust_channel(confirms=False)
@@ -88,7 +96,11 @@ class QueueConsumer(ConsumerDriver):
             queue = await channel.declare_queue(
                 None, exclusive=True, auto_delete=True, arguments=plan.arguments
             )
-            await queue.bind(self.topic, plan.key, arguments=plan.bind_arguments)
+            exchanges = plan.exchanges or (self.topic,)
+            for exchange in exchanges:
+                await queue.bind(exchange, plan.key, arguments=plan.bind_arguments)
+            if len(exchanges) > 1:
+                self.partition_of = {name: p for p, name in enumerate(exchanges)}
             self.queue = queue.name
             self.private = True
         channel.reopen_callbacks.add(self._on_reopen)
@@ -228,31 +240,10 @@ class QueueConsumer(ConsumerDriver):
                 return
 
     def _convert(self, message: DeliveredMessage) -> Received:
-        props = message.header.properties
-        table = props.headers
-        headers, key, ts = hdr.decode(table)
         delivery = message.delivery
-        redelivered = bool(getattr(delivery, "redelivered", False))
-        count = 2 if redelivered else 1
-        if self.quorum and table:
-            raw = table.get(hdr.DELIVERY_COUNT)
-            if isinstance(raw, int):
-                count = raw + 1
-        if ts is None and props.timestamp is not None:
-            ts = int(props.timestamp.timestamp() * 1000)
-        return Received(
-            message.body,
-            key,
-            headers,
-            self.topic,
-            None,
-            None,
-            ts,
-            count,
-            props.message_id,
-            (message.channel, delivery.delivery_tag),  # type: ignore[union-attr]
-            self.delivery,
-        )
+        partition = self.partition_of.get(getattr(delivery, "exchange", ""), 0)
+        handle = (message.channel, delivery.delivery_tag)  # type: ignore[union-attr]
+        return convert(message, self.topic, partition, self.quorum, handle, self.delivery)
 
     # -- primitives for anymq.delivery -------------------------------------------------------
     native_requeue = True  # basic.nack(requeue=True)
@@ -284,3 +275,39 @@ class QueueConsumer(ConsumerDriver):
         if found is not None:
             with contextlib.suppress(amqp_errors.ChannelInvalidStateError):
                 await found[0].basic_nack(found[1], requeue=requeue, wait=False)
+
+
+def convert(
+    message: DeliveredMessage,
+    topic: str,
+    partition: int,
+    quorum: bool,
+    handle: Any,
+    delivery: Delivery,
+) -> Received:
+    """A delivery as anymq's Received; the count comes from x-delivery-count on quorum
+    queues, else from the redelivered flag (1 or 2)."""
+    props = message.header.properties
+    table = props.headers
+    headers, key, ts = hdr.decode(table)
+    redelivered = bool(getattr(message.delivery, "redelivered", False))
+    count = 2 if redelivered else 1
+    if quorum and table:
+        raw = table.get(hdr.DELIVERY_COUNT)
+        if isinstance(raw, int):
+            count = raw + 1
+    if ts is None and props.timestamp is not None:
+        ts = int(props.timestamp.timestamp() * 1000)
+    return Received(
+        message.body,
+        key,
+        headers,
+        topic,
+        partition,
+        None,
+        ts,
+        count,
+        props.message_id,
+        handle,
+        delivery,
+    )

@@ -32,7 +32,8 @@ class RabbitContext:
         # Stream readers get a connection of their own (see streams.py).
         self.stream_amqp = Amqp(url, self.settings) if self.stream_mode else self.amqp
         self.registry = Registry(self.amqp)
-        self.trackers: dict[str, OffsetTracker | None] = {}
+        self.trackers: dict[tuple[str, int | None], OffsetTracker | None] = {}
+        """By (topic, partition): a partitioned topic has a stream per partition."""
 
     async def start(self) -> None:
         await self.amqp.start()
@@ -52,7 +53,7 @@ class RabbitContext:
             await self.stream_amqp.close()
         await self.amqp.close()
 
-    async def tracker(self, topic: str) -> OffsetTracker | None:
+    async def tracker(self, topic: str, partition: int | None = None) -> OffsetTracker | None:
         """The offset tracker of a stream-mode topic (None when it has no stream).
 
         Right after a server restart a stream can refuse readers for a moment (404, lost
@@ -60,37 +61,40 @@ class RabbitContext:
         is still confirmed) and the next send attaches again; only a topic whose stream
         does not exist is remembered as having none.
         """
-        found = self.trackers.get(topic)
+        key = (topic, partition)
+        found = self.trackers.get(key)
         if found is not None and not found.closed:
             try:
                 await found.ensure()
             except Exception:
                 return None
             return found
-        if found is None and topic in self.trackers:
+        if found is None and key in self.trackers:
             return None
-        tracker = OffsetTracker(self.stream_amqp, Names.stream(topic))
+        stream = Names.stream(topic, partition)
+        tracker = OffsetTracker(self.stream_amqp, stream)
         try:
             await tracker.ensure()
         except Exception:
             await tracker.close()
-            if await self._has_no_stream(topic):
-                self.trackers[topic] = None
+            if await self._has_no_stream(stream):
+                self.trackers[key] = None
             else:
-                self.trackers.pop(topic, None)
+                self.trackers.pop(key, None)
             return None
-        self.trackers[topic] = tracker
+        self.trackers[key] = tracker
         return tracker
 
     async def drop_tracker(self, topic: str) -> None:
-        """Forget (and stop) a topic's tracker: the topic is being deleted."""
-        tracker = self.trackers.pop(topic, None)
-        if tracker is not None:
-            await tracker.close()
+        """Forget (and stop) a topic's trackers: the topic is being deleted."""
+        for key in [key for key in self.trackers if key[0] == topic]:
+            tracker = self.trackers.pop(key, None)
+            if tracker is not None:
+                await tracker.close()
 
-    async def _has_no_stream(self, topic: str) -> bool:
-        """True only when RabbitMQ says the topic's stream does not exist."""
+    async def _has_no_stream(self, stream: str) -> bool:
+        """True only when RabbitMQ says the stream does not exist."""
         try:
-            return await topo.queue_counts(self.stream_amqp, Names.stream(topic)) is None
+            return await topo.queue_counts(self.stream_amqp, stream) is None
         except Exception:
             return False

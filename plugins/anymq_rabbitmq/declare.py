@@ -17,13 +17,18 @@ from anymq.model import Retention
 from anymq_rabbitmq import topology as topo
 from anymq_rabbitmq.context import RabbitContext
 from anymq_rabbitmq.naming import Names
+from anymq_rabbitmq.options import RabbitOptions
 from anymq_rabbitmq.registry import Doc
 from anymq_rabbitmq.streams import OffsetStore, position_request, resolve
 
 
 @dataclass(frozen=True, slots=True)
 class QueuePlan:
-    """Which queue a consumer reads; ``name=None`` asks for a private exclusive queue."""
+    """Which queue a consumer reads; ``name=None`` asks for a private exclusive queue.
+
+    ``exchanges`` are what a private queue is bound to (every partition of a partitioned
+    topic); ``partitions`` are a group's queues, one per partition, on a partitioned topic.
+    """
 
     name: str | None
     quorum: bool
@@ -32,6 +37,8 @@ class QueuePlan:
     bind_arguments: dict[str, Any] | None = None
     new: bool = False
     """The group did not exist before (create_group's answer)."""
+    exchanges: tuple[str, ...] = ()
+    partitions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +51,20 @@ class StreamGroupPlan:
     queue: str
     new: bool = False
     """The group had no stored position before (create_group's answer)."""
+    partitions: tuple[str, ...] = ()
+    """The work queue of each partition, on a partitioned topic."""
 
 
 async def create_locked(
-    ctx: RabbitContext, doc: Doc, name: str, exchange_type: str, retention: Retention
+    ctx: RabbitContext,
+    doc: Doc,
+    name: str,
+    exchange_type: str,
+    retention: Retention,
+    partitions: int = 1,
 ) -> bool:
-    """Declare a topic's exchange (and stream) and record it; False if it existed."""
+    """Declare a topic's exchange (and stream, or partition exchanges) and record it;
+    False if it existed."""
     if await topo.exchange_exists(ctx.amqp, name):
         return False
     if ctx.stream_mode and exchange_type == "direct":
@@ -66,27 +81,45 @@ async def create_locked(
         ),
         retention_bytes=retention.bytes,
         retention_messages=retention.messages,
+        partitions=partitions,
     )
-    await topo.declare_exchange(
-        ctx.amqp,
-        name,
-        exchange_type,
-        ctx.settings.mode,
-        {
-            "ms": meta.retention_ms,
-            "bytes": meta.retention_bytes,
-            "messages": meta.retention_messages,
-        },
-    )
-    if ctx.stream_mode:
-        stream = Names.stream(name)
-        await topo.declare_queue(
-            ctx.amqp, stream, topo.stream_arguments(meta, ctx.settings), "stream"
-        )
-        key, bind_args = topo.binding_arguments(exchange_type, meta.default_binding())
-        await topo.bind(ctx.amqp, stream, name, key, bind_args)
+    retained = {
+        "ms": meta.retention_ms,
+        "bytes": meta.retention_bytes,
+        "messages": meta.retention_messages,
+    }
+    key, bind_args = topo.binding_arguments(exchange_type, meta.default_binding())
+    exchanges = meta.partition_exchanges()
+    if meta.partitioned:
+        # The partitions first: the topic's own exchange is what says the topic exists.
+        for exchange in exchanges:
+            await topo.declare_exchange(ctx.amqp, exchange, exchange_type, ctx.settings.mode, {})
+        await _declare_streams(ctx, meta, exchanges, key, bind_args)
+        await topo.declare_exchange(ctx.amqp, name, exchange_type, ctx.settings.mode, retained)
+        # anymq publishes to a partition's exchange; what others publish to the topic's own
+        # exchange (dead letters of another topic, a plain AMQP client) lands on partition 0.
+        await topo.bind_exchange(ctx.amqp, exchanges[0], name, key, bind_args)
+    else:
+        await topo.declare_exchange(ctx.amqp, name, exchange_type, ctx.settings.mode, retained)
+        await _declare_streams(ctx, meta, exchanges, key, bind_args)
     meta.save(doc)
     return True
+
+
+async def _declare_streams(
+    ctx: RabbitContext,
+    meta: topo.TopicMeta,
+    exchanges: list[str],
+    key: str,
+    bind_args: dict[str, Any] | None,
+) -> None:
+    """Stream mode: the topic's stream, or one per partition, each bound to its exchange."""
+    if not ctx.stream_mode:
+        return
+    arguments = topo.stream_arguments(meta, ctx.settings)
+    for stream, exchange in zip(meta.streams(), exchanges, strict=True):
+        await topo.declare_queue(ctx.amqp, stream, arguments, "stream")
+        await topo.bind(ctx.amqp, stream, exchange, key, bind_args)
 
 
 async def ensure_topic(ctx: RabbitContext, name: str) -> None:
@@ -97,6 +130,12 @@ async def ensure_topic(ctx: RabbitContext, name: str) -> None:
         raise TopicNotFound(name, "rabbitmq", "or connect with ?auto_create_topics=true")
     async with ctx.registry.edit() as doc:
         await create_locked(ctx, doc, name, ctx.settings.exchange_type, Retention())
+
+
+async def topic_partitions(ctx: RabbitContext, topic: str) -> int:
+    """How many partitions the registry records for ``topic`` (1 when it has no entry)."""
+    meta = topo.TopicMeta.from_doc(await ctx.registry.read(), topic)
+    return meta.partitions if meta is not None else 1
 
 
 async def meta_locked(
@@ -228,29 +267,42 @@ async def ensure_group_locked(
     max_deliveries: int | None,
     dlx: str | None,
 ) -> GroupRecord:
-    """Declare, bind and record a group's queue (``record.new``: it did not exist)."""
+    """Declare, bind and record a group's queue (one per partition on a partitioned
+    topic, each with a single active consumer; ``record.new``: it did not exist)."""
     known = group in meta.groups
+    unrecorded = not known and max_deliveries is None and dlx is None
     record = GroupRecord.wanted(ctx, meta, group, claim(doc, meta, group), max_deliveries, dlx)
-    found = known or await topo.queue_counts(ctx.amqp, record.queue) is not None
-    record.new = not found
-    if not (found and not known and max_deliveries is None and dlx is None):
-        # A queue anymq has no record of (topic made outside anymq) is used as it is.
-        args = topo.queue_arguments(
-            meta,
-            record.queue_type,
-            max_deliveries=record.max_deliveries,
-            dead_letter_exchange=record.dead_letter_topic,
-        )
-        await topo.declare_queue(ctx.amqp, record.queue, args, f"group {group!r}")
+    queues = group_queues(meta, record.queue)
+    record.new = not (known or await topo.queue_counts(ctx.amqp, queues[0]) is not None)
+    args = topo.queue_arguments(
+        meta,
+        record.queue_type,
+        max_deliveries=record.max_deliveries,
+        dead_letter_exchange=record.dead_letter_topic,
+    )
+    if meta.partitioned:
+        args["x-single-active-consumer"] = True
+    for queue in queues:
+        if not (unrecorded and await topo.queue_counts(ctx.amqp, queue) is not None):
+            # A queue anymq has no record of (topic made outside anymq) is used as it is.
+            await topo.declare_queue(ctx.amqp, queue, args, f"group {group!r}")
     if wanted is not None or not record.bindings:
         each = binding(meta, wanted)
         if each not in record.bindings:
             record.bindings.append(each)
-    for each in record.bindings:  # binding is idempotent: an existing queue is bound again
-        key, bind_args = topo.binding_arguments(meta.exchange_type, each)
-        await topo.bind(ctx.amqp, record.queue, meta.name, key, bind_args)
+    for queue, exchange in zip(queues, meta.partition_exchanges(), strict=True):
+        for each in record.bindings:  # idempotent: an existing queue is bound again
+            key, bind_args = topo.binding_arguments(meta.exchange_type, each)
+            await topo.bind(ctx.amqp, queue, exchange, key, bind_args)
     record.save(meta, doc, group)
     return record
+
+
+def group_queues(meta: topo.TopicMeta, queue: str) -> list[str]:
+    """A group's queues: its queue, or one per partition derived from it."""
+    if not meta.partitioned:
+        return [queue]
+    return [Names.partition_queue(queue, p) for p in range(meta.partitions)]
 
 
 async def prepare_queue(ctx: RabbitContext, options: ConsumerOptions) -> QueuePlan:
@@ -262,9 +314,19 @@ async def prepare_queue(ctx: RabbitContext, options: ConsumerOptions) -> QueuePl
         key, bind_args = topo.binding_arguments(meta.exchange_type, binding(meta, options.binding))
         args = topo.queue_arguments(meta, "classic")
         args.pop("x-queue-type")
-        return QueuePlan(None, False, args, key, bind_args)
+        exchanges = tuple(meta.partition_exchanges())
+        return QueuePlan(None, False, args, key, bind_args, exchanges=exchanges)
     async with ctx.registry.edit() as doc:
         meta = await meta_locked(ctx, doc, topic)
+        if (
+            meta.partitioned
+            and RabbitOptions.parse(options.extra, "consumer", defaults=ctx.options).exclusive
+        ):
+            raise ConfigError(
+                f"exclusive=true does not apply to topic {topic!r}: it has {meta.partitions} "
+                "partitions, and each partition of a group is read by one member at a time "
+                "already (single active consumer); drop exclusive"
+            )
         dlx = options.dead_letter_topic
         if dlx is not None:
             dead = await meta_locked(ctx, doc, dlx, create="topic")
@@ -272,14 +334,19 @@ async def prepare_queue(ctx: RabbitContext, options: ConsumerOptions) -> QueuePl
         record = await ensure_group_locked(
             ctx, doc, meta, group, options.binding, options.max_deliveries, dlx
         )
-    return QueuePlan(record.queue, record.queue_type == "quorum", {}, new=record.new)
+    quorum = record.queue_type == "quorum"
+    if meta.partitioned:
+        parts = tuple(group_queues(meta, record.queue))
+        return QueuePlan(record.queue, quorum, {}, new=record.new, partitions=parts)
+    return QueuePlan(record.queue, quorum, {}, new=record.new)
 
 
 async def prepare_stream_group(ctx: RabbitContext, options: ConsumerOptions) -> StreamGroupPlan:
-    """Declare a stream-mode group's work queue, offset and control queues; store its start."""
+    """Declare a stream-mode group's work queue, offset and control queues (one of each per
+    partition on a partitioned topic, the work queues then with a single active consumer)
+    and store where the group starts in each stream."""
     topic, group = options.topic, options.group
     assert group is not None
-    store = OffsetStore(ctx.stream_amqp, Names.offsets(topic, group))
     async with ctx.registry.edit() as doc:
         meta = _stream_only(await meta_locked(ctx, doc, topic))
         queue = claim(doc, meta, group)
@@ -288,35 +355,44 @@ async def prepare_stream_group(ctx: RabbitContext, options: ConsumerOptions) -> 
             await meta_locked(ctx, doc, dlx, create="topic")
         record = GroupRecord.wanted(ctx, meta, group, queue, options.max_deliveries, dlx)
         work = topo.TopicMeta(name=topic)  # retention lives on the stream, not here
-        await topo.declare_queue(
-            ctx.amqp,
-            queue,
-            # No x-dead-letter-exchange: RabbitMQ 3.10 does not dead-letter into streams,
-            # so stream-mode groups dead-letter client-side (StreamGroupConsumer.nack).
-            topo.queue_arguments(work, record.queue_type),
-            f"group {group!r}",
-        )
-        await store.declare()
-        await topo.declare_queue(
-            ctx.amqp, Names.control(topic, group), {"x-queue-type": "classic"}, "control"
-        )
+        # No x-dead-letter-exchange: RabbitMQ 3.10 does not dead-letter into streams,
+        # so stream-mode groups dead-letter client-side (StreamGroupConsumer.nack).
+        args = topo.queue_arguments(work, record.queue_type)
+        parts: list[int | None] = list(range(meta.partitions)) if meta.partitioned else [None]
+        queues = group_queues(meta, queue)
+        if meta.partitioned:
+            args["x-single-active-consumer"] = True
+        stores = [OffsetStore(ctx.stream_amqp, Names.offsets(topic, group, p)) for p in parts]
+        for part, work_queue, store in zip(parts, queues, stores, strict=True):
+            await topo.declare_queue(ctx.amqp, work_queue, args, f"group {group!r}")
+            await store.declare()
+            await topo.declare_queue(
+                ctx.amqp,
+                Names.control(topic, group, part),
+                {"x-queue-type": "classic"},
+                "control",
+            )
         if options.binding is not None:
             binding(meta, options.binding)
             if options.binding not in record.bindings:
                 record.bindings.append(options.binding)
         record.save(meta, doc, group)
-        new = await store.read() is None
-        if new:
-            stream = Names.stream(topic)
-            position = await resolve(
-                ctx.stream_amqp,
-                stream,
-                position_request(options.start),
-                ctx.settings.publish_timeout,
-            )
-            async with ctx.stream_amqp.admin(confirms=True) as channel:
-                await store.write(position, channel)
-    return StreamGroupPlan(meta, record.bindings, record.queue_type == "quorum", queue, new)
+        new = False
+        for part, store in zip(parts, stores, strict=True):
+            if await store.read() is None:
+                new = True
+                position = await resolve(
+                    ctx.stream_amqp,
+                    Names.stream(topic, part),
+                    position_request(options.start),
+                    ctx.settings.publish_timeout,
+                )
+                async with ctx.stream_amqp.admin(confirms=True) as channel:
+                    await store.write(position, channel)
+    partitions = tuple(queues) if meta.partitioned else ()
+    return StreamGroupPlan(
+        meta, record.bindings, record.queue_type == "quorum", queue, new, partitions
+    )
 
 
 async def group_exists(ctx: RabbitContext, topic: str, group: str) -> bool:
@@ -324,5 +400,6 @@ async def group_exists(ctx: RabbitContext, topic: str, group: str) -> bool:
     meta = topo.TopicMeta.from_doc(await ctx.registry.read(), topic)
     if meta is not None and group in meta.groups:
         return True
-    queue = recorded_queue(meta or topo.TopicMeta(name=topic), group)
+    meta = meta or topo.TopicMeta(name=topic)
+    queue = group_queues(meta, recorded_queue(meta, group))[0]
     return await topo.queue_counts(ctx.amqp, queue) is not None

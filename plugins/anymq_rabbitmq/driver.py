@@ -32,12 +32,13 @@ from anymq.url import URL
 from anymq_rabbitmq import declare
 from anymq_rabbitmq import headers as hdr
 from anymq_rabbitmq import topology as topo
-from anymq_rabbitmq.consumer import QueueConsumer
+from anymq_rabbitmq.classic import ClassicConsumer
 from anymq_rabbitmq.context import RabbitContext
-from anymq_rabbitmq.naming import Names, escape
+from anymq_rabbitmq.naming import Names
 from anymq_rabbitmq.options import RabbitOptions
 from anymq_rabbitmq.producer import RabbitProducer
-from anymq_rabbitmq.streamgroup import PumpSeats, StreamBroadcastConsumer, StreamGroupConsumer
+from anymq_rabbitmq.streamgroup import PumpSeats
+from anymq_rabbitmq.streamparts import StreamBroadcast, StreamGroupMember
 from anymq_rabbitmq.streams import Cursor, OffsetStore, offset_argument, oldest_kept, scan
 
 NAME_RULE = NameRule(
@@ -49,6 +50,9 @@ NAME_RULE = NameRule(
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 #: basic.qos prefetch_count is an unsigned 16-bit field.
 MAX_PREFETCH = 65535
+#: Each partition is an exchange, and one queue (a Raft group when quorum) per group:
+#: past a few dozen a topic costs more than its parallelism buys (docs/backends/rabbitmq.md).
+MAX_PARTITIONS = 64
 
 CLASSIC_FEATURES = frozenset(
     {
@@ -62,6 +66,9 @@ CLASSIC_FEATURES = frozenset(
         Feature.RETENTION_TIME,
         Feature.RETENTION_BYTES,
         Feature.RETENTION_MESSAGES,
+        Feature.PARTITIONS,
+        Feature.KEY_ORDERING,
+        Feature.ROUND_ROBIN,
     }
 )
 
@@ -92,6 +99,9 @@ STREAM_FEATURES = frozenset(
         Feature.ROUTING_KEYS,
         Feature.RETENTION_TIME,
         Feature.RETENTION_BYTES,
+        Feature.PARTITIONS,
+        Feature.KEY_ORDERING,
+        Feature.ROUND_ROBIN,
     }
 )
 
@@ -101,7 +111,7 @@ def capabilities_for(settings: RabbitOptions) -> Capabilities:
     features = set(STREAM_FEATURES if settings.mode == "stream" else CLASSIC_FEATURES)
     if settings.queue_type != "quorum":
         features.discard(Feature.DEAD_LETTER)
-    return CAPABILITIES.with_features(features)
+    return replace(CAPABILITIES.with_features(features), max_partitions=MAX_PARTITIONS)
 
 
 class RabbitBroker(BrokerDriver):
@@ -135,7 +145,9 @@ class RabbitBroker(BrokerDriver):
     ) -> bool:
         exchange_type = RabbitOptions.parse(options, "topic", defaults=self.options).exchange_type
         async with self.registry.edit() as doc:
-            return await declare.create_locked(self.context, doc, name, exchange_type, retention)
+            return await declare.create_locked(
+                self.context, doc, name, exchange_type, retention, partitions
+            )
 
     async def delete_topic(self, name: str) -> None:
         await self.context.drop_tracker(name)
@@ -144,18 +156,25 @@ class RabbitBroker(BrokerDriver):
             exists = await topo.exchange_exists(self.amqp, name)
             if meta is not None:
                 for group in meta.groups:
-                    queues = Names.group_objects(name, group, meta.mode)
+                    queues = Names.group_objects(name, group, meta.mode, meta.partitions)
                     recorded = declare.recorded_queue(meta, group)
-                    if recorded not in queues and not declare.owners(doc, recorded, name, group):
+                    if meta.partitioned:
+                        queues += declare.group_queues(meta, recorded)
+                        await topo.delete_exchange(self.amqp, Names.roster(name, group))
+                    elif recorded not in queues and not declare.owners(doc, recorded, name, group):
                         queues.append(recorded)  # named by an older anymq, ours alone
-                    for queue in queues:
+                    for queue in dict.fromkeys(queues):
                         await topo.delete_queue(self.amqp, queue)
                 doc["topics"].pop(name, None)
             if meta is not None and meta.mode == "stream":
-                await topo.delete_queue(self.amqp, Names.stream(name))
+                for stream in meta.streams():
+                    await topo.delete_queue(self.amqp, stream)
             if not exists:
                 raise TopicNotFound(name, "rabbitmq")
             await topo.delete_exchange(self.amqp, name)
+            if meta is not None and meta.partitioned:
+                for exchange in meta.partition_exchanges():
+                    await topo.delete_exchange(self.amqp, exchange)
 
     async def describe_topic(self, name: str) -> TopicInfo:
         doc = await self.registry.read()
@@ -164,7 +183,7 @@ class RabbitBroker(BrokerDriver):
         meta = topo.TopicMeta.from_doc(doc, name) or topo.TopicMeta(name=name, known=False)
         return TopicInfo(
             name=name,
-            partitions=1,
+            partitions=meta.partitions,
             retention=meta.retention,
             details={
                 "exchange": name,
@@ -172,7 +191,13 @@ class RabbitBroker(BrokerDriver):
                 "mode": meta.mode,
                 "managed_by_anymq": meta.known,
                 "groups": sorted(meta.groups),
-                "queues": sorted(declare.recorded_queue(meta, g) for g in meta.groups),
+                "queues": sorted(
+                    queue
+                    for g in meta.groups
+                    for queue in declare.group_queues(meta, declare.recorded_queue(meta, g))
+                ),
+                **({"partition_exchanges": meta.partition_exchanges()} if meta.partitioned else {}),
+                **({"streams": meta.streams()} if meta.mode == "stream" else {}),
             },
         )
 
@@ -195,15 +220,15 @@ class RabbitBroker(BrokerDriver):
             return await declare.group_exists(self.context, topic, group)
 
     async def describe_group(self, topic: str, group: str) -> GroupInfo:
-        meta = topo.TopicMeta(name=topic)
         stream_mode = self.context.stream_mode
-        if stream_mode or escape(group) != group:
-            # Only a group with an escaped character can have a queue named otherwise
-            # (by an earlier anymq): the registry knows; stream mode needs its bindings.
-            doc = await self.registry.read()
-            meta = topo.TopicMeta.from_doc(doc, topic) or meta
+        # The registry knows the partitions, the queue of a group named by an earlier anymq
+        # and, in stream mode, the bindings.
+        doc = await self.registry.read()
+        meta = topo.TopicMeta.from_doc(doc, topic) or topo.TopicMeta(name=topic)
         if not await topo.exchange_exists(self.amqp, topic):
             raise TopicNotFound(topic, "rabbitmq")
+        if meta.partitioned:
+            return await self._describe_partitioned_group(meta, group)
         counts = await topo.queue_counts(self.amqp, declare.recorded_queue(meta, group))
         ready, members = counts if counts is not None else (0, 0)
         if stream_mode and counts is not None:
@@ -216,15 +241,40 @@ class RabbitBroker(BrokerDriver):
             in_flight=None,
         )
 
+    async def _describe_partitioned_group(self, meta: topo.TopicMeta, group: str) -> GroupInfo:
+        """Backlog per partition (queue, or stream + work queue); members is unknown (AMQP
+        cannot list a queue's consumers, and a member subscribes only to its partitions)."""
+        queues = declare.group_queues(meta, declare.recorded_queue(meta, group))
+        lags = []
+        for partition, queue in enumerate(queues):
+            counts = await topo.queue_counts(self.amqp, queue)
+            ready = counts[0] if counts else 0
+            if self.context.stream_mode and counts is not None:
+                lags.append(await self._stream_lag(meta, group, ready, partition))
+            else:
+                lags.append(PartitionLag(partition, None, None, ready))
+        return GroupInfo(topic=meta.name, group=group, partitions=tuple(lags), members=None)
+
     async def _describe_stream_group(
         self, meta: topo.TopicMeta, group: str, ready: int, members: int
     ) -> GroupInfo:
+        return GroupInfo(
+            topic=meta.name,
+            group=group,
+            partitions=(await self._stream_lag(meta, group, ready, None),),
+            members=members,
+            in_flight=None,
+        )
+
+    async def _stream_lag(
+        self, meta: topo.TopicMeta, group: str, ready: int, partition: int | None
+    ) -> PartitionLag:
         """Backlog = stream messages after the group's offset (up to a marker) + work queue."""
         topic = meta.name
         entry = meta.groups.get(group) or {}
         bindings = list(entry.get("bindings") or [])
-        position = await OffsetStore(self.stream_amqp, Names.offsets(topic, group)).read()
-        position = position or {"offset": 0}
+        store = OffsetStore(self.stream_amqp, Names.offsets(topic, group, partition))
+        position = await store.read() or {"offset": 0}
         start = int(position.get("offset", 0))
         cursor, oldest = Cursor(position), oldest_kept(meta.retention_ms)
         waiting = 0
@@ -236,18 +286,12 @@ class RabbitBroker(BrokerDriver):
 
         end = await scan(
             self.stream_amqp,
-            Names.stream(topic),
+            Names.stream(topic, partition),
             offset_argument(position),
             visit,
             self.settings.publish_timeout,
         )
-        return GroupInfo(
-            topic=topic,
-            group=group,
-            partitions=(PartitionLag(0, start, end, waiting + ready),),
-            members=members,
-            in_flight=None,
-        )
+        return PartitionLag(partition or 0, start, end, waiting + ready)
 
     # -- clients -----------------------------------------------------------------------
     def producer(self, options: ProducerOptions) -> ProducerDriver:
@@ -261,10 +305,10 @@ class RabbitBroker(BrokerDriver):
                 f"prefetch count from 1 to {MAX_PREFETCH} (16 bits); use a smaller prefetch"
             )
         if not self.context.stream_mode:
-            return QueueConsumer(self.context, options)
+            return ClassicConsumer(self.context, options)
         if options.group is None:
-            return StreamBroadcastConsumer(self.context, options)
-        return StreamGroupConsumer(self.context, options, self.pumps)
+            return StreamBroadcast(self.context, options)
+        return StreamGroupMember(self.context, options, self.pumps)
 
 
 __all__ = ["CAPABILITIES", "RabbitBroker"]

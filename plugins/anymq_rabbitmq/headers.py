@@ -25,6 +25,8 @@ from anymq.features import ANYMQ_HEADER_PREFIX, HeaderRule
 KEY = "x-anymq-key"
 TIMESTAMP = "x-anymq-ts"
 OFFSET = "x-anymq-offset"
+EPOCH = "x-anymq-epoch"
+"""A pump copy's seek generation: each seek of a group's pump starts a new one."""
 ORIGIN = "x-anymq-topic"
 MARKER = "x-anymq-marker"
 DELIVERY_COUNT = "x-delivery-count"

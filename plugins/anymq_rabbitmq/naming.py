@@ -11,9 +11,13 @@ on dotted topics and dead-letter topics such as ``orders.DLT.billing``) keep the
 always had, so durable queues created by earlier versions are found again.
 
 anymq's own bookkeeping objects contain a ``/``, which topic and group names cannot, so they
-never clash with a topic's objects. RabbitMQ limits queue names to 255 bytes and reserves the
-``amq.`` prefix: a name that breaks either rule becomes a readable prefix, ``#`` (which
-neither names nor escaped groups contain) and a hash of the whole name.
+never clash with a topic's objects. A partitioned topic's partition ``p`` is the exchange
+``<topic>/p<p>`` and a group's queue for it ``<group queue>/<p>``: cutting at the last ``/``
+gives back the group queue's name, so these stay as injective as it is.
+
+RabbitMQ limits queue names to 255 bytes and reserves the ``amq.`` prefix: a name that
+breaks either rule becomes a readable prefix, ``#`` (which neither names nor escaped groups
+contain) and a hash of the whole name.
 """
 
 from __future__ import annotations
@@ -56,25 +60,55 @@ class Names:
         return fit(f"{topic}.{escape(group)}")
 
     @staticmethod
-    def stream(topic: str) -> str:
-        return fit(f"{topic}/stream")
+    def partition_exchange(topic: str, partition: int) -> str:
+        """The exchange of one partition of a partitioned topic."""
+        return fit(f"{topic}/p{partition}")
 
     @staticmethod
-    def offsets(topic: str, group: str) -> str:
-        return fit(f"{topic}/{group}/offset")
+    def partition_queue(group_queue: str, partition: int) -> str:
+        """A group's queue for one partition, derived from its (recorded) group queue."""
+        return fit(f"{group_queue}/{partition}")
 
     @staticmethod
-    def pump_lock(topic: str, group: str) -> str:
-        return fit(f"{topic}/{group}/pump")
+    def roster(topic: str, group: str) -> str:
+        """The fanout exchange a partitioned group's members announce themselves on."""
+        return fit(f"{topic}/{group}/roster")
 
     @staticmethod
-    def control(topic: str, group: str) -> str:
-        return fit(f"{topic}/{group}/control")
+    def stream(topic: str, partition: int | None = None) -> str:
+        """A stream-mode topic's stream (one per partition on a partitioned topic)."""
+        return fit(f"{topic}/stream" if partition is None else f"{topic}/stream/{partition}")
+
+    @staticmethod
+    def _of_group(topic: str, group: str, partition: int | None, what: str) -> str:
+        if partition is None:
+            return fit(f"{topic}/{group}/{what}")
+        return fit(f"{topic}/{group}/{partition}/{what}")
 
     @classmethod
-    def group_objects(cls, topic: str, group: str, mode: str) -> list[str]:
-        """Every queue anymq may have created for a group (deleted with the topic)."""
-        names = [cls.group_queue(topic, group)]
+    def offsets(cls, topic: str, group: str, partition: int | None = None) -> str:
+        return cls._of_group(topic, group, partition, "offset")
+
+    @classmethod
+    def pump_lock(cls, topic: str, group: str, partition: int | None = None) -> str:
+        return cls._of_group(topic, group, partition, "pump")
+
+    @classmethod
+    def control(cls, topic: str, group: str, partition: int | None = None) -> str:
+        return cls._of_group(topic, group, partition, "control")
+
+    @classmethod
+    def group_objects(cls, topic: str, group: str, mode: str, partitions: int = 1) -> list[str]:
+        """Every queue anymq may have created for a group (deleted with the topic): its
+        queue, or one per partition derived from it, plus stream mode's bookkeeping."""
+        queue = cls.group_queue(topic, group)
+        if partitions == 1:
+            names = [queue]
+            if mode == "stream":
+                names += [cls.offsets(topic, group), cls.control(topic, group)]
+            return names
+        names = [cls.partition_queue(queue, p) for p in range(partitions)]
         if mode == "stream":
-            names += [cls.offsets(topic, group), cls.control(topic, group)]
+            for p in range(partitions):
+                names += [cls.offsets(topic, group, p), cls.control(topic, group, p)]
         return names

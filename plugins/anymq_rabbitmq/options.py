@@ -101,6 +101,21 @@ class RabbitOptions(Options):
         "quorum queues do not enforce it on RabbitMQ 3.10)",
         scopes=CONSUMER,
     )
+    member_timeout = Option(
+        Seconds(minimum=0.3),
+        3.0,
+        "partitioned topics: seconds without a heartbeat after which a group member counts "
+        "as gone and its partitions move to the others (heartbeats every third of it)",
+        scopes=CONSUMER,
+    )
+    handover_timeout = Option(
+        Seconds(zero=True),
+        5.0,
+        "partitioned topics: seconds a member giving a partition up waits for the messages "
+        "of it the application holds to be settled; then they go back to the queue "
+        "(redelivered to the new owner, in order)",
+        scopes=CONSUMER,
+    )
 
     @property
     def ssl(self) -> dict[str, str]:

@@ -32,10 +32,11 @@ from anymq.errors import (
     TopicNotFound,
 )
 from anymq.message import Receipt
+from anymq.partitioners import make as make_partitioner
 from anymq_rabbitmq import headers as hdr
 from anymq_rabbitmq import topology as topo
 from anymq_rabbitmq.context import RabbitContext
-from anymq_rabbitmq.declare import ensure_topic
+from anymq_rabbitmq.declare import ensure_topic, topic_partitions
 from anymq_rabbitmq.errors import (
     AUTH_ERRORS,
     CONNECTION_ERRORS,
@@ -48,6 +49,7 @@ from anymq_rabbitmq.errors import (
 from anymq_rabbitmq.naming import Names
 from anymq_rabbitmq.options import RabbitOptions
 from anymq_rabbitmq.publish import ChannelGone, Item, publish_many
+from anymq_rabbitmq.streams import OffsetTracker
 
 #: Channel errors after which the same publish can simply be tried again.
 _RETRY = (*CONNECTION_ERRORS, asyncio.CancelledError)
@@ -83,9 +85,10 @@ class RabbitProducer(ProducerDriver):
         self.timeout = context.settings.publish_timeout
         self.stream_mode = context.stream_mode
         self.track = self.stream_mode and settings.offsets
-        self.partition = 0 if self.stream_mode else None
+        self.pick = make_partitioner(options.partitioner)
         self.channel: AbstractRobustChannel | None = None
-        self.known: set[str] = set()
+        self.known: dict[str, int] = {}
+        """Topics whose exchange was checked, with their partition count."""
         self._ids = map(f"{uuid.uuid4().hex[:16]}-{{}}".format, itertools.count())
         self.closed = False
         self._reopening = asyncio.Lock()
@@ -106,7 +109,7 @@ class RabbitProducer(ProducerDriver):
         publish to a missing exchange would close the producer's channel instead."""
         if topic not in self.known:
             await ensure_topic(self.context, topic)
-            self.known.add(topic)
+            self.known[topic] = await topic_partitions(self.context, topic)
 
     def _properties(self, message: Outgoing, ts: int) -> spec.Basic.Properties:
         return spec.Basic.Properties(
@@ -143,14 +146,28 @@ class RabbitProducer(ProducerDriver):
 
     async def send_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[Receipt]:
         await self._known(topic)
+        partitions = self._partitions(topic, messages)
+        exchanges: str | list[str] = topic
+        if self.known[topic] > 1:
+            exchanges = [Names.partition_exchange(topic, p) for p in partitions]
         ts = hdr.now_ms()
         pending: list[Item] = [
             (m.value, m.routing_key or topic, self._properties(m, ts)) for m in messages
         ]
         ids = [item[2].message_id or "" for item in pending]
-        tracker = await self.context.tracker(topic) if self.track else None
-        if tracker is not None:
-            tracker.expect(ids)
+        partitioned = self.known[topic] > 1
+        # Stream mode: each partition's stream tells the offsets of its messages.
+        trackers: dict[int, OffsetTracker] = {}
+        if self.track:
+            for partition in dict.fromkeys(partitions):
+                found = await self.context.tracker(topic, partition if partitioned else None)
+                if found is not None:
+                    found.expect(
+                        [i for i, p in zip(ids, partitions, strict=True) if p == partition]
+                    )
+                    trackers[partition] = found
+        # A returned message means its stream is not running yet (see _stream_starting).
+        stream = Names.stream(topic, partitions[0] if partitioned else None)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         while True:
@@ -158,20 +175,43 @@ class RabbitProducer(ProducerDriver):
                 async with asyncio.timeout(max(0.0, deadline - loop.time())):
                     await self._known(topic)  # again after a 404 on a concurrent send
                     channel = await self._underlay()
-                    results = await publish_many(channel, topic, pending, mandatory=self.mandatory)
+                    results = await publish_many(
+                        channel, exchanges, pending, mandatory=self.mandatory
+                    )
                 for result in results:
                     self._check_result(topic, result)
                 break
             except (Exception, asyncio.CancelledError) as exc:  # mapped or retried below
                 # Resend the whole batch: confirmed ones may arrive twice (at-least-once).
-                await self._failed(topic, exc, deadline)
+                await self._failed(topic, exc, deadline, stream)
         offsets: list[int | None] = [None] * len(ids)
-        if tracker is not None:
-            offsets = await tracker.offsets(ids, self.timeout)
+        for partition, tracker in trackers.items():
+            mine = [n for n, p in enumerate(partitions) if p == partition]
+            read = await tracker.offsets([ids[n] for n in mine], self.timeout)
+            for n, offset in zip(mine, read, strict=True):
+                offsets[n] = offset
         return [
-            Receipt(topic, self.partition, offset, message_id)
-            for message_id, offset in zip(ids, offsets, strict=True)
+            Receipt(topic, partition, offset, message_id)
+            for message_id, offset, partition in zip(ids, offsets, partitions, strict=True)
         ]
+
+    def _partitions(self, topic: str, messages: Sequence[Outgoing]) -> list[int]:
+        """Each message's partition: the one asked for (checked against the topic before
+        anything is sent), else the partitioner's (murmur2 of the key, like Kafka's)."""
+        count = self.known[topic]
+        out = []
+        for m in messages:
+            if m.partition is not None:
+                if m.partition >= count:
+                    raise ConfigError(
+                        f"partition {m.partition} does not exist: topic {topic!r} has {count} "
+                        f"partition{'s' if count > 1 else ''} (0 to {count - 1}); nothing "
+                        "was sent"
+                    )
+                out.append(m.partition)
+            else:
+                out.append(self.pick(m.key, count) if count > 1 else 0)
+        return out
 
     def _check_result(self, topic: str, result: Any) -> None:
         if not self.confirm or isinstance(result, spec.Basic.Ack):
@@ -181,7 +221,9 @@ class RabbitProducer(ProducerDriver):
         if isinstance(result, aiormq.abc.DeliveredMessage):
             raise _Returned(topic)
 
-    async def _stream_starting(self, topic: str, exc: BaseException, deadline: float) -> bool:
+    async def _stream_starting(
+        self, topic: str, exc: BaseException, deadline: float, stream: str
+    ) -> bool:
         """Whether a returned message should be published again: in stream mode the topic's
         stream takes every message, so a return means it was not running (right after a
         server restart RabbitMQ starts streams a moment after it accepts connections).
@@ -190,7 +232,7 @@ class RabbitProducer(ProducerDriver):
         if not self.stream_mode:
             return False
         try:
-            state = await topo.queue_state(self.context.amqp, Names.stream(topic))
+            state = await topo.queue_state(self.context.amqp, stream)
         except Exception:  # lost the connection while checking: the send retries anyway
             state = "down"
         if state == "missing":
@@ -206,17 +248,17 @@ class RabbitProducer(ProducerDriver):
         await asyncio.sleep(_STREAM_PAUSE)
         return True
 
-    async def _failed(self, topic: str, exc: BaseException, deadline: float) -> None:
+    async def _failed(self, topic: str, exc: BaseException, deadline: float, stream: str) -> None:
         """Map a failed publish, or return so the caller publishes again."""
         if isinstance(exc, ChannelGone) and exc.reason is not None:
             # Nothing of this publish was written: the channel was already closed, e.g.
             # by a 404 for this topic caused by a concurrent send.
-            if missing_exchange(exc.reason, topic):
-                self.known.discard(topic)
+            if _missing(exc.reason, topic):
+                self.known.pop(topic, None)
                 raise TopicNotFound(topic, "rabbitmq") from exc.reason
         elif isinstance(exc, amqp_errors.ChannelNotFoundEntity):
-            if missing_exchange(exc, topic) or "exchange '" not in str(exc):
-                self.known.discard(topic)
+            if _missing(exc, topic) or "exchange '" not in str(exc):
+                self.known.pop(topic, None)
                 raise TopicNotFound(topic, "rabbitmq") from exc
             # A 404 for another topic closed the shared channel before this publish was
             # confirmed: the server dropped it (it discards publishes after channel.close
@@ -224,7 +266,7 @@ class RabbitProducer(ProducerDriver):
             await asyncio.sleep(0.05)
             return
         if isinstance(exc, (amqp_errors.PublishError, _Returned)):
-            if await self._stream_starting(topic, exc, deadline):
+            if await self._stream_starting(topic, exc, deadline, stream):
                 return  # nothing was stored: publish again once the stream runs
             raise PublishError(
                 f"no queue is bound to topic {topic!r} for this routing key; the message was "
@@ -248,3 +290,10 @@ class RabbitProducer(ProducerDriver):
         if not isinstance(exc, _RETRY) and type(exc) is not amqp_errors.ChannelClosed:
             raise publish_refused(topic, exc) from exc
         await asyncio.sleep(0.05)  # the robust channel reconnects; publish again
+
+
+def _missing(exc: BaseException, topic: str) -> bool:
+    """A 404 for the topic's exchange or one of its partitions' (``<topic>/p<n>``)."""
+    return missing_exchange(exc, topic) or (
+        isinstance(exc, amqp_errors.ChannelNotFoundEntity) and f"exchange '{topic}/p" in str(exc)
+    )

@@ -64,26 +64,29 @@ def _check_open(ch: Any) -> None:
 
 async def publish_many(
     channel: aiormq.abc.AbstractChannel,
-    exchange: str,
+    exchange: str | Sequence[str],
     items: Sequence[Item],
     *,
     mandatory: bool,
 ) -> list[Any]:
-    """Publish ``items`` in order; return each confirm (Basic.Ack, or raise on Nack/Return)."""
+    """Publish ``items`` in order; return each confirm (Basic.Ack, or raise on Nack/Return).
+
+    ``exchange`` is one exchange for all, or one per item (partitions of a topic)."""
     if not items:
         return []
+    exchanges = [exchange] * len(items) if isinstance(exchange, str) else list(exchange)
     if not _fast_path(channel):
         return list(
             await asyncio.gather(
                 *(
                     channel.basic_publish(
                         body,
-                        exchange=exchange,
+                        exchange=target,
                         routing_key=key,
                         properties=props,
                         mandatory=mandatory,
                     )
-                    for body, key, props in items
+                    for target, (body, key, props) in zip(exchanges, items, strict=True)
                 )
             )
         )
@@ -98,7 +101,7 @@ async def publish_many(
             _check_open(ch)
             await asyncio.sleep(_FULL_PAUSE)
         _check_open(ch)
-        for body, key, props in items:
+        for target, (body, key, props) in zip(exchanges, items, strict=True):
             if not props.message_id:
                 props.message_id = f"{getrandbits(128):032x}"
             if confirms:
@@ -109,9 +112,7 @@ async def publish_many(
                 ch.message_id_delivery_tag[props.message_id] = tag
                 future.add_done_callback(_forget(ch, props.message_id, tag))
                 futures.append(future)
-            frames.append(
-                spec.Basic.Publish(exchange=exchange, routing_key=key, mandatory=mandatory)
-            )
+            frames.append(spec.Basic.Publish(exchange=target, routing_key=key, mandatory=mandatory))
             frames.append(ContentHeader(properties=props, body_size=len(body)))
             frames.extend(ch._split_body(body))
         drain: asyncio.Future[Any] = ch.create_future()

@@ -25,7 +25,7 @@ import contextlib
 import json
 import uuid
 from collections import deque
-from typing import Any
+from typing import Any, Protocol
 
 import aiormq
 import aiormq.exceptions as amqp_errors
@@ -37,10 +37,10 @@ from anymq.errors import AnyMQError, BrokerUnavailable, ClosedError, TopicNotFou
 from anymq.message import Received
 from anymq.model import Position as Pos
 from anymq_rabbitmq import headers as hdr
-from anymq_rabbitmq.connection import CONNECTION_ERRORS
+from anymq_rabbitmq.connection import CONNECTION_ERRORS, Amqp
 from anymq_rabbitmq.consumer import QueueConsumer
 from anymq_rabbitmq.context import RabbitContext
-from anymq_rabbitmq.declare import prepare_stream_group, stream_topic
+from anymq_rabbitmq.declare import StreamGroupPlan, prepare_stream_group, stream_topic
 from anymq_rabbitmq.naming import Names
 from anymq_rabbitmq.publish import Item, publish_many
 from anymq_rabbitmq.streams import (
@@ -77,17 +77,29 @@ _KEPT = (
 
 
 class PumpSeats:
-    """Which local member pumps each work queue, and who waits to take over (one broker)."""
+    """Which local seat pumps each work queue, and who waits to take over (one broker)."""
 
     def __init__(self) -> None:
-        self.holders: dict[str, StreamGroupConsumer] = {}
-        self.waiters: dict[str, set[StreamGroupConsumer]] = {}
+        self.holders: dict[str, Seat] = {}
+        self.waiters: dict[str, set[Seat]] = {}
+
+
+class PumpMember(Protocol):
+    """What a pump needs from the group member running it."""
+
+    context: RabbitContext
+    topic: str
+    group: str
+    meta: TopicMeta
+    bindings: list[str]
 
 
 def _copy_properties(
-    props: spec.Basic.Properties, offset: int, topic: str
+    props: spec.Basic.Properties, offset: int, topic: str, epoch: int = 0
 ) -> spec.Basic.Properties:
     table = dict(props.headers or {})
+    if epoch:
+        table[hdr.EPOCH] = epoch
     table.pop(hdr.STREAM_OFFSET, None)
     if "x-death" in table and hdr.OFFSET in table and "x-anymq-origin-offset" not in table:
         table["x-anymq-origin-offset"] = table[hdr.OFFSET]
@@ -100,17 +112,21 @@ def _copy_properties(
 class Pump:
     """Copies a group's share of the stream into its work queue while its member leads."""
 
-    def __init__(self, member: StreamGroupConsumer) -> None:
+    def __init__(self, member: PumpMember, work: str, partition: int | None = None) -> None:
         self.member = member
         self.timeout = member.context.settings.publish_timeout
         self.amqp = member.context.stream_amqp
         self.meta = member.meta
-        self.stream = Names.stream(member.topic)
-        self.work = member.work_queue
-        self.store = OffsetStore(self.amqp, Names.offsets(member.topic, member.group))
+        self.stream = Names.stream(member.topic, partition)
+        self.work = work
+        self.control = Names.control(member.topic, member.group, partition)
+        self.store = OffsetStore(self.amqp, Names.offsets(member.topic, member.group, partition))
         self.requests: deque[tuple[dict[str, Any], Any]] = deque()
         self.reader: StreamReader | None = None
         self.cursor = Cursor()
+        self.epoch = 0
+        """Seeks served so far (stored with the offset): a consumer tells a copy repeated
+        after a crash (same epoch, an offset it has passed) from a replay after a seek."""
         self.stopping = False
 
     def stop(self) -> None:
@@ -123,12 +139,9 @@ class Pump:
         publisher = await self.amqp.raw_channel(confirms=True)
         control = await self.amqp.raw_channel()
         try:
-            await control.basic_consume(
-                Names.control(self.member.topic, self.member.group),
-                self._on_control,
-                no_ack=True,
-            )
+            await control.basic_consume(self.control, self._on_control, no_ack=True)
             position = await self.store.read() or {"offset": 0}
+            self.epoch = int(position.get("epoch", 0))
             await self._attach(position)
             while not self.stopping:
                 if self.requests:
@@ -164,14 +177,19 @@ class Pump:
         topic = self.member.topic
         for message in batch:
             if self.cursor.wanted(message, exchange_type, bindings, oldest):
-                props = _copy_properties(message.header.properties, offset_of(message), topic)
+                props = _copy_properties(
+                    message.header.properties, offset_of(message), topic, self.epoch
+                )
                 items.append((message.body, self.work, props))
         if items:
             await self._throttle(publisher)
             # mandatory: a copy the work queue did not take fails the pump, which then
             # starts over from the stored offset instead of storing past a lost copy.
             await publish_many(publisher, "", items, mandatory=True)
-        await self.store.write({"offset": self.cursor.next_offset}, publisher)
+        stored: dict[str, Any] = {"offset": self.cursor.next_offset}
+        if self.epoch:
+            stored["epoch"] = self.epoch
+        await self.store.write(stored, publisher)
 
     async def _throttle(self, publisher: Any) -> None:
         while True:
@@ -202,7 +220,8 @@ class Pump:
             try:
                 await publisher.queue_purge(self.work)
                 position = await resolve(self.amqp, self.stream, seek, self.timeout)
-                await self.store.write(position, publisher)
+                self.epoch += 1
+                await self.store.write({**position, "epoch": self.epoch}, publisher)
                 await self._attach(position)
             except Exception as exc:  # reported to the member that asked
                 error = exc
@@ -225,75 +244,56 @@ class Pump:
                 raise error
 
 
-class StreamGroupConsumer(QueueConsumer):
-    """A member of a stream-mode group: consumes the work queue, contends for the pump."""
+class Seat:
+    """The pump of one work queue: at most one member runs it, locally through PumpSeats,
+    across processes by holding the exclusive queue ``<topic>/<group>[/<p>]/pump``
+    (RabbitMQ frees it when the holder's connection dies)."""
 
-    def __init__(self, context: RabbitContext, options: ConsumerOptions, seats: PumpSeats) -> None:
-        super().__init__(context, options)
-        assert options.group is not None
+    def __init__(
+        self, member: PumpMember, seats: PumpSeats, work: str, partition: int | None = None
+    ) -> None:
+        self.member = member
         self.seats = seats
-        self.stream_amqp = context.stream_amqp
-        self.group: str = options.group
-        self.work_queue = Names.group_queue(options.topic, options.group)
-        self.meta = TopicMeta(name=options.topic)
-        self.bindings: list[str] = []
+        self.work = work
+        self.partition = partition
+        self.amqp = member.context.stream_amqp
+        self.lock = Names.pump_lock(member.topic, member.group, partition)
         self.pump: Pump | None = None
-        self._pump_task: asyncio.Task[None] | None = None
-        self._contender: asyncio.Task[None] | None = None
-        self._lock_channel: aiormq.abc.AbstractChannel | None = None
-        self._turn = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.lock_channel: aiormq.abc.AbstractChannel | None = None
+        self.turn = asyncio.Event()
 
-    async def start(self) -> None:
-        with self.amqp.dropped(f"start a consumer of {self.topic!r}"):
-            plan = await prepare_stream_group(self.context, self.options)
-            self.meta, self.bindings, self.quorum = plan.meta, plan.bindings, plan.quorum
-            self.work_queue = plan.queue
-            self.queue = self.work_queue
-            try:
-                await self._open()
-            except BaseException:
-                await self._drop_channel()  # a failed start keeps no channel; may be retried
-                raise
-        with contextlib.suppress(Exception):
-            await self._try_lead()
-        self._contender = asyncio.create_task(self._contend(), name=f"anymq-pump-{self.queue}")
-
-    async def _open(self) -> None:
-        channel = await self.amqp.robust_channel(confirms=False)
-        self.channel = channel
-        await channel.set_qos(prefetch_count=self.options.prefetch)
-        channel.reopen_callbacks.add(self._on_reopen)
-        await self._consume()
-
-    # -- leadership ------------------------------------------------------------------------
     @property
     def leading(self) -> bool:
-        return self.seats.holders.get(self.work_queue) is self
+        return self.seats.holders.get(self.work) is self
 
-    async def _try_lead(self) -> bool:
+    @property
+    def failed(self) -> bool:
+        """The pump stopped by itself (lost connection): release, then contend again."""
+        return self.task is not None and self.task.done()
+
+    async def try_lead(self) -> bool:
         holders = self.seats.holders
-        if self.work_queue in holders:
-            return holders[self.work_queue] is self
-        holders[self.work_queue] = self  # claim locally before awaiting: one pump per process
+        if self.work in holders:
+            return holders[self.work] is self
+        holders[self.work] = self  # claim locally before awaiting: one pump per process
         try:
-            channel = await self.stream_amqp.raw_channel()
+            channel = await self.amqp.raw_channel()
             try:
-                await channel.queue_declare(
-                    Names.pump_lock(self.topic, self.group), exclusive=True, auto_delete=False
-                )
+                await channel.queue_declare(self.lock, exclusive=True, auto_delete=False)
             except amqp_errors.ChannelLockedResource:
-                holders.pop(self.work_queue, None)
+                holders.pop(self.work, None)
                 return False
         except BaseException:
-            holders.pop(self.work_queue, None)
+            holders.pop(self.work, None)
             raise
-        self._lock_channel = channel
-        self.pump = Pump(self)
-        self._pump_task = asyncio.create_task(self.pump.run(), name=f"anymq-pump-{self.queue}")
+        self.lock_channel = channel
+        self.pump = Pump(self.member, self.work, self.partition)
+        self.task = asyncio.create_task(self.pump.run(), name=f"anymq-pump-{self.work}")
         return True
 
-    async def _release(self) -> None:
-        task, self._pump_task = self._pump_task, None
+    async def release(self) -> None:
+        task, self.task = self.task, None
         if task is not None:
             if self.pump is not None:
                 self.pump.stop()  # a clean stop stores the offset of what was copied
@@ -307,34 +307,154 @@ class StreamGroupConsumer(QueueConsumer):
             for _seek, done in pump.requests:
                 if isinstance(done, asyncio.Future) and not done.done():
                     done.set_exception(ClosedError("the pump stopped before the seek"))
-        channel, self._lock_channel = self._lock_channel, None
+        channel, self.lock_channel = self.lock_channel, None
         if channel is not None:
             with contextlib.suppress(Exception):
                 if channel.is_closed:
-                    channel = await self.stream_amqp.raw_channel()
-                await channel.queue_delete(Names.pump_lock(self.topic, self.group))
+                    channel = await self.amqp.raw_channel()
+                await channel.queue_delete(self.lock)
                 await channel.close()
-        if self.seats.holders.get(self.work_queue) is self:
-            del self.seats.holders[self.work_queue]
-        for member in self.seats.waiters.get(self.work_queue, ()):
-            member._turn.set()  # a local member takes over at once
+        if self.seats.holders.get(self.work) is self:
+            del self.seats.holders[self.work]
+        for seat in self.seats.waiters.get(self.work, ()):
+            seat.turn.set()  # a local member takes over at once
+
+
+async def local_seek(amqp: Amqp, group: str, pump: Pump, request: dict[str, Any]) -> None:
+    """Hand the seek to this process's pump; its failure (the pump's connection lost,
+    no answer within publish_timeout) is BrokerUnavailable, never a raw error."""
+    timeout = pump.timeout
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    pump.request(request, done)
+    try:
+        await asyncio.wait_for(done, timeout)
+    except AnyMQError:
+        raise
+    except TimeoutError as exc:
+        raise amqp.down(
+            f"the pump of group {group!r} did not move the group within {timeout:g}s"
+        ) from exc
+    except CONNECTION_ERRORS as exc:
+        raise amqp.unavailable(exc, f"seek group {group!r}") from exc
+
+
+async def remote_seek(
+    amqp: Amqp, group: str, control: str, request: dict[str, Any], timeout: float
+) -> None:
+    """Ask the pump in another process, through the group's control queue."""
+    correlation = uuid.uuid4().hex
+    reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    async def on_reply(message: DeliveredMessage) -> None:
+        if message.header.properties.correlation_id == correlation and not reply.done():
+            reply.set_result(message.body)
+
+    async with amqp.admin() as channel:
+        await channel.basic_consume("amq.rabbitmq.reply-to", on_reply, no_ack=True)
+        await channel.basic_publish(
+            json.dumps(request).encode(),
+            exchange="",
+            routing_key=control,
+            properties=spec.Basic.Properties(
+                reply_to="amq.rabbitmq.reply-to",
+                correlation_id=correlation,
+                expiration=str(int(timeout * 1000)),
+            ),
+        )
+        try:
+            answer = json.loads(await asyncio.wait_for(reply, timeout))
+        except TimeoutError as exc:
+            raise BrokerUnavailable(
+                f"no member of group {group!r} moved the group within {timeout:g}s"
+            ) from exc
+    if not answer.get("ok"):
+        raise BrokerUnavailable(f"seek failed in the group's pump: {answer.get('error')}")
+
+
+async def publish_dead_letter(
+    amqp: Amqp, message: Received, topic: str, headers: dict[str, bytes]
+) -> None:
+    """Client-side dead letter (RabbitMQ 3.10 cannot dead-letter into a stream): publish
+    with a confirm; Delivery then acks: never lost, maybe twice."""
+    table = hdr.encode(headers, message.key, message.timestamp_ms or hdr.now_ms())
+    async with amqp.admin(confirms=True) as channel:
+        await channel.basic_publish(
+            message.body,
+            exchange=topic,
+            routing_key=topic,
+            properties=spec.Basic.Properties(
+                headers=table, delivery_mode=2, message_id=message.message_id
+            ),
+        )
+
+
+class StreamGroupConsumer(QueueConsumer):
+    """A member of a stream-mode group: consumes the work queue, contends for the pump."""
+
+    def __init__(self, context: RabbitContext, options: ConsumerOptions, seats: PumpSeats) -> None:
+        super().__init__(context, options)
+        assert options.group is not None
+        self.seats = seats
+        self.stream_amqp = context.stream_amqp
+        self.group: str = options.group
+        self.work_queue = Names.group_queue(options.topic, options.group)
+        self.meta = TopicMeta(name=options.topic)
+        self.bindings: list[str] = []
+        self.seat = Seat(self, seats, self.work_queue)
+        self._contender: asyncio.Task[None] | None = None
+
+    async def start(self, plan: StreamGroupPlan | None = None) -> None:
+        with self.amqp.dropped(f"start a consumer of {self.topic!r}"):
+            plan = plan or await prepare_stream_group(self.context, self.options)
+            self.meta, self.bindings, self.quorum = plan.meta, plan.bindings, plan.quorum
+            self.work_queue = plan.queue
+            self.queue = self.work_queue
+            self.seat = Seat(self, self.seats, self.work_queue)
+            try:
+                await self._open()
+            except BaseException:
+                await self._drop_channel()  # a failed start keeps no channel; may be retried
+                raise
+        with contextlib.suppress(Exception):
+            await self.seat.try_lead()
+        self._contender = asyncio.create_task(self._contend(), name=f"anymq-pump-{self.queue}")
+
+    async def _open(self) -> None:
+        channel = await self.amqp.robust_channel(confirms=False)
+        self.channel = channel
+        await channel.set_qos(prefetch_count=self.options.prefetch)
+        channel.reopen_callbacks.add(self._on_reopen)
+        await self._consume()
+
+    # -- leadership ------------------------------------------------------------------------
+    @property
+    def leading(self) -> bool:
+        return self.seat.leading
+
+    @property
+    def pump(self) -> Pump | None:
+        return self.seat.pump
+
+    @property
+    def _pump_task(self) -> asyncio.Task[None] | None:
+        return self.seat.task
 
     async def _contend(self) -> None:
+        seat = self.seat
         waiters = self.seats.waiters.setdefault(self.work_queue, set())
-        waiters.add(self)
+        waiters.add(seat)
         try:
             while not self.closed:
-                task = self._pump_task
-                if task is not None and task.done():
-                    await self._release()  # the pump failed (connection lost): start over
-                if not self.leading:
+                if seat.failed:
+                    await seat.release()  # the pump failed (connection lost): start over
+                if not seat.leading:
                     with contextlib.suppress(Exception):
-                        await self._try_lead()
-                self._turn.clear()
+                        await seat.try_lead()
+                seat.turn.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._turn.wait(), CONTEND_INTERVAL)
+                    await asyncio.wait_for(seat.turn.wait(), CONTEND_INTERVAL)
         finally:
-            waiters.discard(self)
+            waiters.discard(seat)
 
     # -- receiving -------------------------------------------------------------------------
     def _convert(self, message: DeliveredMessage) -> Received:
@@ -349,17 +469,7 @@ class StreamGroupConsumer(QueueConsumer):
     native_dead_letters = False
 
     async def dead_letter(self, message: Received, topic: str, headers: dict[str, bytes]) -> None:
-        """Publish with confirm; Delivery then acks: never lost, maybe twice."""
-        table = hdr.encode(headers, message.key, message.timestamp_ms or hdr.now_ms())
-        async with self.amqp.admin(confirms=True) as channel:
-            await channel.basic_publish(
-                message.body,
-                exchange=topic,
-                routing_key=topic,
-                properties=spec.Basic.Properties(
-                    headers=table, delivery_mode=2, message_id=message.message_id
-                ),
-            )
+        await publish_dead_letter(self.amqp, message, topic, headers)
 
     # -- seek --------------------------------------------------------------------------------
     async def seek(self, position: Pos) -> None:
@@ -373,58 +483,13 @@ class StreamGroupConsumer(QueueConsumer):
         try:
             holder = self.seats.holders.get(self.work_queue)
             if holder is not None and holder.pump is not None:
-                await self._local_seek(holder.pump, request)
+                await local_seek(self.amqp, self.group, holder.pump, request)
             else:
-                await self._remote_seek(request)
+                timeout = self.context.settings.publish_timeout
+                control = Names.control(self.topic, self.group)
+                await remote_seek(self.amqp, self.group, control, request, timeout)
         finally:
             await self._open()
-
-    async def _local_seek(self, pump: Pump, request: dict[str, Any]) -> None:
-        """Hand the seek to this process's pump; its failure (the pump's connection lost,
-        no answer within publish_timeout) is BrokerUnavailable, never a raw error."""
-        timeout = self.context.settings.publish_timeout
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        pump.request(request, done)
-        try:
-            await asyncio.wait_for(done, timeout)
-        except AnyMQError:
-            raise
-        except TimeoutError as exc:
-            raise self.amqp.down(
-                f"the pump of group {self.group!r} did not move the group within {timeout:g}s"
-            ) from exc
-        except CONNECTION_ERRORS as exc:
-            raise self.amqp.unavailable(exc, f"seek group {self.group!r}") from exc
-
-    async def _remote_seek(self, request: dict[str, Any]) -> None:
-        timeout = self.context.settings.publish_timeout
-        correlation = uuid.uuid4().hex
-        reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-
-        async def on_reply(message: DeliveredMessage) -> None:
-            if message.header.properties.correlation_id == correlation and not reply.done():
-                reply.set_result(message.body)
-
-        async with self.amqp.admin() as channel:
-            await channel.basic_consume("amq.rabbitmq.reply-to", on_reply, no_ack=True)
-            await channel.basic_publish(
-                json.dumps(request).encode(),
-                exchange="",
-                routing_key=Names.control(self.topic, self.group),
-                properties=spec.Basic.Properties(
-                    reply_to="amq.rabbitmq.reply-to",
-                    correlation_id=correlation,
-                    expiration=str(int(timeout * 1000)),
-                ),
-            )
-            try:
-                answer = json.loads(await asyncio.wait_for(reply, timeout))
-            except TimeoutError as exc:
-                raise BrokerUnavailable(
-                    f"no member of group {self.group!r} moved the group within {timeout:g}s"
-                ) from exc
-        if not answer.get("ok"):
-            raise BrokerUnavailable(f"seek failed in the group's pump: {answer.get('error')}")
 
     async def close(self) -> None:
         if self.closed:
@@ -434,20 +499,31 @@ class StreamGroupConsumer(QueueConsumer):
             contender.cancel()
             with contextlib.suppress(BaseException):
                 await contender
-        if self.leading or self._pump_task is not None:
-            await self._release()
+        if self.seat.leading or self.seat.task is not None:
+            await self.seat.release()
         await super().close()
 
 
 class StreamBroadcastConsumer(ConsumerDriver):
     """A consumer without a group in stream mode: reads the stream from its start position."""
 
-    def __init__(self, context: RabbitContext, options: ConsumerOptions) -> None:
+    def __init__(
+        self,
+        context: RabbitContext,
+        options: ConsumerOptions,
+        *,
+        partition: int | None = None,
+        meta: TopicMeta | None = None,
+    ) -> None:
         self.context = context
         self.stream_amqp = context.stream_amqp
         self.options = options
         self.topic = options.topic
-        self.meta = TopicMeta(name=options.topic)
+        self.partition = partition
+        """The partition whose stream this reads (None: the topic's only stream)."""
+        self.stream = Names.stream(options.topic, partition)
+        self.known = meta
+        self.meta = meta or TopicMeta(name=options.topic)
         self.bindings = [options.binding] if options.binding is not None else []
         self.reader: StreamReader | None = None
         self.cursor = Cursor()
@@ -455,7 +531,7 @@ class StreamBroadcastConsumer(ConsumerDriver):
 
     async def start(self) -> None:
         with self.context.amqp.dropped(f"start a consumer of {self.topic!r}"):
-            self.meta = await stream_topic(self.context, self.topic)
+            self.meta = self.known or await stream_topic(self.context, self.topic)
             await self._attach(self.options.start)
 
     async def _attach(self, position: Pos) -> None:
@@ -467,13 +543,11 @@ class StreamBroadcastConsumer(ConsumerDriver):
             start = "next"
         else:
             request = position_request(position)
-            stream, timeout = Names.stream(self.topic), self.context.settings.publish_timeout
-            stored = await resolve(self.stream_amqp, stream, request, timeout)
+            timeout = self.context.settings.publish_timeout
+            stored = await resolve(self.stream_amqp, self.stream, request, timeout)
             self.cursor = Cursor(stored)
             start = offset_argument(stored)
-        self.reader = StreamReader(
-            self.stream_amqp, Names.stream(self.topic), start, self.options.prefetch
-        )
+        self.reader = StreamReader(self.stream_amqp, self.stream, start, self.options.prefetch)
         await self.reader.start()
 
     async def receive(self, max_messages: int, timeout: float | None) -> list[Received]:
@@ -490,12 +564,20 @@ class StreamBroadcastConsumer(ConsumerDriver):
                 if not await self._resume(exc, deadline):
                     return out
                 continue
-            batch = reader.take(max_messages)
-            out = [self._convert(m) for m in batch if self._wanted(m)]
-            if batch and not out:
-                await reader.ack(batch[-1])  # skipped markers / expired: give credit back
+            out = await self.take_ready(max_messages)
             if out or self.closed or (deadline is not None and loop.time() >= deadline):
                 return out
+
+    async def take_ready(self, max_messages: int) -> list[Received]:
+        """What the reader holds now (up to ``max_messages``), without waiting."""
+        reader = self.reader
+        if reader is None:
+            return []
+        batch = reader.take(max_messages)
+        out = [self._convert(m) for m in batch if self._wanted(m)]
+        if batch and not out:
+            await reader.ack(batch[-1])  # skipped markers / expired: give credit back
+        return out
 
     async def _resume(self, exc: Exception, deadline: float | None) -> bool:
         """Attach again after the reader failed (lost connection, server restart), right
@@ -529,9 +611,7 @@ class StreamBroadcastConsumer(ConsumerDriver):
         start: Any = "next"
         if self.cursor.next_offset > 0 or self.options.start.kind != "latest":
             start = offset_argument(self.cursor.position())
-        reader = StreamReader(
-            self.stream_amqp, Names.stream(self.topic), start, self.options.prefetch
-        )
+        reader = StreamReader(self.stream_amqp, self.stream, start, self.options.prefetch)
         await reader.start()
         old, self.reader = self.reader, reader
         if old is not None:
@@ -549,7 +629,7 @@ class StreamBroadcastConsumer(ConsumerDriver):
             key,
             headers,
             self.topic,
-            0,
+            self.partition or 0,
             offset_of(message),
             ts,
             1,

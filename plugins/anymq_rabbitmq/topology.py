@@ -17,6 +17,7 @@ import aiormq.exceptions as amqp_errors
 from anymq.errors import ConfigError, TopicNotFound
 from anymq.model import Retention
 from anymq_rabbitmq.connection import Amqp, queue_down
+from anymq_rabbitmq.naming import Names
 from anymq_rabbitmq.registry import Doc
 
 ANYMQ_ARG = "x-anymq"
@@ -32,6 +33,7 @@ class TopicMeta:
     retention_ms: int | None = None
     retention_bytes: int | None = None
     retention_messages: int | None = None
+    partitions: int = 1
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     known: bool = True
     """False when the exchange exists but anymq has no record of it (created elsewhere)."""
@@ -49,6 +51,7 @@ class TopicMeta:
             retention_ms=retention.get("ms"),
             retention_bytes=retention.get("bytes"),
             retention_messages=retention.get("messages"),
+            partitions=int(entry.get("partitions") or 1),
             groups=dict(entry.get("groups") or {}),
         )
 
@@ -62,6 +65,7 @@ class TopicMeta:
                 "messages": self.retention_messages,
             },
             "groups": self.groups,
+            **({"partitions": self.partitions} if self.partitions > 1 else {}),
         }
 
     @property
@@ -73,6 +77,22 @@ class TopicMeta:
             bytes=self.retention_bytes,
             messages=self.retention_messages,
         )
+
+    @property
+    def partitioned(self) -> bool:
+        return self.partitions > 1
+
+    def partition_exchanges(self) -> list[str]:
+        """Where messages of each partition are published (the topic's exchange if one)."""
+        if not self.partitioned:
+            return [self.name]
+        return [Names.partition_exchange(self.name, p) for p in range(self.partitions)]
+
+    def streams(self) -> list[str]:
+        """A stream-mode topic's streams: one, or one per partition."""
+        if not self.partitioned:
+            return [Names.stream(self.name)]
+        return [Names.stream(self.name, p) for p in range(self.partitions)]
 
     def default_binding(self) -> str:
         """The binding that gives a group every message sent with the default routing key."""
@@ -134,6 +154,13 @@ async def declare_exchange(
             raise ConfigError(
                 f"exchange {name!r} exists with another type than {exchange_type!r}: {exc}"
             ) from exc
+
+
+async def bind_exchange(
+    amqp: Amqp, destination: str, source: str, key: str, arguments: dict[str, Any] | None
+) -> None:
+    async with amqp.admin() as channel:
+        await channel.exchange_bind(destination, source, routing_key=key, arguments=arguments)
 
 
 async def queue_state(amqp: Amqp, name: str) -> str:

@@ -49,7 +49,7 @@ async def test_a_seek_the_pump_does_not_serve_is_broker_unavailable(rabbitmq_url
         await broker.create_topic(topic)
         try:
             async with broker.consumer(topic, "g", start="earliest") as consumer:
-                member = consumer.driver
+                member = consumer.driver.inner  # type: ignore[attr-defined]
                 assert isinstance(member, StreamGroupConsumer)
                 for _ in range(100):
                     if member.leading and member.pump is not None:
