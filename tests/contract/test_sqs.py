@@ -1,7 +1,8 @@
 """The contract suite on SQS + SNS over HTTP (moto_server locally, or real AWS via ANYMQ_SQS_URL).
 
-Capabilities are per connection, so the suite runs twice: standard topics, and FIFO topics
-(``?fifo=true``: KEY_ORDERING declared, topic names end in ``.fifo``).
+Capabilities are per connection, so the suite runs twice: standard topics (partitioned ones
+are FIFO), and ``?fifo=true`` (every topic FIFO, no delays). Both take the same topic names:
+the ``.fifo`` suffix of FIFO resources is the backend's business.
 """
 
 from __future__ import annotations
@@ -58,7 +59,6 @@ class TestSQSContract(_SQSContract):
 class TestSQSFifoContract(_SQSContract):
     quiet_period = 0.3
     delivery_timeout = 20.0
-    topic_suffix = ".fifo"
 
     @pytest.fixture
     def anymq_url(self, sqs_url: str) -> str:
