@@ -3,11 +3,18 @@
 Capabilities are per connection, so the suite runs twice: standard topics (partitioned ones
 are FIFO), and ``?fifo=true`` (every topic FIFO, no delays). Both take the same topic names:
 the ``.fifo`` suffix of FIFO resources is the backend's business.
+
+On an emulator the suite runs against a moto_server of its own that holds a FIFO message
+group while a message of it is in flight, as AWS does (moto 5.2 hands one group to two
+members at once: tests/sqs/moto_fifo.py). Against AWS it runs on the URL as given.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from tests.sqs.helpers import aws_like
 
 import anymq
 from anymq.testing import ContractSuite
@@ -35,6 +42,12 @@ def _with(url: str, **options: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{extra}" if extra else url
 
 
+@pytest.fixture(scope="module")
+def sqs_fifo_url(sqs_url: str) -> Iterator[str]:
+    with aws_like(sqs_url) as url:
+        yield url
+
+
 class _SQSContract(ContractSuite):
     """What both queue kinds share: credentials and the stall proxy depend on the endpoint."""
 
@@ -52,8 +65,8 @@ class TestSQSContract(_SQSContract):
     delivery_timeout = 20.0
 
     @pytest.fixture
-    def anymq_url(self, sqs_url: str) -> str:
-        return sqs_url
+    def anymq_url(self, sqs_fifo_url: str) -> str:
+        return sqs_fifo_url
 
 
 class TestSQSFifoContract(_SQSContract):
@@ -61,5 +74,5 @@ class TestSQSFifoContract(_SQSContract):
     delivery_timeout = 20.0
 
     @pytest.fixture
-    def anymq_url(self, sqs_url: str) -> str:
-        return _with(sqs_url, fifo="true")
+    def anymq_url(self, sqs_fifo_url: str) -> str:
+        return _with(sqs_fifo_url, fifo="true")
