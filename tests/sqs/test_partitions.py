@@ -342,3 +342,35 @@ async def test_chosen_partition_is_honoured_and_checked_before_sending(
                 await msg.ack()
         finally:
             await broker.delete_topic(topic)
+
+
+async def test_queue_mode_partitioned_topic_is_one_fifo_queue(aws_url: str) -> None:
+    """mode=queue: a partitioned topic is the FIFO queue '<name>.fifo'; its dead-letter
+    topic is FIFO too (SQS redrives only within one queue type)."""
+    async with anymq.connect(with_options(aws_url, mode="queue")) as broker:
+        topic = unique("qpart")
+        await broker.create_topic(topic, partitions=3)
+        dlt = broker.driver.dead_letter_topic(topic, "g")
+        try:
+            info = await broker.describe_topic(topic)
+            assert (info.partitions, info.details["fifo"]) == (3, True)
+            assert info.details["queue_url"].endswith("/" + topic + ".fifo")
+            assert topic in await broker.list_topics()
+            async with broker.producer() as producer:
+                receipts = await producer.send_batch(
+                    topic, [anymq.Message(b"v%d" % i, key=b"k%d" % i) for i in range(6)]
+                )
+            async with broker.consumer(topic, "g", max_deliveries=2) as consumer:
+                got: list[anymq.Received] = []
+                deadline = time.monotonic() + 10
+                while len(got) < 6 and time.monotonic() < deadline:
+                    got += await consumer.receive(10, timeout=1)
+                for msg in got:
+                    await msg.ack()
+            assert sorted((m.value, m.partition) for m in got) == sorted(
+                (b"v%d" % i, r.partition) for i, r in enumerate(receipts)
+            )
+            assert (await broker.describe_topic(dlt)).details["fifo"] is True
+        finally:
+            await broker.delete_topic(topic)
+            await broker.delete_topic(dlt)
