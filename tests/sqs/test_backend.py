@@ -106,7 +106,7 @@ async def test_live_right_after_start(sqs_url: str) -> None:
 
 async def test_long_names_make_valid_distinct_queue_names(sqs_url: str) -> None:
     long_topic = "t" * 75 + ".fifo"
-    groups = ["g" * 80, "g" * 79 + "h"]
+    groups = ["g" * 75, "g" * 74 + "h"]  # the longest group names (the topic rule)
     names = {naming.queue_name(long_topic, "group", g) for g in groups}
     assert len(names) == 2
     assert all(len(n) <= 80 and n.endswith(".fifo") for n in names)
