@@ -5,6 +5,11 @@ with raw delivery (its name derived from topic + group, see ``naming``); a consu
 a group gets a temporary queue deleted on close. A dead-letter topic is an SNS topic whose
 one queue (the redrive target) every group reads. ``mode=queue``: a topic is one SQS queue.
 
+A topic is *standard* (SNS topic ``orders``, standard queues) or *FIFO* (``orders.fifo``,
+FIFO queues): FIFO when it has several partitions or was made on a ``?fifo=true`` URL. Its
+:class:`Kind` (FIFO or not, partition count in the ``anymq:partitions`` tag) is looked up
+once per process and topic, so producers and consumers anywhere agree on it.
+
 Every queue carries tags (``anymq:topic``, ``anymq:role``, ``anymq:group``) so
 ``delete_topic`` can find and delete what was created for a topic, also from other processes.
 """
@@ -14,12 +19,12 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from anymq.errors import AnyMQError, BrokerError, TopicNotFound, UnsupportedFeature
+from anymq.errors import AnyMQError, BrokerError, ConfigError, TopicNotFound, UnsupportedFeature
 from anymq.model import GroupInfo, PartitionLag, Retention, TopicInfo
 from anymq_sqs import naming
 from anymq_sqs.errors import BACKEND, code_of, is_not_found, translate
@@ -29,6 +34,7 @@ TAG_TOPIC = "anymq:topic"
 TAG_ROLE = "anymq:role"
 TAG_GROUP = "anymq:group"
 TAG_DLQ = "anymq:dead-letter-queue"
+TAG_PARTITIONS = "anymq:partitions"
 
 ROLE_GROUP = "group"
 ROLE_TEMP = "temporary"
@@ -43,6 +49,28 @@ _COUNTS = (
 
 
 @dataclass(frozen=True, slots=True)
+class Kind:
+    """What backs a user's topic: a standard or a FIFO resource, and its partition count."""
+
+    topic: str
+    """The user's name (no .fifo)."""
+    fifo: bool
+    partitions: int = 1
+    dead_letter_queue: str | None = None
+    """Set on a dead-letter topic: the one queue every group of it reads."""
+
+    @property
+    def resource(self) -> str:
+        """The SNS topic (mode=queue: SQS queue) name."""
+        return naming.resource(self.topic, self.fifo)
+
+    def describe(self) -> str:
+        if not self.fifo:
+            return f"a standard topic ({self.resource!r}, 1 partition, no key order)"
+        return f"a FIFO topic ({self.resource!r}, {self.partitions} partition(s))"
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     """Where a consumer reads: the queue, and how it was wired (to undo on close)."""
 
@@ -53,6 +81,8 @@ class Source:
     temporary: bool = False
     created: bool = False
     """The group's queue was made (or, mode=queue, claimed) by this call: a new group."""
+    kind: Kind | None = None
+    """The topic read (None: a dead-letter queue read as it is)."""
 
 
 class Topology:
@@ -69,6 +99,9 @@ class Topology:
         self.region = settings.region
         self.queue_mode = settings.mode == "queue"
         self._urls: dict[str, str] = {}
+        self._kinds: dict[str, Kind] = {}
+        """Topic → kind, looked up once: a topic's kind and partitions never change while
+        it exists. Dropped when it is deleted here or a request finds it gone."""
 
     # -- names ---------------------------------------------------------------------------
     def topic_arn(self, topic: str) -> str:
@@ -197,49 +230,135 @@ class Topology:
         return visible, in_flight, delayed
 
     # -- topics --------------------------------------------------------------------------
-    async def topic_exists(self, topic: str) -> bool:
+    async def resource_exists(self, name: str) -> bool:
+        """Whether the SNS topic (mode=queue: SQS queue) ``name`` exists."""
         if self.queue_mode:
-            return await self.queue_url(topic) is not None
+            self._urls.pop(name, None)
+            return await self.queue_url(name) is not None
         try:
-            await self.sns.get_topic_attributes(TopicArn=self.topic_arn(topic))
+            await self.sns.get_topic_attributes(TopicArn=self.topic_arn(name))
         except ClientError as exc:
             if is_not_found(exc):
                 return False
-            raise self.fail(exc, f"looking up topic {topic}") from exc
+            raise self.fail(exc, f"looking up topic {naming.user_name(name)}") from exc
         return True
 
-    async def topic_tags(self, topic: str) -> dict[str, str]:
-        """Tags of an SNS topic; TopicNotFound if it does not exist."""
+    async def _tags(self, name: str) -> dict[str, str] | None:
+        """Tags of the SNS topic (mode=queue: SQS queue) ``name``; None if it does not exist."""
+        if self.queue_mode:
+            url = await self.queue_url(name)
+            return None if url is None else await self.queue_tags(url)
         try:
-            response = await self.sns.list_tags_for_resource(ResourceArn=self.topic_arn(topic))
+            response = await self.sns.list_tags_for_resource(ResourceArn=self.topic_arn(name))
         except ClientError as exc:
-            raise self.fail(exc, f"reading topic {topic}", topic) from exc
+            if is_not_found(exc):
+                return None
+            raise self.fail(exc, f"reading topic {naming.user_name(name)}") from exc
         return {t["Key"]: t["Value"] for t in response.get("Tags") or []}
 
-    async def create_topic(self, topic: str, *, dead_letter: bool = False) -> bool:
-        """Create the topic's SNS topic (or queue); False if it existed."""
-        if self.queue_mode:
-            if await self.queue_url(topic) is not None:
-                return False
-            role = ROLE_DLQ if dead_letter else ROLE_TOPIC
-            await self.ensure_queue(topic, {TAG_TOPIC: topic, TAG_ROLE: role})
-            return True
-        if await self.topic_exists(topic):
-            return False
-        attributes: dict[str, str] = {}
-        if naming.is_fifo(topic):
-            attributes = {"FifoTopic": "true", "ContentBasedDeduplication": "false"}
-        try:
-            await self.sns.create_topic(
-                Name=topic,
-                Attributes=attributes,
-                Tags=[{"Key": TAG_ROLE, "Value": ROLE_TOPIC}],
+    async def find(self, topic: str, *, fresh: bool = False) -> Kind | None:
+        """The kind of ``topic`` (None if it does not exist), from the cache unless ``fresh``.
+
+        Looks for both resources at once: a standard ``orders`` and a FIFO ``orders.fifo``
+        would both be topic ``orders``, which anymq refuses to guess between.
+        """
+        if not fresh and (cached := self._kinds.get(topic)) is not None:
+            return cached
+        if self.queue_mode:  # a stale URL would hide a queue deleted meanwhile
+            self._urls.pop(topic, None)
+            self._urls.pop(naming.resource(topic, True), None)
+        plain, fifo = await asyncio.gather(
+            self._tags(topic), self._tags(naming.resource(topic, True))
+        )
+        if plain is not None and fifo is not None:
+            self._kinds.pop(topic, None)
+            raise ConfigError(
+                f"topic {topic!r} is ambiguous: both a standard {topic!r} and a FIFO "
+                f"{naming.resource(topic, True)!r} exist on {self.settings.endpoint}; anymq "
+                "maps one topic name to one of them. delete_topic removes both"
             )
+        if plain is None and fifo is None:
+            self._kinds.pop(topic, None)
+            return None
+        tags = plain if fifo is None else fifo
+        assert tags is not None
+        kind = Kind(topic, fifo is not None, _partitions(tags), tags.get(TAG_DLQ))
+        self._kinds[topic] = kind
+        return kind
+
+    def forget(self, topic: str) -> None:
+        """Drops the cached kind of ``topic`` (a request found it gone)."""
+        self._kinds.pop(topic, None)
+
+    async def kind(self, topic: str, *, create: bool = False, fresh: bool = False) -> Kind:
+        """The kind of an existing ``topic`` this connection may use; created (one
+        partition, this URL's kind) when missing and ``create``, else TopicNotFound."""
+        found = await self.find(topic, fresh=fresh)
+        if found is None:
+            if not create:
+                raise TopicNotFound(topic, BACKEND)
+            await self.create_topic(topic)
+            found = await self.find(topic)
+            if found is None:
+                raise TopicNotFound(topic, BACKEND, "it was deleted right after being created")
+        if self.settings.fifo and not found.fifo:
+            raise ConfigError(
+                f"topic {topic!r} is {found.describe()}, made on a standard sqs:// URL; this "
+                "connection (?fifo=true) promises key order on every topic, which a standard "
+                "topic cannot keep: connect without fifo=true, or delete and recreate it"
+            )
+        return found
+
+    async def create_topic(
+        self,
+        topic: str,
+        partitions: int = 1,
+        *,
+        fifo: bool | None = None,
+        dead_letter: bool = False,
+    ) -> bool:
+        """Create the topic's SNS topic (or queue); False if it existed.
+
+        FIFO when it has several partitions, on a ?fifo=true URL, or when ``fifo`` says so
+        (a dead-letter topic takes its topic's kind). An existing FIFO topic is kept where a
+        standard one is asked for (as Kafka keeps an existing topic's partition count); an
+        existing standard one cannot become FIFO, that is a ConfigError.
+        """
+        if fifo is None:
+            fifo = self.settings.fifo or partitions > 1
+        found = await self.find(topic, fresh=True)
+        if found is not None:
+            if fifo and not found.fifo:
+                raise ConfigError(
+                    f"topic {topic!r} already exists as {found.describe()}; it cannot become "
+                    f"a FIFO topic with {partitions} partition(s) (SNS and SQS cannot change a "
+                    "topic's type): delete it first, or use another name"
+                )
+            return False
+        kind = Kind(topic, fifo, partitions)
+        name = kind.resource
+        role = ROLE_DLQ if dead_letter else ROLE_TOPIC
+        if self.queue_mode:
+            tags = {TAG_TOPIC: name, TAG_ROLE: role}
+            if fifo:
+                tags[TAG_PARTITIONS] = str(partitions)
+            await self.ensure_queue(name, tags)
+            self._kinds[topic] = kind
+            return True
+        attributes: dict[str, str] = {}
+        sns_tags = [{"Key": TAG_ROLE, "Value": ROLE_TOPIC}]
+        if fifo:
+            attributes = {"FifoTopic": "true", "ContentBasedDeduplication": "false"}
+            sns_tags.append({"Key": TAG_PARTITIONS, "Value": str(partitions)})
+        try:
+            await self.sns.create_topic(Name=name, Attributes=attributes, Tags=sns_tags)
         except ClientError as exc:
             raise self.fail(exc, f"creating topic {topic}") from exc
+        self._kinds[topic] = kind
         return True
 
     async def list_topics(self) -> list[str]:
+        """User names (no .fifo), each once."""
         if self.queue_mode:
             urls = await self._list_queues("")
             gate = asyncio.Semaphore(10)
@@ -251,53 +370,68 @@ class Topology:
                     return url.rstrip("/").rsplit("/", 1)[-1]
                 return None
 
-            return [n for n in await asyncio.gather(*(ours(u) for u in urls)) if n]
-        names: list[str] = []
+            found = [n for n in await asyncio.gather(*(ours(u) for u in urls)) if n]
+            return sorted({naming.user_name(n) for n in found})
+        names: set[str] = set()
         kwargs: dict[str, Any] = {}
         while True:
             try:
                 response = await self.sns.list_topics(**kwargs)
             except ClientError as exc:
                 raise self.fail(exc, "listing topics") from exc
-            names.extend(t["TopicArn"].rsplit(":", 1)[-1] for t in response.get("Topics") or [])
+            for t in response.get("Topics") or []:
+                names.add(naming.user_name(t["TopicArn"].rsplit(":", 1)[-1]))
             token = response.get("NextToken")
             if not token:
-                return names
+                return sorted(names)
             kwargs["NextToken"] = token
 
     async def describe_topic(self, topic: str) -> TopicInfo:
+        kind = await self.kind(topic, fresh=True)
+        details: dict[str, Any] = {"fifo": kind.fifo}
         if self.queue_mode:
-            url = await self.queue_url(topic)
-            if url is None:
-                raise TopicNotFound(topic, BACKEND)
-            details = {"mode": "queue", "queue_url": url, "fifo": naming.is_fifo(topic)}
-            return TopicInfo(topic, 1, Retention(), details)
+            details |= {"mode": "queue", "queue_url": await self.queue_url(kind.resource)}
+            return TopicInfo(topic, kind.partitions, Retention(), details)
         try:
-            response = await self.sns.get_topic_attributes(TopicArn=self.topic_arn(topic))
+            response = await self.sns.get_topic_attributes(TopicArn=self.topic_arn(kind.resource))
         except ClientError as exc:
             raise self.fail(exc, f"describing topic {topic}", topic) from exc
         attrs = response.get("Attributes") or {}
-        return TopicInfo(
-            topic,
-            1,
-            Retention(),
-            {
-                "mode": "sns",
-                "topic_arn": self.topic_arn(topic),
-                "fifo": naming.is_fifo(topic),
-                "subscriptions": int(attrs.get("SubscriptionsConfirmed", 0) or 0),
-            },
-        )
+        details |= {
+            "mode": "sns",
+            "topic_arn": self.topic_arn(kind.resource),
+            "subscriptions": int(attrs.get("SubscriptionsConfirmed", 0) or 0),
+        }
+        return TopicInfo(topic, kind.partitions, Retention(), details)
 
     async def delete_topic(self, topic: str) -> None:
-        """Delete the topic and every queue and subscription anymq made for it."""
+        """Delete the topic and every queue and subscription anymq made for it (both kinds,
+        if both exist: the way out of an ambiguous name)."""
+        self._kinds.pop(topic, None)
+        doomed = [
+            name
+            for name, tags in zip(
+                (topic, naming.resource(topic, True)),
+                await asyncio.gather(self._tags(topic), self._tags(naming.resource(topic, True))),
+                strict=True,
+            )
+            if tags is not None
+        ]
+        if not doomed:
+            raise TopicNotFound(topic, BACKEND)
+        for name in doomed:
+            await self._delete_resource(name)
+        self._kinds.pop(topic, None)
+
+    async def _delete_resource(self, name: str) -> None:
+        """Delete one SNS topic (mode=queue: queue) and the queues anymq made for it."""
         if self.queue_mode:
-            if await self.queue_url(topic) is None:
-                raise TopicNotFound(topic, BACKEND)
-            await self.delete_queue(topic)
+            await self.delete_queue(name)
             return
-        tags = await self.topic_tags(topic)  # TopicNotFound if missing
-        arn = self.topic_arn(topic)
+        tags = await self._tags(name)
+        if tags is None:
+            return
+        arn = self.topic_arn(name)
         doomed: set[str] = set()
         if TAG_DLQ in tags:
             doomed.add(tags[TAG_DLQ])
@@ -307,11 +441,11 @@ class Topology:
             await self._unsubscribe(sub["SubscriptionArn"])
             queue = str(sub.get("Endpoint", "")).rsplit(":", 1)[-1]
             url = await self.queue_url(queue)
-            if url is not None and (await self.queue_tags(url)).get(TAG_TOPIC) == topic:
+            if url is not None and (await self.queue_tags(url)).get(TAG_TOPIC) == name:
                 doomed.add(queue)
-        for url in await self._list_queues(naming.queue_prefix(topic)):
+        for url in await self._list_queues(naming.queue_prefix(name)):
             queue = url.rstrip("/").rsplit("/", 1)[-1]
-            if queue not in doomed and (await self.queue_tags(url)).get(TAG_TOPIC) == topic:
+            if queue not in doomed and (await self.queue_tags(url)).get(TAG_TOPIC) == name:
                 self._urls[queue] = url
                 doomed.add(queue)
         for queue in sorted(doomed):
@@ -319,7 +453,7 @@ class Topology:
         try:
             await self.sns.delete_topic(TopicArn=arn)
         except ClientError as exc:
-            raise self.fail(exc, f"deleting topic {topic}", topic) from exc
+            raise self.fail(exc, f"deleting topic {naming.user_name(name)}") from exc
 
     async def _subscriptions(self, arn: str) -> list[dict[str, Any]]:
         subs: list[dict[str, Any]] = []
@@ -345,7 +479,7 @@ class Topology:
                 raise self.fail(exc, "unsubscribing") from exc
 
     async def subscribed_queues(self, topic: str) -> list[str]:
-        """Queue names subscribed to a topic with raw delivery (for delayed sends)."""
+        """Queue names subscribed to SNS topic ``topic`` with raw delivery (for delays)."""
         names: list[str] = []
         for sub in await self._subscriptions(self.topic_arn(topic)):
             if sub.get("Protocol") == "sqs" and str(sub.get("SubscriptionArn", "")).startswith(
@@ -355,7 +489,8 @@ class Topology:
         return names
 
     async def subscribe(self, topic: str, queue: str) -> str:
-        """Subscribe a queue with raw delivery; return the subscription once it is confirmed."""
+        """Subscribe a queue to SNS topic ``topic`` with raw delivery; return the
+        subscription once it is confirmed."""
         try:
             response = await self.sns.subscribe(
                 TopicArn=self.topic_arn(topic),
@@ -365,7 +500,8 @@ class Topology:
                 ReturnSubscriptionArn=True,
             )
         except ClientError as exc:
-            raise self.fail(exc, f"subscribing {queue} to {topic}", topic) from exc
+            user = naming.user_name(topic)
+            raise self.fail(exc, f"subscribing {queue} to {user}", user) from exc
         arn = str(response.get("SubscriptionArn", ""))
         if not arn.startswith("arn:"):
             raise BrokerError(
@@ -376,45 +512,48 @@ class Topology:
 
     # -- consumers -----------------------------------------------------------------------
     async def source(self, topic: str, group: str | None, *, create: bool) -> Source:
-        """The queue a consumer of (topic, group) reads, wired and live."""
+        """The queue a consumer of (topic, group) reads, wired and live.
+
+        The one place a group's SQS objects are declared (its queue, FIFO for a FIFO
+        topic, and its subscription): consumer start and group declaration both come here.
+        """
+        kind = await self.kind(topic, create=create, fresh=True)
         if self.queue_mode:
-            return await self._queue_source(topic, group, create=create)
-        try:
-            tags = await self.topic_tags(topic)
-        except TopicNotFound:
-            if not create:
-                raise
-            await self.create_topic(topic)
-            tags = {}
-        dlq = tags.get(TAG_DLQ)
+            return await self._queue_source(kind, group)
+        resource = kind.resource
+        dlq = kind.dead_letter_queue
         if dlq is not None:  # a dead-letter topic: every group reads the redrive target
             url = await self.queue_url(dlq)
             created = url is None
             if url is None:
-                url, _ = await self.ensure_dead_letter(topic)
-            return Source(url, dlq, self.queue_arn(dlq), created=created)
+                url, _ = await self.ensure_dead_letter(topic, fifo=kind.fifo)
+            return Source(url, dlq, self.queue_arn(dlq), created=created, kind=kind)
         if group is None:
             label = "tmp-" + _token()
-            name = naming.queue_name(topic, "tmp", label)
-            tag = {TAG_TOPIC: topic, TAG_ROLE: ROLE_TEMP}
+            name = naming.queue_name(resource, "tmp", label)
+            tag = {TAG_TOPIC: resource, TAG_ROLE: ROLE_TEMP}
         else:
-            name = naming.queue_name(topic, "group", group)
-            tag = {TAG_TOPIC: topic, TAG_ROLE: ROLE_GROUP, TAG_GROUP: group}
+            name = naming.queue_name(resource, "group", group)
+            tag = {TAG_TOPIC: resource, TAG_ROLE: ROLE_GROUP, TAG_GROUP: group}
         created = await self.queue_url(name) is None
-        url = await self.ensure_queue(name, tag, sns_topic=topic)
-        subscription = await self.subscribe(topic, name)
+        url = await self.ensure_queue(name, tag, sns_topic=resource)
+        subscription = await self.subscribe(resource, name)
         return Source(
-            url, name, self.queue_arn(name), subscription, temporary=group is None, created=created
+            url,
+            name,
+            self.queue_arn(name),
+            subscription,
+            temporary=group is None,
+            created=created,
+            kind=kind,
         )
 
-    async def _queue_source(self, topic: str, group: str | None, *, create: bool) -> Source:
-        url = await self.queue_url(topic)
+    async def _queue_source(self, kind: Kind, group: str | None) -> Source:
+        topic, resource = kind.topic, kind.resource
+        url = await self.queue_url(resource)
         if url is None:
-            if not create:
-                raise TopicNotFound(topic, BACKEND)
-            await self.create_topic(topic)
-            url = await self.queue_url(topic)
-            assert url is not None
+            self.forget(topic)
+            raise TopicNotFound(topic, BACKEND)
         tags = await self.queue_tags(url)
         owner = tags.get(TAG_GROUP)
         if group is not None and owner is None:
@@ -430,18 +569,18 @@ class Topology:
                 f"group {group!r} would steal its messages (use mode=sns for fan-out)",
             )
         claimed = group is not None and owner is None
-        return Source(url, topic, self.queue_arn(topic), created=claimed)
+        return Source(url, resource, self.queue_arn(resource), created=claimed, kind=kind)
 
     async def group_exists(self, topic: str, group: str) -> bool:
         """The group's queue exists (mode=queue: the topic's queue is claimed by it)."""
-        if self.queue_mode:
-            url = await self.queue_url(topic)
-            return url is not None and (await self.queue_tags(url)).get(TAG_GROUP) == group
         try:
-            tags = await self.topic_tags(topic)
+            kind = await self.kind(topic, fresh=True)
         except TopicNotFound:
             return False
-        name = tags.get(TAG_DLQ) or naming.queue_name(topic, "group", group)
+        if self.queue_mode:
+            url = await self.queue_url(kind.resource)
+            return url is not None and (await self.queue_tags(url)).get(TAG_GROUP) == group
+        name = kind.dead_letter_queue or naming.queue_name(kind.resource, "group", group)
         return await self.queue_url(name) is not None
 
     async def release(self, source: Source) -> None:
@@ -452,16 +591,32 @@ class Topology:
             await self._unsubscribe(source.subscription)
         await self.delete_queue(source.name)
 
-    async def ensure_dead_letter(self, dlt: str) -> tuple[str, str]:
-        """The dead-letter topic and its queue; returns (queue url, queue arn)."""
+    async def ensure_dead_letter(self, dlt: str, *, fifo: bool) -> tuple[str, str]:
+        """The dead-letter topic and its queue; returns (queue url, queue arn).
+
+        The dead-letter topic has its topic's kind (SQS redrives a FIFO queue only to a FIFO
+        queue, a standard one only to a standard one) and one partition.
+        """
+        found = await self.find(dlt, fresh=True)
+        if found is None:
+            await self.create_topic(dlt, fifo=fifo, dead_letter=True)
+            kind = Kind(dlt, fifo)
+        elif found.fifo != fifo:
+            raise ConfigError(
+                f"dead-letter topic {dlt!r} is {found.describe()}, but the topic it serves is "
+                f"{'FIFO' if fifo else 'standard'}: SQS redrives only to a queue of the same "
+                "type; use a dead-letter topic of the same kind (or a new name)"
+            )
+        else:
+            kind = found
+        resource = kind.resource
         if self.queue_mode:
-            await self.create_topic(dlt, dead_letter=True)
-            url = await self.queue_url(dlt)
-            assert url is not None
-            return url, self.queue_arn(dlt)
-        name = naming.queue_name(dlt, "dlq")
-        await self.create_topic(dlt)
-        arn = self.topic_arn(dlt)
+            url = await self.queue_url(resource)
+            if url is None:
+                raise TopicNotFound(dlt, BACKEND, "it was deleted while being set up")
+            return url, self.queue_arn(resource)
+        name = naming.queue_name(resource, "dlq")
+        arn = self.topic_arn(resource)
         try:
             await self.sns.tag_resource(
                 ResourceArn=arn,
@@ -469,24 +624,37 @@ class Topology:
             )
         except ClientError as exc:
             raise self.fail(exc, f"marking {dlt} as a dead-letter topic", dlt) from exc
-        url = await self.ensure_queue(name, {TAG_TOPIC: dlt, TAG_ROLE: ROLE_DLQ}, sns_topic=dlt)
-        await self.subscribe(dlt, name)  # messages sent to the topic land there too
+        self._kinds[dlt] = replace(kind, dead_letter_queue=name)
+        url = await self.ensure_queue(
+            name, {TAG_TOPIC: resource, TAG_ROLE: ROLE_DLQ}, sns_topic=resource
+        )
+        await self.subscribe(resource, name)  # messages sent to the topic land there too
         return url, self.queue_arn(name)
 
     async def describe_group(self, topic: str, group: str) -> GroupInfo:
+        """The backlog of the group's queue. A partitioned topic's group has one FIFO queue
+        for all partitions, and SQS counts per queue: one figure, partition None."""
+        kind = await self.kind(topic, fresh=True)
         if self.queue_mode:
-            url = await self.queue_url(topic)
+            url = await self.queue_url(kind.resource)
             if url is None:
                 raise TopicNotFound(topic, BACKEND)
         else:
-            tags = await self.topic_tags(topic)
-            name = tags.get(TAG_DLQ) or naming.queue_name(topic, "group", group)
+            name = kind.dead_letter_queue or naming.queue_name(kind.resource, "group", group)
             url = await self.queue_url(name)
         if url is None:  # the group never subscribed: nothing waits for it
             return GroupInfo(topic, group, (PartitionLag(None, None, None, 0),), None, 0)
         visible, in_flight, delayed = await self.counts(url)
         lag = visible + in_flight + delayed
         return GroupInfo(topic, group, (PartitionLag(None, None, None, lag),), None, in_flight)
+
+
+def _partitions(tags: dict[str, str]) -> int:
+    """The partition count a FIFO resource was created with (1: made without the tag)."""
+    try:
+        return max(1, int(tags.get(TAG_PARTITIONS, "1")))
+    except ValueError:
+        return 1
 
 
 def _token() -> str:

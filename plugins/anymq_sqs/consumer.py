@@ -30,7 +30,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
 from anymq.backend import ConsumerDriver, ConsumerOptions
-from anymq.errors import ConfigError, TopicNotFound
+from anymq.errors import TopicNotFound
 from anymq.message import Received
 from anymq_sqs import codec, naming
 from anymq_sqs.admin import Source
@@ -48,7 +48,7 @@ RELEASE_TIMEOUT = 5.0
 """Least seconds a give-back (visibility 0) may take at close or after a cancel."""
 WATCH_EVERY = 2.0
 """Seconds of waiting in a long poll between checks that the topic still exists."""
-_SYSTEM = ["ApproximateReceiveCount", "SentTimestamp"]
+_SYSTEM = ["ApproximateReceiveCount", "SentTimestamp", "MessageGroupId"]
 
 
 class SQSConsumer(ConsumerDriver):
@@ -64,6 +64,8 @@ class SQSConsumer(ConsumerDriver):
         self.wait_time = max(0, min(wait, int(settings.read_timeout) - 2))
         self.closed = False
         self.source: Source | None = None
+        self._partitions = 1
+        """The topic's partition count: a message's partition is its MessageGroupId."""
         self._url = ""
         self._dlq_url: str | None = None
         self._held: dict[str, float] = {}
@@ -86,15 +88,13 @@ class SQSConsumer(ConsumerDriver):
         source = await topology.source(opts.topic, opts.group, create=context.settings.auto_create)
         self.source = source
         self._url = source.url
+        if source.kind is not None:
+            self._partitions = source.kind.partitions
         try:
             if opts.dead_letter_topic is not None:
                 context.check(opts.dead_letter_topic)
-                if naming.is_fifo(opts.dead_letter_topic) != naming.is_fifo(opts.topic):
-                    raise ConfigError(
-                        f"dead-letter topic {opts.dead_letter_topic!r} and topic {opts.topic!r} "
-                        "must both be FIFO (.fifo) or both standard: SQS redrives within a type"
-                    )
-                url, arn = await topology.ensure_dead_letter(opts.dead_letter_topic)
+                fifo = source.kind is not None and source.kind.fifo
+                url, arn = await topology.ensure_dead_letter(opts.dead_letter_topic, fifo=fifo)
                 self._dlq_url = url
                 if opts.max_deliveries is not None and url != source.url:
                     await topology.set_redrive(source.url, arn, opts.max_deliveries)
@@ -224,7 +224,9 @@ class SQSConsumer(ConsumerDriver):
                     QueueUrl=self._url, AttributeNames=["QueueArn"]
                 )
                 return False
-            return not await topology.topic_exists(self.options.topic)
+            kind = self.source.kind if self.source is not None else None
+            resource = kind.resource if kind is not None else self.options.topic
+            return not await topology.resource_exists(resource)
         except ClientError as exc:
             return bool(is_not_found(exc))
         except Exception as exc:
@@ -237,6 +239,7 @@ class SQSConsumer(ConsumerDriver):
     def _wrap(self, raw: list[dict[str, Any]]) -> list[Received]:
         topic = self.options.topic
         held = self._held
+        partitions = self._partitions
         now = time.monotonic()
         out: list[Received] = []
         for m in raw:
@@ -251,7 +254,7 @@ class SQSConsumer(ConsumerDriver):
                     key,
                     headers,
                     topic,
-                    None,
+                    naming.partition_of(attrs.get("MessageGroupId"), partitions),
                     None,
                     int(sent) if sent else None,
                     int(attrs.get("ApproximateReceiveCount", 1)),
@@ -294,7 +297,7 @@ class SQSConsumer(ConsumerDriver):
         kwargs: dict[str, Any] = {"QueueUrl": self._dlq_url, "MessageBody": body}
         if attrs:
             kwargs["MessageAttributes"] = attrs
-        if naming.is_fifo(topic):
+        if naming.is_fifo(str(self._dlq_url)):  # its URL ends in its name
             key = message.key
             kwargs["MessageGroupId"] = (
                 naming.message_group_id(key) if key is not None else uuid.uuid4().hex

@@ -85,8 +85,8 @@ class SqsContext:
         return self._topology
 
     def check(self, topic: str) -> str:
-        """``topic`` if SQS and SNS take it as a name here (``.fifo`` ones with fifo=true)."""
-        return naming.check_topic(topic, fifo_only=self.settings.fifo)
+        """``topic`` if SQS and SNS take it as a name (the same on every URL)."""
+        return naming.check_topic(topic)
 
     def _client_kwargs(self) -> dict[str, Any]:
         s = self.settings

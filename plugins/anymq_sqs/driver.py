@@ -2,8 +2,10 @@
 
 One connection holds an SQS, an SNS and an STS client (STS once, for the account id that
 ARNs need). Capabilities depend on the connection's mode: ``mode=sns`` (default) has
-fan-out and broadcast, ``mode=queue`` has one group per topic; ``fifo=true`` declares
-per-key order and requires ``.fifo`` topic names. See docs/backends/sqs.md.
+fan-out and broadcast, ``mode=queue`` has one group per topic. Every URL has partitions
+and key order (a partitioned topic is FIFO); ``fifo=true`` makes every topic FIFO (key
+order on one-partition topics too, no delays). Topic names never carry the ``.fifo``
+suffix. See docs/backends/sqs.md.
 """
 
 from __future__ import annotations
@@ -35,7 +37,14 @@ _BASE = {
     Feature.DECLARED_GROUPS,
     Feature.DEAD_LETTER,
     Feature.NACK_DELAY,
+    # a partitioned topic is FIFO, its partition the MessageGroupId (see producer.py)
+    Feature.PARTITIONS,
+    Feature.ROUND_ROBIN,
+    Feature.KEY_ORDERING,
 }
+
+MAX_PARTITIONS = 1024
+"""Partitions are message group ids, of which SQS has no limit; capped as the memory log."""
 
 
 def capabilities(settings: Settings) -> Capabilities:
@@ -43,9 +52,7 @@ def capabilities(settings: Settings) -> Capabilities:
     features = set(_BASE)
     if settings.mode == "sns":
         features |= {Feature.FAN_OUT, Feature.BROADCAST}
-    if settings.fifo:
-        features.add(Feature.KEY_ORDERING)  # FIFO queues: per MessageGroupId (= key)
-    else:
+    if not settings.fifo:
         features.add(Feature.DELAYED_DELIVERY)  # FIFO queues have no per-message delay
     reserve = codec.DEAD_LETTER_RESERVE if settings.mode == "queue" else 0
     limit = codec.max_message_bytes(settings.max_message_size, reserve=reserve)
@@ -55,7 +62,7 @@ def capabilities(settings: Settings) -> Capabilities:
         max_message_bytes=limit,
         max_batch=10,
         max_headers=codec.MAX_HEADERS,
-        max_partitions=1,
+        max_partitions=MAX_PARTITIONS,
         topic_names=naming.NAME_RULE,
         # Key and headers are attributes counted with the body: no limit of their own, and
         # names SQS refuses (or anymq.*) are packed, so only anymq's common prefix is kept.
@@ -98,7 +105,7 @@ class SQSBroker(BrokerDriver):
     ) -> bool:
         SqsOptions.parse(options, "topic")
         self._check(name)
-        return await self.topology.create_topic(name)
+        return await self.topology.create_topic(name, partitions)
 
     async def delete_topic(self, name: str) -> None:
         self._check(name)
@@ -132,5 +139,5 @@ class SQSBroker(BrokerDriver):
         return SQSConsumer(self.context, options)
 
     def dead_letter_topic(self, topic: str, group: str | None) -> str:
-        """``<topic>-DLT`` (``<base>-DLT.fifo``): SQS and SNS names cannot contain '.'."""
+        """``<topic>-DLT``: SQS and SNS names cannot contain '.'; FIFO if the topic is."""
         return naming.dead_letter_topic(topic)

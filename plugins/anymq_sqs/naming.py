@@ -1,9 +1,14 @@
-"""Names: the topic rule, deterministic queue names, dead-letter topics and message groups.
+"""Names: the topic rule, topic → SNS/SQS resource names, queue names, message groups.
 
-SNS topic and SQS queue names share one rule (1 to 80 characters from ``A-Za-z0-9_-``,
-FIFO names end in ``.fifo`` within the 80). A group's queue name must be the same in every
-process, so it is derived from topic and group alone: a readable prefix plus a hash of the
-pair (the hash also keeps ``a-b``/``c`` and ``a``/``b-c`` apart, which a separator cannot).
+A user's topic name is the same as on every other backend: ``orders``. Which SNS topic (or,
+in ``mode=queue``, SQS queue) backs it depends on its kind: a standard topic is ``orders``,
+a FIFO one (partitioned, or made on a ``?fifo=true`` URL) is ``orders.fifo``. The suffix is
+the service's rule for FIFO resources, never part of the user's name, so names end at 75
+characters (80 with the suffix) and may not end in ``.fifo`` themselves.
+
+A group's queue name must be the same in every process, so it is derived from the topic's
+resource name and the group alone: a readable prefix plus a hash of the pair (the hash also
+keeps ``a-b``/``c`` and ``a``/``b-c`` apart, which a separator cannot).
 """
 
 from __future__ import annotations
@@ -11,29 +16,38 @@ from __future__ import annotations
 import hashlib
 import re
 
-from anymq.errors import InvalidTopicName
 from anymq.features import NameRule
 
 FIFO_SUFFIX = ".fifo"
 MAX_NAME = 80
+"""SNS topic and SQS queue names: at most 80 characters, the .fifo suffix included."""
+MAX_TOPIC = MAX_NAME - len(FIFO_SUFFIX)
+"""A user's topic name, so that it fits as a FIFO resource too."""
 HASH_CHARS = 10
 
-#: Topic and group names: 80 characters, FIFO names end in .fifo (within the 80).
+#: Topic and group names: the same on a standard and a ?fifo=true URL.
 NAME_RULE = NameRule(
-    r"(?=.{1,80}\Z)[A-Za-z0-9_-]+(?:\.fifo)?",
-    "1 to 80 characters from A-Z a-z 0-9 _ - (FIFO topics end in '.fifo', within the 80)",
+    rf"[A-Za-z0-9_-]{{1,{MAX_TOPIC}}}",
+    f"1 to {MAX_TOPIC} characters from A-Z a-z 0-9 _ - (no '.fifo': anymq adds that suffix "
+    "to the SNS topic and queues of a FIFO topic itself)",
 )
 
 _DLT_SUFFIX = "-DLT"
 
 
 def is_fifo(name: str) -> bool:
+    """Whether a *resource* name (SNS topic, SQS queue) is a FIFO one."""
     return name.endswith(FIFO_SUFFIX)
 
 
-def base_name(name: str) -> str:
-    """The name without its .fifo suffix."""
-    return name[: -len(FIFO_SUFFIX)] if is_fifo(name) else name
+def resource(topic: str, fifo: bool) -> str:
+    """The SNS topic (or mode=queue SQS queue) name of a user's topic of this kind."""
+    return topic + FIFO_SUFFIX if fifo else topic
+
+
+def user_name(resource_name: str) -> str:
+    """The user's topic name of a resource name: without its .fifo suffix."""
+    return resource_name[: -len(FIFO_SUFFIX)] if is_fifo(resource_name) else resource_name
 
 
 def _digest(*parts: str) -> str:
@@ -41,11 +55,11 @@ def _digest(*parts: str) -> str:
 
 
 def _readable(*parts: str) -> str:
-    return "-".join(re.sub(r"[^A-Za-z0-9_-]", "", base_name(p)) for p in parts)
+    return "-".join(re.sub(r"[^A-Za-z0-9_-]", "", user_name(p)) for p in parts)
 
 
 def queue_name(topic: str, role: str, label: str = "") -> str:
-    """The SQS queue of ``topic`` for a role (``group``, ``tmp``, ``dlq``) and label.
+    """The SQS queue of resource ``topic`` for a role (``group``, ``tmp``, ``dlq``) and label.
 
     ``<topic>-<label>`` cut to fit, then ``-<hash of role, topic, label>``; FIFO topics get
     FIFO queues. Any process computes the same name, so a group finds its queue again.
@@ -61,35 +75,47 @@ def _room(topic: str) -> int:
 
 
 def queue_prefix(topic: str) -> str:
-    """What every queue name of ``topic`` starts with (for ListQueues)."""
+    """What every queue name of resource ``topic`` starts with (for ListQueues)."""
     return (_readable(topic) + "-")[: _room(topic)]
 
 
 def dead_letter_topic(topic: str) -> str:
-    """``<topic>-DLT`` (``<base>-DLT.fifo`` for FIFO): SQS/SNS names cannot contain '.'."""
-    suffix = FIFO_SUFFIX if is_fifo(topic) else ""
-    base = base_name(topic)
-    room = MAX_NAME - len(suffix) - len(_DLT_SUFFIX)
+    """``<topic>-DLT`` (a user name: SQS/SNS names cannot contain '.'), hash-shortened to
+    fit the name rule; it gets the kind of its topic (FIFO redrives only to FIFO)."""
+    base = user_name(topic)
+    room = MAX_TOPIC - len(_DLT_SUFFIX)
     if len(base) > room:
         base = f"{base[: room - HASH_CHARS - 1]}-{_digest('dlt', topic)}"
-    return f"{base}{_DLT_SUFFIX}{suffix}"
+    return f"{base}{_DLT_SUFFIX}"
 
 
-def check_topic(name: str, *, fifo_only: bool) -> str:
+def check_topic(name: str) -> str:
     """Refuse names the service would refuse, before any request."""
-    NAME_RULE.check(name)
-    if fifo_only and not is_fifo(name):
-        raise InvalidTopicName(
-            name, "this connection is in FIFO mode (?fifo=true): topic names must end in '.fifo'"
-        )
-    return name
+    return NAME_RULE.check(name)
+
+
+def partition_group(partition: int) -> str:
+    """The MessageGroupId of a partition of a partitioned topic: SQS FIFO hands one message
+    group to one consumer at a time, so a partition is consumed in order, by one member."""
+    return str(partition)
+
+
+def partition_of(group_id: str | None, partitions: int) -> int | None:
+    """The partition a received message's MessageGroupId names (None: not one of ours)."""
+    if partitions == 1:
+        return 0
+    if group_id is None or not group_id.isdigit():
+        return None
+    partition = int(group_id)
+    return partition if partition < partitions else None
 
 
 _GROUP_ID = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}")
 
 
 def message_group_id(key: bytes) -> str:
-    """FIFO MessageGroupId of a key: the key itself when it is allowed, else a hash."""
+    """FIFO MessageGroupId of a key on a one-partition FIFO topic: the key itself when it
+    is allowed, else a hash."""
     try:
         text = key.decode("ascii")
     except UnicodeDecodeError:

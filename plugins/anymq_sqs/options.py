@@ -5,7 +5,7 @@ sqs://?region=eu-west-1&profile=dev       AWS with a profile
 sqs://KEY:SECRET@?region=eu-west-1        AWS with keys in the URL (never shown)
 sqs://127.0.0.1:4566                      shorthand for endpoint_url=http://127.0.0.1:4566
 sqs://?endpoint_url=http://127.0.0.1:4566&region=us-east-1
-sqs://127.0.0.1:4566?fifo=true            FIFO mode: KEY_ORDERING, topics end in .fifo
+sqs://127.0.0.1:4566?fifo=true            FIFO mode: every topic FIFO (key order, no delays)
 sqs://127.0.0.1:4566?mode=queue           one queue per topic, no SNS
 """
 
@@ -57,7 +57,12 @@ class SqsOptions(Options):
         "sns",
         "sns (topic = SNS topic, group = subscribed queue) or queue (one queue per topic)",
     )
-    fifo = Option(Bool(), False, "FIFO mode: topics end in .fifo, key_ordering declared")
+    fifo = Option(
+        Bool(),
+        False,
+        "every topic FIFO (key order also on one-partition topics, no delays); without it "
+        "only partitioned topics are",
+    )
     visibility_timeout = Option(
         Int(1, 43_200), 30, "seconds a received message stays invisible", scopes=CONSUMER
     )

@@ -1,21 +1,27 @@
 """Sending: SNS Publish/PublishBatch (mode=sns) or SQS SendMessage/SendMessageBatch (mode=queue).
 
-Batches go out 10 entries at a time, also cut by the service's total payload limit. FIFO
-topics get the key as MessageGroupId (keyless messages a random one: no order to keep) and a
-fresh MessageDeduplicationId per send, so identical bodies are never dropped and a botocore
-retry of the same request is. SNS has no per-message delay, so delayed messages are sent
-straight to the topic's subscribed queues with DelaySeconds.
+Batches go out 10 entries at a time, also cut by the service's total payload limit. The
+topic's kind (standard or FIFO, its partition count) is looked up once per topic. Every
+message gets a partition (``anymq.partitioners``: murmur2 of the key as Kafka's Java client,
+round robin when asked, or the one given): 0 on a one-partition topic. On a partitioned
+(FIFO) topic the partition is the MessageGroupId, so a partition is consumed in order by
+one member at a time; on a one-partition FIFO topic the key is (keyless messages a random
+one: no order to keep). Every FIFO send gets a fresh MessageDeduplicationId, so identical
+bodies are never dropped and a botocore retry of the same request is. SNS has no
+per-message delay, so delayed messages are sent straight to the topic's subscribed queues
+with DelaySeconds.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
+from anymq import partitioners
 from anymq.backend import Outgoing, ProducerDriver, ProducerOptions
 from anymq.errors import (
     ClosedError,
@@ -27,8 +33,9 @@ from anymq.errors import (
 )
 from anymq.message import Receipt
 from anymq_sqs import codec, naming
+from anymq_sqs.admin import Kind
 from anymq_sqs.context import SqsContext
-from anymq_sqs.errors import BACKEND, is_not_found, translate
+from anymq_sqs.errors import BACKEND, translate
 
 MAX_DELAY = 900
 BATCH = 10
@@ -43,6 +50,7 @@ class SQSProducer(ProducerDriver):
         self.closed = False
         self._limit = context.settings.max_message_size
         self._checked: set[str] = set()
+        self._pick = partitioners.make(options.partitioner)
 
     # -- helpers -------------------------------------------------------------------------
     def _check(self, topic: str) -> None:
@@ -52,23 +60,46 @@ class SQSProducer(ProducerDriver):
             self.context.check(topic)
             self._checked.add(topic)
 
-    def _entry(self, topic: str, index: int, m: Outgoing, *, binary: bool) -> dict[str, Any]:
+    async def _kind(self, topic: str) -> Kind:
+        """The topic's kind (cached by the topology); created if missing and auto-created."""
+        return await self.context.topology.kind(topic, create=self.context.settings.auto_create)
+
+    def _partition(self, kind: Kind, m: Outgoing) -> int:
+        partitions = kind.partitions
+        if m.partition is not None:
+            if m.partition >= partitions:
+                raise ConfigError(
+                    f"partition {m.partition} does not exist: topic {kind.topic!r} has "
+                    f"{partitions} partition(s)"
+                )
+            return m.partition
+        return self._pick(m.key, partitions) if partitions > 1 else 0
+
+    def _entry(self, kind: Kind, index: int, m: Outgoing, *, binary: bool) -> dict[str, Any]:
         body, attrs = codec.encode(m.value, m.key, m.headers, binary=binary)
         size = codec.wire_size(body, attrs)
         if size > self._limit:
             raise MessageTooLarge(size, self._limit, BACKEND)
-        entry: dict[str, Any] = {"Id": str(index), "_size": size}
+        partition = self._partition(kind, m)
+        entry: dict[str, Any] = {"Id": str(index), "_size": size, "_partition": partition}
         if attrs:
             entry["MessageAttributes"] = attrs
-        if naming.is_fifo(topic):
-            entry["MessageGroupId"] = (
-                naming.message_group_id(m.key) if m.key is not None else uuid.uuid4().hex
-            )
+        if kind.fifo:
+            if kind.partitions > 1:
+                group = naming.partition_group(partition)
+            elif m.key is not None:
+                group = naming.message_group_id(m.key)
+            else:
+                group = uuid.uuid4().hex
+            entry["MessageGroupId"] = group
             entry["MessageDeduplicationId"] = uuid.uuid4().hex
         if m.delay:
-            if naming.is_fifo(topic):
+            if kind.fifo:
                 raise UnsupportedFeature(
-                    "delayed_delivery", BACKEND, "FIFO queues have no per-message delay"
+                    "delayed_delivery",
+                    BACKEND,
+                    f"topic {kind.topic!r} is a FIFO topic (partitioned, or made with "
+                    "?fifo=true): FIFO queues have no per-message delay",
                 )
             if m.delay > MAX_DELAY:
                 raise ConfigError(f"SQS delays at most {MAX_DELAY} s, got delay={m.delay}")
@@ -93,86 +124,97 @@ class SQSProducer(ProducerDriver):
         return chunks
 
     def _fail(self, exc: BaseException, topic: str, doing: str) -> Exception:
-        return translate(
+        error = translate(
             exc, endpoint=self.context.settings.endpoint, topic=topic, doing=doing, publishing=True
         )
-
-    async def _to_topic(self, topic: str, call: Callable[[], Awaitable[Any]]) -> Any:
-        """``call()`` (an SNS publish); once more after auto-creating a missing topic."""
-        doing = f"publishing to {topic}"
-        try:
-            return await call()
-        except (ClientError, BotoCoreError) as exc:
-            if not (self.context.settings.auto_create and is_not_found(exc)):
-                raise self._fail(exc, topic, doing) from exc
-        await self.context.topology.create_topic(topic)
-        try:
-            return await call()
-        except (ClientError, BotoCoreError) as again:
-            raise self._fail(again, topic, doing) from again
+        if isinstance(error, TopicNotFound):  # deleted elsewhere: look it up again next time
+            self.context.topology.forget(topic)
+        return error
 
     # -- sending -------------------------------------------------------------------------
     async def send(self, topic: str, message: Outgoing) -> Receipt:
         self._check(topic)
         if message.delay or self.context.queue_mode:
             return (await self.send_batch(topic, [message]))[0]
-        entry = self._entry(topic, 0, message, binary=False)
+        try:
+            return await self._send(topic, message)
+        except TopicNotFound:
+            if not self.context.settings.auto_create:
+                raise
+        return await self._send(topic, message)  # deleted elsewhere: created again
+
+    async def send_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[Receipt]:
+        self._check(topic)
+        ids: list[str | None] = [None] * len(messages)
+        try:
+            return await self._send_batch(topic, messages, ids)
+        except TopicNotFound:
+            if not self.context.settings.auto_create or any(ids):
+                raise
+        return await self._send_batch(topic, messages, ids)  # deleted elsewhere: made again
+
+    async def _send(self, topic: str, message: Outgoing) -> Receipt:
+        kind = await self._kind(topic)
+        entry = self._entry(kind, 0, message, binary=False)
+        topology = self.context.topology
         kwargs: dict[str, Any] = {
-            "TopicArn": self.context.topology.topic_arn(topic),
+            "TopicArn": topology.topic_arn(kind.resource),
             "Message": entry["_body"],
         }
         for name in ("MessageAttributes", "MessageGroupId", "MessageDeduplicationId"):
             if name in entry:
                 kwargs[name] = entry[name]
-        sns = self.context.topology.sns
-        response = await self._to_topic(topic, lambda: sns.publish(**kwargs))
-        return Receipt(topic, None, None, response.get("MessageId"))
+        try:
+            response = await topology.sns.publish(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(exc, topic, f"publishing to {topic}") from exc
+        return Receipt(topic, entry["_partition"], None, response.get("MessageId"))
 
-    async def send_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[Receipt]:
-        self._check(topic)
+    async def _send_batch(
+        self, topic: str, messages: Sequence[Outgoing], ids: list[str | None]
+    ) -> list[Receipt]:
+        """Every entry is built (and checked) before the first request."""
+        kind = await self._kind(topic)
         queue_mode = self.context.queue_mode
         entries = [
-            self._entry(topic, i, m, binary=queue_mode or bool(m.delay))
+            self._entry(kind, i, m, binary=queue_mode or bool(m.delay))
             for i, m in enumerate(messages)
         ]
-        ids: list[str | None] = [None] * len(entries)
         if queue_mode:
-            url = await self._queue_url(topic)
+            url = await self._queue_url(kind)
             for chunk in self._chunks(entries):
                 await self._send_queue(topic, url, chunk, ids)
-            return [Receipt(topic, None, None, i) for i in ids]
-        now = [e for e in entries if "DelaySeconds" not in e]
-        later = [e for e in entries if "DelaySeconds" in e]
-        for chunk in self._chunks(now):
-            await self._publish(topic, chunk, ids)
-        if later:
-            await self._send_delayed(topic, later, ids)
-        return [Receipt(topic, None, None, i) for i in ids]
+        else:
+            now = [e for e in entries if "DelaySeconds" not in e]
+            later = [e for e in entries if "DelaySeconds" in e]
+            for chunk in self._chunks(now):
+                await self._publish(kind, chunk, ids)
+            if later:
+                await self._send_delayed(kind, later, ids)
+        return [Receipt(topic, e["_partition"], None, i) for e, i in zip(entries, ids, strict=True)]
 
-    async def _queue_url(self, topic: str) -> str:
-        topology = self.context.topology
-        url = await topology.queue_url(topic)
+    async def _queue_url(self, kind: Kind) -> str:
+        url = await self.context.topology.queue_url(kind.resource)
         if url is None:
-            if not self.context.settings.auto_create:
-                raise TopicNotFound(topic, BACKEND)
-            await topology.create_topic(topic)
-            url = await topology.queue_url(topic)
-            assert url is not None
+            self.context.topology.forget(kind.topic)
+            raise TopicNotFound(kind.topic, BACKEND)
         return url
 
     async def _publish(
-        self, topic: str, chunk: list[dict[str, Any]], ids: list[str | None]
+        self, kind: Kind, chunk: list[dict[str, Any]], ids: list[str | None]
     ) -> None:
         request = [
             {k: v for k, v in e.items() if not k.startswith("_")} | {"Message": e["_body"]}
             for e in chunk
         ]
-        sns = self.context.topology.sns
-        arn = self.context.topology.topic_arn(topic)
-        response = await self._to_topic(
-            topic, lambda: sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=request)
-        )
-        self._settle(topic, response, ids)
+        topology = self.context.topology
+        try:
+            response = await topology.sns.publish_batch(
+                TopicArn=topology.topic_arn(kind.resource), PublishBatchRequestEntries=request
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(exc, kind.topic, f"publishing to {kind.topic}") from exc
+        self._settle(kind.topic, response, ids)
 
     async def _send_queue(
         self, topic: str, url: str, chunk: list[dict[str, Any]], ids: list[str | None]
@@ -204,23 +246,21 @@ class SQSProducer(ProducerDriver):
             )
 
     async def _send_delayed(
-        self, topic: str, entries: list[dict[str, Any]], ids: list[str | None]
+        self, kind: Kind, entries: list[dict[str, Any]], ids: list[str | None]
     ) -> None:
         """SNS cannot delay: send to every subscribed queue with DelaySeconds instead."""
         topology = self.context.topology
         try:
-            queues = await topology.subscribed_queues(topic)
+            queues = await topology.subscribed_queues(kind.resource)
         except TopicNotFound:
-            if not self.context.settings.auto_create:
-                raise
-            await topology.create_topic(topic)
-            queues = []
+            topology.forget(kind.topic)
+            raise
         for queue in queues:
             url = await topology.queue_url(queue)
             if url is None:
                 continue
             for chunk in self._chunks(entries):
-                await self._send_queue(topic, url, chunk, ids)
+                await self._send_queue(kind.topic, url, chunk, ids)
 
     async def close(self) -> None:
         self.closed = True

@@ -25,7 +25,6 @@ PROFILE = CompareProfile(
     address=endpoint,
     clients=("aiobotocore", "botocore"),
     loggers=("botocore", "aiobotocore"),
-    topic_suffixes=(".fifo",),  # ?fifo=true: topics are FIFO queues
     # as tests/contract/test_sqs.py: moto answers in 0.1-0.5 s
     tuning={"quiet_period": 0.3, "delivery_timeout": 20.0},
     # SQS is far slower than the rest: fewer messages keep the run short (the ratio to the

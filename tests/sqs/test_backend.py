@@ -106,13 +106,13 @@ async def test_live_right_after_start(sqs_url: str) -> None:
 
 async def test_long_names_make_valid_distinct_queue_names(sqs_url: str) -> None:
     long_topic = "t" * 75 + ".fifo"
-    groups = ["g" * 80, "g" * 79 + "h"]
+    groups = ["g" * 75, "g" * 74 + "h"]  # the longest group names (the topic rule)
     names = {naming.queue_name(long_topic, "group", g) for g in groups}
     assert len(names) == 2
     assert all(len(n) <= 80 and n.endswith(".fifo") for n in names)
     assert naming.queue_name("a-b", "group", "c") != naming.queue_name("a", "group", "b-c")
     async with anymq.connect(sqs_url) as broker:
-        topic = unique("x" * 60)[:80]
+        topic = unique("x" * 60)[:75]  # the longest name, FIFO suffix included
         await broker.create_topic(topic)
         try:
             for group in groups:
@@ -256,19 +256,28 @@ async def test_client_side_dead_letter_has_spring_headers(sqs_url: str) -> None:
             await broker.delete_topic(dlt)
 
 
-async def test_fifo_mode_requires_fifo_names(sqs_url: str) -> None:
+async def test_fifo_mode_takes_the_same_names(sqs_url: str) -> None:
+    """?fifo=true: plain names (the .fifo suffix is anymq's business); a name that ends in
+    .fifo is refused on every URL, saying why."""
     async with anymq.connect(with_options(sqs_url, fifo=True)) as broker:
         assert anymq.Feature.KEY_ORDERING in broker.capabilities
         assert anymq.Feature.DELAYED_DELIVERY not in broker.capabilities
-        with pytest.raises(anymq.InvalidTopicName, match=r"\.fifo"):
-            await broker.create_topic(unique("plain"))
-        assert broker.driver.dead_letter_topic("orders.fifo", None) == "orders-DLT.fifo"
+        topic = unique("plain")
+        assert await broker.create_topic(topic)
+        try:
+            assert topic in await broker.list_topics()
+            assert (await broker.describe_topic(topic)).details["fifo"] is True
+        finally:
+            await broker.delete_topic(topic)
+        with pytest.raises(anymq.InvalidTopicName, match=r"anymq adds that suffix"):
+            await broker.create_topic("orders.fifo")
+        assert broker.driver.dead_letter_topic("orders", None) == "orders-DLT"
 
 
 async def test_fifo_keeps_identical_bodies(sqs_url: str) -> None:
     """A fresh deduplication id per send: identical bodies are two messages, not one."""
     async with anymq.connect(with_options(sqs_url, fifo=True)) as broker:
-        topic = unique("same", fifo=True)
+        topic = unique("same")
         await broker.create_topic(topic)
         try:
             async with broker.consumer(topic, "g") as consumer, broker.producer() as producer:

@@ -54,7 +54,7 @@ async def test_messages_of_a_cancelled_poll_go_back_at_once(
 ) -> None:
     url = with_options(sqs_url, fifo="true") if fifo else sqs_url
     async with anymq.connect(url) as broker:
-        topic = unique("cancel", fifo)
+        topic = unique("cancel")
         await broker.create_topic(topic)
         try:
             member = broker.consumer(topic, "g", wait_time=5, visibility_timeout=VISIBILITY)
@@ -90,9 +90,10 @@ async def test_cancel_racing_the_response_loses_nothing(sqs_url: str) -> None:
             async with broker.consumer(topic, "g"):
                 pass  # the group's queue exists from here on
             cancelled = 0
-            async with broker.producer() as producer, broker.consumer(
-                topic, "g", wait_time=1
-            ) as other:
+            async with (
+                broker.producer() as producer,
+                broker.consumer(topic, "g", wait_time=1) as other,
+            ):
                 for i, delay in enumerate((0, 0, 0.001, 0.002, 0.004, 0.008, 0.015, 0.03, 0.06)):
                     body = b"m%d" % i
                     member = broker.consumer(topic, "g", visibility_timeout=VISIBILITY)
