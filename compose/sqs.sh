@@ -110,7 +110,10 @@ cmd_start() {
         # setsid + nohup: the server outlives this shell and its terminal; moto keeps state in memory.
         # exec keeps the pid: subshell -> setsid (no fork, not a group leader) -> moto_server (a pyenv
         # shim execs the real python), so $! is the server's pid.
-        setsid nohup "$(moto_cmd)" -H 127.0.0.1 -p "$SQS_PORT" >>"$LOGFILE" 2>&1 </dev/null &
+        # compose/moto_fifo.py is moto_server with AWS's FIFO message-group rule restored
+        # (moto 5.2 hands one group to two receivers at once; see that file).
+        setsid nohup "$PY" "$REPO_ROOT/compose/moto_fifo.py" -H 127.0.0.1 -p "$SQS_PORT" \
+            >>"$LOGFILE" 2>&1 </dev/null &
         echo $! >"$PIDFILE"
     fi
     local pid; pid="$(tr -dc '0-9' <"$PIDFILE")"

@@ -127,21 +127,22 @@ async def audit(broker: anymq.Broker) -> dict[str, object]:
 async def main() -> dict[str, object]:
     async with anymq.connect(URL) as broker:
         await broker.create_topic(ORDERS, partitions=3, groups=["billing", "notifications"])
-        await broker.create_topic(DEAD, groups=["audit"])
+        # dead letters keep their partition, so the dead-letter topic has as many (as Spring
+        # Kafka expects, and SQS wants both FIFO)
+        await broker.create_topic(DEAD, partitions=3, groups=["audit"])
         try:
             events = await place_orders(broker)  # before any consumer started
             billing = Billing(expected=events - 1)
             stop = asyncio.Event()
-            members = [
-                asyncio.create_task(billing_member(broker, "billing-1", billing, stop, STOP_AFTER)),
-                asyncio.create_task(billing_member(broker, "billing-2", billing, stop, None)),
-            ]
-            notified = asyncio.create_task(notifications(broker, events))
-            dead = asyncio.create_task(audit(broker))
-            async with asyncio.timeout(120):
-                await asyncio.gather(billing.done.wait(), notified, dead)
+            # a task group: if any part fails, the others stop and the error shows at once
+            async with asyncio.timeout(120), asyncio.TaskGroup() as parts:
+                parts.create_task(billing_member(broker, "billing-1", billing, stop, STOP_AFTER))
+                parts.create_task(billing_member(broker, "billing-2", billing, stop, None))
+                notified = parts.create_task(notifications(broker, events))
+                dead = parts.create_task(audit(broker))
+                await billing.done.wait()
+                await asyncio.wait([notified, dead])
                 stop.set()
-                await asyncio.gather(*members)
             return {
                 "events": events,
                 "billed": billing.billed,

@@ -6,7 +6,7 @@ the ``.fifo`` suffix of FIFO resources is the backend's business.
 
 On an emulator the suite runs against a moto_server of its own that holds a FIFO message
 group while a message of it is in flight, as AWS does (moto 5.2 hands one group to two
-members at once: tests/sqs/moto_fifo.py). Against AWS it runs on the URL as given.
+members at once: compose/moto_fifo.py). Against AWS it runs on the URL as given.
 """
 
 from __future__ import annotations

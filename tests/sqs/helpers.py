@@ -29,7 +29,7 @@ def unique(label: str) -> str:
     return f"anymq-sqs-{label}-{uuid.uuid4().hex[:8]}"
 
 
-MOTO_FIFO = Path(__file__).with_name("moto_fifo.py")
+MOTO_FIFO = Path(__file__).resolve().parents[2] / "compose" / "moto_fifo.py"
 
 
 @contextlib.contextmanager

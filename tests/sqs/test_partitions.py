@@ -2,7 +2,7 @@
 
 Run against a moto_server of the module's own that holds a FIFO message group while one of
 its messages is in flight, as AWS does (``aws_like``; the shared moto 5.2 does not, see
-tests/sqs/moto_fifo.py), or against AWS itself when ANYMQ_SQS_URL points there.
+compose/moto_fifo.py), or against AWS itself when ANYMQ_SQS_URL points there.
 """
 
 from __future__ import annotations

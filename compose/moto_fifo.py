@@ -1,4 +1,4 @@
-"""``python tests/sqs/moto_fifo.py -H 127.0.0.1 -p PORT``: moto_server with AWS's FIFO rule.
+"""``python compose/moto_fifo.py -H 127.0.0.1 -p PORT``: moto_server with AWS's FIFO rule.
 
 AWS never hands out a message of a FIFO message group while another message of that group
 is in flight. moto 5.2 does, two ways:
