@@ -20,7 +20,7 @@ class ClassicConsumer(PickingConsumer):
     """Picks the consumer the topic needs, then forwards to it."""
 
     native_requeue = True
-    native_dead_letters = True
+    native_dead_letters = False  # dead letters are the consumer's (consumer.py)
 
     def __init__(self, context: RabbitContext, options: ConsumerOptions) -> None:
         super().__init__()

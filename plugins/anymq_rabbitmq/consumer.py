@@ -33,7 +33,7 @@ from anymq.delivery import Delivery
 from anymq.errors import ConfigError, TopicNotFound
 from anymq.message import Received
 from anymq_rabbitmq import headers as hdr
-from anymq_rabbitmq.connection import queue_down
+from anymq_rabbitmq.connection import Amqp, queue_down
 from anymq_rabbitmq.context import RabbitContext
 from anymq_rabbitmq.declare import QueuePlan, prepare_queue
 from anymq_rabbitmq.options import RabbitOptions
@@ -247,9 +247,12 @@ class QueueConsumer(ConsumerDriver):
 
     # -- primitives for anymq.delivery -------------------------------------------------------
     native_requeue = True  # basic.nack(requeue=True)
-    native_dead_letters = True
-    """A group queue counts deliveries (quorum delivery-limit) and dead-letters rejected
-    messages through its dead-letter exchange; stream groups say otherwise."""
+    native_dead_letters = False
+    """max_deliveries and dead_letter_topic are the consumer's, not the queue's: Delivery
+    dead-letters (its headers, a confirmed publish, then the ack) and counts from the
+    quorum queue's x-delivery-count, so a group takes each consumer's settings as on every
+    other backend. A queue declared by an older anymq with x-delivery-limit and
+    x-dead-letter-exchange keeps them: RabbitMQ still applies them too (see declare.py)."""
 
     @staticmethod
     def _channel_of(message: Received) -> tuple[aiormq.abc.AbstractChannel, int] | None:
@@ -270,11 +273,31 @@ class QueueConsumer(ConsumerDriver):
     async def reject(self, message: Received) -> None:
         await self._nack(message, requeue=False)
 
+    async def dead_letter(self, message: Received, topic: str, headers: dict[str, bytes]) -> None:
+        await publish_dead_letter(self.amqp, message, topic, headers)
+
     async def _nack(self, message: Received, *, requeue: bool) -> None:
         found = self._channel_of(message)
         if found is not None:
             with contextlib.suppress(amqp_errors.ChannelInvalidStateError):
                 await found[0].basic_nack(found[1], requeue=requeue, wait=False)
+
+
+async def publish_dead_letter(
+    amqp: Amqp, message: Received, topic: str, headers: dict[str, bytes]
+) -> None:
+    """Client-side dead letter (a consumer setting; RabbitMQ 3.10 also cannot dead-letter
+    into a stream): publish with a confirm; Delivery then acks: never lost, maybe twice."""
+    table = hdr.encode(headers, message.key, message.timestamp_ms or hdr.now_ms())
+    async with amqp.admin(confirms=True) as channel:
+        await channel.basic_publish(
+            message.body,
+            exchange=topic,
+            routing_key=topic,
+            properties=spec.Basic.Properties(
+                headers=table, delivery_mode=2, message_id=message.message_id
+            ),
+        )
 
 
 def convert(

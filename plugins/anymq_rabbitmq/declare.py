@@ -215,35 +215,36 @@ def claim(doc: Doc, meta: topo.TopicMeta, group: str) -> str:
 
 @dataclass(slots=True)
 class GroupRecord:
-    """A group's queue as the registry records it (see :func:`record`)."""
+    """A group's queue as the registry records it (see :func:`record`).
+
+    ``max_deliveries`` / ``dead_letter_topic`` are the queue's own ``x-delivery-limit`` /
+    ``x-dead-letter-exchange``, which only an older anymq declared (None for every queue
+    declared now: they are consumer settings, applied client-side by anymq.delivery).
+    """
 
     queue: str
     queue_type: str
     bindings: list[str]
-    max_deliveries: int | None
-    dead_letter_topic: str | None
+    max_deliveries: int | None = None
+    dead_letter_topic: str | None = None
     new: bool = False
     """Neither recorded nor its queue existed before (set by :func:`ensure_group_locked`)."""
 
     @classmethod
     def wanted(
-        cls,
-        ctx: RabbitContext,
-        meta: topo.TopicMeta,
-        group: str,
-        queue: str,
-        max_deliveries: int | None,
-        dlx: str | None,
+        cls, ctx: RabbitContext, meta: topo.TopicMeta, group: str, queue: str
     ) -> GroupRecord:
-        """What a consumer asks for; a group asking nothing keeps what is recorded."""
+        """What the registry records for the group, else a new group of the URL's type."""
         entry = meta.groups.get(group)
-        queue_type = ctx.settings.queue_type
-        if entry is not None and max_deliveries is None and dlx is None:
-            queue_type = entry.get("queue_type", queue_type)
-            max_deliveries = entry.get("max_deliveries")
-            dlx = entry.get("dead_letter_topic")
-        bindings = list(entry.get("bindings", [])) if entry else []
-        return cls(queue, queue_type, bindings, max_deliveries, dlx)
+        if entry is None:
+            return cls(queue, ctx.settings.queue_type, [])
+        return cls(
+            queue,
+            entry.get("queue_type", ctx.settings.queue_type),
+            list(entry.get("bindings", [])),
+            entry.get("max_deliveries"),
+            entry.get("dead_letter_topic"),
+        )
 
     def save(self, meta: topo.TopicMeta, doc: Doc, group: str) -> None:
         """Remember it in the topic's registry entry (saved if the topic is known)."""
@@ -264,27 +265,27 @@ async def ensure_group_locked(
     meta: topo.TopicMeta,
     group: str,
     wanted: str | None,
-    max_deliveries: int | None,
-    dlx: str | None,
 ) -> GroupRecord:
     """Declare, bind and record a group's queue (one per partition on a partitioned
-    topic, each with a single active consumer; ``record.new``: it did not exist)."""
+    topic, each with a single active consumer; ``record.new``: it did not exist).
+
+    Only a missing queue is declared, without dead-letter arguments (max_deliveries and
+    dead_letter_topic are consumer settings). A queue that exists is used as it is: one an
+    older anymq declared with x-delivery-limit / x-dead-letter-exchange (or one made outside
+    anymq) keeps its arguments, so no consumer meets PRECONDITION_FAILED after an upgrade.
+    """
     known = group in meta.groups
-    unrecorded = not known and max_deliveries is None and dlx is None
-    record = GroupRecord.wanted(ctx, meta, group, claim(doc, meta, group), max_deliveries, dlx)
+    record = GroupRecord.wanted(ctx, meta, group, claim(doc, meta, group))
     queues = group_queues(meta, record.queue)
-    record.new = not (known or await topo.queue_counts(ctx.amqp, queues[0]) is not None)
-    args = topo.queue_arguments(
-        meta,
-        record.queue_type,
-        max_deliveries=record.max_deliveries,
-        dead_letter_exchange=record.dead_letter_topic,
-    )
+    existing = [await topo.queue_counts(ctx.amqp, queue) is not None for queue in queues]
+    record.new = not (known or existing[0])
+    if not any(existing):  # every queue is declared now, without dead-letter arguments
+        record.max_deliveries = record.dead_letter_topic = None
+    args = topo.queue_arguments(meta, record.queue_type)
     if meta.partitioned:
         args["x-single-active-consumer"] = True
-    for queue in queues:
-        if not (unrecorded and await topo.queue_counts(ctx.amqp, queue) is not None):
-            # A queue anymq has no record of (topic made outside anymq) is used as it is.
+    for queue, exists in zip(queues, existing, strict=True):
+        if not exists:
             await topo.declare_queue(ctx.amqp, queue, args, f"group {group!r}")
     if wanted is not None or not record.bindings:
         each = binding(meta, wanted)
@@ -330,10 +331,9 @@ async def prepare_queue(ctx: RabbitContext, options: ConsumerOptions) -> QueuePl
         dlx = options.dead_letter_topic
         if dlx is not None:
             dead = await meta_locked(ctx, doc, dlx, create="topic")
-            await ensure_group_locked(ctx, doc, dead, group, None, None, None)
-        record = await ensure_group_locked(
-            ctx, doc, meta, group, options.binding, options.max_deliveries, dlx
-        )
+            # The dead-letter topic's queue for this group: a dead letter has a home.
+            await ensure_group_locked(ctx, doc, dead, group, None)
+        record = await ensure_group_locked(ctx, doc, meta, group, options.binding)
     quorum = record.queue_type == "quorum"
     if meta.partitioned:
         parts = tuple(group_queues(meta, record.queue))
@@ -353,7 +353,7 @@ async def prepare_stream_group(ctx: RabbitContext, options: ConsumerOptions) -> 
         dlx = options.dead_letter_topic
         if dlx is not None:
             await meta_locked(ctx, doc, dlx, create="topic")
-        record = GroupRecord.wanted(ctx, meta, group, queue, options.max_deliveries, dlx)
+        record = GroupRecord.wanted(ctx, meta, group, queue)
         work = topo.TopicMeta(name=topic)  # retention lives on the stream, not here
         # No x-dead-letter-exchange: RabbitMQ 3.10 does not dead-letter into streams,
         # so stream-mode groups dead-letter client-side (StreamGroupConsumer.nack).

@@ -4,8 +4,8 @@ Mapping (see docs/backends/rabbitmq.md):
 
 - topic: a durable exchange (topic type by default), recorded in anymq's registry;
 - group: the durable queue ``<topic>.<group>`` bound to the exchange, the group's ``.`` and
-  ``%`` escaped so no two pairs share it (naming.py; quorum by default, so x-delivery-limit
-  dead-letters to ``<topic>.DLT`` and x-delivery-count counts);
+  ``%`` escaped so no two pairs share it (naming.py; quorum by default, so x-delivery-count
+  counts; consumers dead-letter to ``<topic>.DLT`` themselves, see consumer.py);
 - no group: an exclusive auto-delete queue that lives as long as the consumer;
 - retention: message TTL / max-length / max-length-bytes of the group queues;
 - ``mode=stream``: every topic also gets a stream; groups read it through a pump that

@@ -34,7 +34,7 @@ class RabbitOptions(Options):
     queue_type = Option(
         Choice("quorum", "classic"),
         "quorum",
-        "type of group / work queues; classic drops dead letters",
+        "type of group / work queues; classic counts no deliveries: no dead letters",
     )
     exchange_type = Option(
         Choice(*EXCHANGE_TYPES),

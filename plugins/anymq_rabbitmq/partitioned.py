@@ -32,7 +32,7 @@ from anymq.backend import ConsumerDriver, ConsumerOptions
 from anymq.errors import TopicNotFound
 from anymq.message import Received
 from anymq_rabbitmq.connection import queue_down
-from anymq_rabbitmq.consumer import convert
+from anymq_rabbitmq.consumer import convert, publish_dead_letter
 from anymq_rabbitmq.context import RabbitContext
 from anymq_rabbitmq.declare import QueuePlan
 from anymq_rabbitmq.naming import Names
@@ -66,7 +66,7 @@ class PartitionedConsumer(ConsumerDriver):
     """Reads the partition queues of one group that the roster assigns to this member."""
 
     native_requeue = True
-    native_dead_letters = True
+    native_dead_letters = False  # a consumer setting, as on a group queue (consumer.py)
 
     def __init__(self, context: RabbitContext, options: ConsumerOptions, plan: QueuePlan) -> None:
         assert options.group is not None
@@ -267,6 +267,9 @@ class PartitionedConsumer(ConsumerDriver):
 
     async def requeue(self, message: Received, delay: float | None) -> None:
         await self._nack(message, requeue=True)
+
+    async def dead_letter(self, message: Received, topic: str, headers: dict[str, bytes]) -> None:
+        await publish_dead_letter(self.amqp, message, topic, headers)
 
     async def reject(self, message: Received) -> None:
         await self._nack(message, requeue=False)

@@ -371,23 +371,6 @@ async def remote_seek(
         raise BrokerUnavailable(f"seek failed in the group's pump: {answer.get('error')}")
 
 
-async def publish_dead_letter(
-    amqp: Amqp, message: Received, topic: str, headers: dict[str, bytes]
-) -> None:
-    """Client-side dead letter (RabbitMQ 3.10 cannot dead-letter into a stream): publish
-    with a confirm; Delivery then acks: never lost, maybe twice."""
-    table = hdr.encode(headers, message.key, message.timestamp_ms or hdr.now_ms())
-    async with amqp.admin(confirms=True) as channel:
-        await channel.basic_publish(
-            message.body,
-            exchange=topic,
-            routing_key=topic,
-            properties=spec.Basic.Properties(
-                headers=table, delivery_mode=2, message_id=message.message_id
-            ),
-        )
-
-
 class StreamGroupConsumer(QueueConsumer):
     """A member of a stream-mode group: consumes the work queue, contends for the pump."""
 
@@ -464,12 +447,6 @@ class StreamGroupConsumer(QueueConsumer):
         received.partition = 0
         received.offset = offset if isinstance(offset, int) else None
         return received
-
-    # -- dead letters: client-side (RabbitMQ 3.10 cannot dead-letter into a stream) ------
-    native_dead_letters = False
-
-    async def dead_letter(self, message: Received, topic: str, headers: dict[str, bytes]) -> None:
-        await publish_dead_letter(self.amqp, message, topic, headers)
 
     # -- seek --------------------------------------------------------------------------------
     async def seek(self, position: Pos) -> None:

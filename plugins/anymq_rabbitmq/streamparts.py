@@ -35,7 +35,6 @@ from anymq_rabbitmq.streamgroup import (
     StreamBroadcastConsumer,
     StreamGroupConsumer,
     local_seek,
-    publish_dead_letter,
     remote_seek,
 )
 from anymq_rabbitmq.streams import position_request
@@ -56,8 +55,6 @@ def _parts(meta: TopicMeta, position: Pos) -> list[int]:
 
 class PartitionedStreamGroup(PartitionedConsumer):
     """A member of a stream-mode group on a partitioned topic (see the module docstring)."""
-
-    native_dead_letters = False  # client-side: RabbitMQ 3.10 cannot dead-letter into streams
 
     def __init__(
         self,
@@ -129,9 +126,6 @@ class PartitionedStreamGroup(PartitionedConsumer):
         offset = (message.header.properties.headers or {}).get(hdr.OFFSET)
         received.offset = offset if isinstance(offset, int) else None
         return received
-
-    async def dead_letter(self, message: Received, topic: str, headers: dict[str, bytes]) -> None:
-        await publish_dead_letter(self.amqp, message, topic, headers)
 
     async def seek(self, position: Pos) -> None:
         """Move the named partition (or every one): give back what this member holds of

@@ -250,14 +250,9 @@ def stream_arguments(meta: TopicMeta, settings: Any) -> dict[str, Any]:
     return args
 
 
-def queue_arguments(
-    meta: TopicMeta,
-    queue_type: str,
-    *,
-    max_deliveries: int | None = None,
-    dead_letter_exchange: str | None = None,
-) -> dict[str, Any]:
-    """Arguments of a group queue: its type, the topic's retention, dead-lettering."""
+def queue_arguments(meta: TopicMeta, queue_type: str) -> dict[str, Any]:
+    """Arguments of a group queue: its type and the topic's retention. No dead-letter
+    arguments: max_deliveries and dead_letter_topic are consumer settings (consumer.py)."""
     args: dict[str, Any] = {"x-queue-type": queue_type}
     if meta.retention_ms is not None:
         args["x-message-ttl"] = int(meta.retention_ms)
@@ -265,20 +260,4 @@ def queue_arguments(
         args["x-max-length-bytes"] = int(meta.retention_bytes)
     if meta.retention_messages is not None:
         args["x-max-length"] = int(meta.retention_messages)
-    if max_deliveries is not None and queue_type == "quorum":
-        # Quorum queues dead-letter once a message was returned more than the limit:
-        # x-delivery-limit=N allows N+1 deliveries (checked on 3.10), so N = max - 1.
-        args["x-delivery-limit"] = max_deliveries - 1
-    if dead_letter_exchange is not None:
-        args["x-dead-letter-exchange"] = dead_letter_exchange
-        if (
-            queue_type == "quorum"
-            and meta.retention_bytes is None
-            and meta.retention_messages is None
-        ):
-            # At-least-once dead-lettering keeps a message until the dead-letter queue has
-            # confirmed it; RabbitMQ requires reject-publish overflow for it, which only
-            # matters with a length limit, so queues with length retention stay at-most-once.
-            args["x-dead-letter-strategy"] = "at-least-once"
-            args["x-overflow"] = "reject-publish"
     return args

@@ -82,6 +82,20 @@ SEMANTICS: tuple[Semantic, ...] = (
         " starts, with the default start and with start='latest'.",
     ),
     Semantic(
+        "test_declared_group_dead_letters_with_consumer_settings",
+        "a declared group dead-letters with its consumer's settings",
+        "Groups",
+        "A group declared without max_deliveries, consumed with max_deliveries=2 and a"
+        " dead_letter_topic, dead-letters a message nacked twice with its headers.",
+    ),
+    Semantic(
+        "test_group_takes_dead_letter_settings_from_each_consumer",
+        "dead-letter settings belong to the consumer",
+        "Groups",
+        "A group used without max_deliveries, then with it, then with another"
+        " dead_letter_topic: each consumer's settings apply.",
+    ),
+    Semantic(
         "test_create_topic_declares_its_groups",
         "create_topic(groups=...) declares the groups",
         "Groups",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 import anymq
+from anymq.deadletter import PREFIX
 from anymq.features import Feature
 from anymq.testing.context import TestContext
 from anymq.testing.decorators import requires
@@ -18,6 +19,47 @@ from anymq.testing.decorators import requires
 
 def _values(messages: list[anymq.Received]) -> list[bytes]:
     return sorted(m.value for m in messages)
+
+
+async def _nacked_until_dead(
+    ctx: TestContext,
+    broker: anymq.Broker,
+    topic: str,
+    group: str,
+    dlt: str,
+    value: bytes,
+    *,
+    send: bool = True,
+) -> anymq.Received:
+    """Consume ``group`` with max_deliveries=2 and ``dlt``; nack ``value`` (sent first
+    unless it waits already) until it is dead-lettered and return the dead letter."""
+    async with (
+        broker.consumer(topic, group, max_deliveries=2, dead_letter_topic=dlt) as consumer,
+        broker.consumer(dlt, ctx.group("dlq")) as dead,
+    ):
+        if send:
+            async with broker.producer() as producer:
+                await producer.send(topic, value, key=b"pk", headers={"h": "v"})
+        counts = []
+        for _ in range(2):
+            [msg] = await ctx.collect(consumer, 1, ack=False)
+            assert msg.value == value, msg.value
+            counts.append(msg.delivery_count)
+            await msg.nack()
+        [letter] = await ctx.collect(dead, 1)
+        rest = [m.value for m in await ctx.quiet_receive(consumer)]
+    assert counts == [1, 2], f"delivery counts {counts}"
+    assert value not in rest, "the message came back after its dead letter"
+    return letter
+
+
+def _check_letter(letter: anymq.Received, topic: str, group: str, value: bytes) -> None:
+    assert letter.value == value
+    assert letter.key == b"pk"
+    assert letter.headers.get("h") == b"v", f"dead letter lost its headers: {letter.headers}"
+    assert letter.headers.get(PREFIX + "original-topic") == topic.encode(), letter.headers
+    assert letter.headers.get(PREFIX + "original-consumer-group") == group.encode()
+    assert letter.headers.get("anymq-delivery-count") == b"2", letter.headers
 
 
 class DeclareContract:
@@ -42,6 +84,53 @@ class DeclareContract:
         expected = [b"m%d" % i for i in range(4)]
         assert _values(got_plain) == expected, "a declared group lost what was sent before"
         assert _values(got_latest) == expected, "start='latest' skipped a declared group's"
+
+    @requires(Feature.DECLARED_GROUPS, Feature.DEAD_LETTER)
+    async def test_declared_group_dead_letters_with_consumer_settings(
+        self, ctx: TestContext
+    ) -> None:
+        """max_deliveries and dead_letter_topic are consumer settings: a group declared
+        without them (both ways of declaring) takes them from its consumer."""
+        async with ctx.broker() as broker:
+            a, b = ctx.group("a"), ctx.group("b")
+            topic = await ctx.topic(broker, partitions=ctx.partitions(3), groups=[a])
+            # Of the same kind (SQS redrives a FIFO queue only into a FIFO queue).
+            dlt = await ctx.topic(broker, "dlt", partitions=ctx.partitions(3))
+            assert await broker.create_group(topic, b) is True
+            async with broker.producer() as producer:  # each group gets it, unconsumed yet
+                await producer.send(topic, b"poison", key=b"pk", headers={"h": "v"})
+            letters = {
+                group: await _nacked_until_dead(
+                    ctx, broker, topic, group, dlt, b"poison", send=False
+                )
+                for group in (a, b)
+            }
+        for group, letter in letters.items():
+            _check_letter(letter, topic, group, b"poison")
+
+    @requires(Feature.CONSUMER_GROUPS, Feature.DEAD_LETTER)
+    async def test_group_takes_dead_letter_settings_from_each_consumer(
+        self, ctx: TestContext
+    ) -> None:
+        """A group used without max_deliveries, then with it, then with another
+        dead_letter_topic: each consumer's settings apply, and nothing is lost between."""
+        async with ctx.broker() as broker:
+            topic = await ctx.topic(broker)
+            first, second = await ctx.topic(broker, "dlt1"), await ctx.topic(broker, "dlt2")
+            group = ctx.group()
+            async with broker.consumer(topic, group) as plain:
+                async with broker.producer() as producer:
+                    await producer.send(topic, b"plain")
+                [msg] = await ctx.collect(plain, 1, ack=False)
+                await msg.nack()  # no limit asked: it comes back, as often as nacked
+                [again] = await ctx.collect(plain, 1)
+            assert (again.value, again.delivery_count) == (b"plain", 2)
+            one = await _nacked_until_dead(ctx, broker, topic, group, first, b"poison-1")
+            two = await _nacked_until_dead(ctx, broker, topic, group, second, b"poison-2")
+            async with broker.consumer(second, ctx.group("dlq")) as dead:
+                assert not await ctx.quiet_receive(dead), "a dead letter went twice"
+        _check_letter(one, topic, group, b"poison-1")
+        _check_letter(two, topic, group, b"poison-2")
 
     @requires(Feature.DECLARED_GROUPS)
     async def test_create_topic_declares_its_groups(self, ctx: TestContext) -> None:
