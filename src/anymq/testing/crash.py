@@ -39,10 +39,10 @@ class Victim:
     def _report(self, event: dict[str, Any]) -> None:
         key, seq = parse(str(event["body"]).encode())
         assert key == str(event["key"]).encode(), f"key and body disagree: {event}"
-        got = Delivery(NAME, key, seq, event["partition"], event["count"])
+        got = Delivery(NAME, key, seq, event["partition"], event["count"], at=event["at"])
         self.events.append(got)
         if event["acked"]:
-            self.events.append(Delivery(NAME, key, seq, got.partition, got.count, True))
+            self.events.append(Delivery(NAME, key, seq, got.partition, got.count, True, got.at))
             self.acked.add((key, seq))
         elif (key, seq) not in self.acked:
             self.held += 1

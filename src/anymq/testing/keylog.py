@@ -21,6 +21,7 @@ Duplicates themselves are allowed (at-least-once) and counted; only unexplained 
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -36,6 +37,9 @@ class Delivery:
     count: int
     ack: bool = False
     """An ack of the message (logged before it is sent), not a delivery."""
+    at: float = field(default_factory=time.monotonic, compare=False)
+    """When it happened (``time.monotonic()``: one clock for every process on the machine,
+    so a killed member's events interleave with the survivor's as they really happened)."""
 
 
 def value(key: bytes, seq: int) -> bytes:

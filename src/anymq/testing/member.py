@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 
 import anymq
@@ -41,6 +42,7 @@ async def ack_then_hold(consumer: Consumer, ack_first: int, report: Report) -> N
                     "partition": msg.partition,
                     "count": msg.delivery_count,
                     "acked": ack,
+                    "at": time.monotonic(),
                 }
             )
             if ack:

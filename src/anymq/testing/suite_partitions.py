@@ -207,7 +207,9 @@ class PartitionContract:
             await survivor.close()
         survived = log.deliveries
         # Linearised per key: the killed member had the key before the survivor took it.
-        log.events = victim.events + log.events
+        # one timeline: a broker that hands a key's partition from member to member between
+        # messages (SQS FIFO message groups) interleaves the two members' events
+        log.events = sorted(victim.events + log.events, key=lambda event: event.at)
         ctx.observe("kill.held_unacked", victim.held)
         ctx.observe("kill.duplicates", log.duplicates)
         got = {(d.key, d.seq) for d in survived}
