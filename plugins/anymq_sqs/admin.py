@@ -210,9 +210,12 @@ class Topology:
                 return urls
             kwargs["NextToken"] = token
 
-    async def set_redrive(self, url: str, dlq_arn: str, max_deliveries: int) -> None:
-        """Server-side safety net: after max_deliveries receives SQS moves the message."""
-        policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_deliveries})
+    async def set_redrive(self, url: str, dlq_arn: str | None, max_deliveries: int) -> None:
+        """Server-side safety net: after max_deliveries receives SQS moves the message to
+        ``dlq_arn``; None removes the policy (no queue to move it to)."""
+        policy = ""
+        if dlq_arn is not None:
+            policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_deliveries})
         try:
             await self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": policy})
         except ClientError as exc:
@@ -349,8 +352,9 @@ class Topology:
         attributes: dict[str, str] = {}
         sns_tags = [{"Key": TAG_ROLE, "Value": role}]
         if dead_letter:  # tagged as it is made: no process ever sees it as an ordinary topic
-            kind = replace(kind, dead_letter_queue=naming.queue_name(name, "dlq"))
-            sns_tags.append({"Key": TAG_DLQ, "Value": kind.dead_letter_queue})
+            queue = naming.queue_name(name, "dlq")
+            kind = replace(kind, dead_letter_queue=queue)
+            sns_tags.append({"Key": TAG_DLQ, "Value": queue})
         if fifo:
             attributes = {"FifoTopic": "true", "ContentBasedDeduplication": "false"}
             sns_tags.append({"Key": TAG_PARTITIONS, "Value": str(partitions)})
@@ -628,9 +632,7 @@ class Topology:
         name = kind.dead_letter_queue
         if name is None:
             return None
-        await self.ensure_queue(
-            name, {TAG_TOPIC: resource, TAG_ROLE: ROLE_DLQ}, sns_topic=resource
-        )
+        await self.ensure_queue(name, {TAG_TOPIC: resource, TAG_ROLE: ROLE_DLQ}, sns_topic=resource)
         await self.subscribe(resource, name)  # dead letters are published to the topic
         return self.queue_arn(name) if same else None
 

@@ -12,7 +12,8 @@
 - after ``max_deliveries`` the message is published to the dead-letter topic with Spring's
   dead-letter headers and deleted; where that topic has a queue of the same type (anymq's
   own dead-letter topic) the group queue's redrive policy (maxReceiveCount =
-  max_deliveries) catches what a crashed consumer never settled, else the consumer counts.
+  max_deliveries) catches what a crashed consumer never settled, else anymq.delivery does
+  when such a message is received again.
 - a long poll on a queue deleted meanwhile (another client deleted the topic) only ends
   after its WaitTimeSeconds, so a receive waiting in one asks whether the topic still
   exists every ``WATCH_EVERY`` seconds of waiting, and raises TopicNotFound when it is gone.
@@ -97,9 +98,8 @@ class SQSConsumer(ConsumerDriver):
                 context.check(opts.dead_letter_topic)
                 fifo = source.kind is not None and source.kind.fifo
                 arn = await topology.ensure_dead_letter(opts.dead_letter_topic, fifo=fifo)
-                if arn is None:  # no redrive target: this consumer counts deliveries
-                    self.native_limit = False
-                elif opts.max_deliveries is not None and arn != source.arn:
+                if opts.max_deliveries is not None and arn != source.arn:
+                    # None clears one an earlier consumer set: this one's settings apply
                     await topology.set_redrive(source.url, arn, opts.max_deliveries)
         except BaseException:
             await topology.release(source)
@@ -271,9 +271,11 @@ class SQSConsumer(ConsumerDriver):
     # -- primitives for anymq.delivery -------------------------------------------------------
     native_requeue = True  # visibility 0, or the nack delay (whole seconds)
     native_delay = True
-    native_limit = True
-    """The queue's redrive policy (maxReceiveCount = max_deliveries) counts; False when the
-    dead-letter topic has no queue to redrive to (an ordinary topic, or the other kind)."""
+    # native_limit stays False: Delivery dead-letters what comes back unsettled past
+    # max_deliveries. A redrive policy (maxReceiveCount = max_deliveries), set where the
+    # dead-letter topic has a queue of the group queue's type, moves such a message before
+    # any consumer sees it; without one (an ordinary dead-letter topic, or one of the other
+    # kind) the consumer's count is what catches it.
 
     async def ack(self, message: Received) -> None:
         if self._held.pop(message.handle, None) is None:

@@ -55,13 +55,17 @@ async def test_dead_letter_topic_of_the_other_kind(
 async def test_unsettled_past_the_limit_reaches_an_ordinary_dead_letter_topic(
     sqs_url: str,
 ) -> None:
-    """No redrive policy points at an ordinary topic's queues: a message whose consumers
-    died unsettled max_deliveries times is dead-lettered by the next consumer instead."""
+    """No redrive policy points at an ordinary topic's queues (one an earlier consumer of
+    the group set is removed): a message whose consumers died unsettled max_deliveries
+    times is dead-lettered by the next consumer instead."""
     async with anymq.connect(sqs_url) as broker:
         topic, dlt = unique("crash"), unique("crash-dead")
         await broker.create_topic(topic, groups=["g"])
         await broker.create_topic(dlt, groups=["audit"])
+        default = broker.driver.dead_letter_topic(topic, "g")
         try:
+            async with broker.consumer(topic, "g", max_deliveries=2):
+                pass  # the group queue redrives to anymq's own <topic>-DLT queue
             for attempt in (1, 2):
                 async with broker.consumer(
                     topic, "g", max_deliveries=2, dead_letter_topic=dlt
@@ -76,7 +80,9 @@ async def test_unsettled_past_the_limit_reaches_an_ordinary_dead_letter_topic(
             ) as consumer:
                 assert await consumer.receive(1, timeout=1.5) == []
             async with broker.consumer(dlt, "audit") as audit:
-                [letter] = await audit.receive(1, timeout=5)
+                got = await audit.receive(1, timeout=5)
+                assert len(got) == 1, "the dead letter went elsewhere (a stale redrive policy)"
+                [letter] = got
                 await letter.ack()
             assert (letter.value, letter.headers["h"]) == (b"crashy", b"v")
             assert letter.headers["anymq-delivery-count"] == b"3"
@@ -93,3 +99,4 @@ async def test_unsettled_past_the_limit_reaches_an_ordinary_dead_letter_topic(
         finally:
             await broker.delete_topic(topic)
             await broker.delete_topic(dlt)
+            await broker.delete_topic(default)
