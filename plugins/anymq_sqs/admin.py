@@ -2,8 +2,9 @@
 
 ``mode=sns`` (default): a topic is an SNS topic; a group is an SQS queue subscribed to it
 with raw delivery (its name derived from topic + group, see ``naming``); a consumer without
-a group gets a temporary queue deleted on close. A dead-letter topic is an SNS topic whose
-one queue (the redrive target) every group reads. ``mode=queue``: a topic is one SQS queue.
+a group gets a temporary queue deleted on close. A dead-letter topic anymq makes is an SNS
+topic whose one queue (the redrive target) every group reads; one that exists as an ordinary
+topic stays one (its groups read their own queues). ``mode=queue``: a topic is one SQS queue.
 
 A topic is *standard* (SNS topic ``orders``, standard queues) or *FIFO* (``orders.fifo``,
 FIFO queues): FIFO when it has several partitions or was made on a ``?fifo=true`` URL. Its
@@ -209,9 +210,12 @@ class Topology:
                 return urls
             kwargs["NextToken"] = token
 
-    async def set_redrive(self, url: str, dlq_arn: str, max_deliveries: int) -> None:
-        """Server-side safety net: after max_deliveries receives SQS moves the message."""
-        policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_deliveries})
+    async def set_redrive(self, url: str, dlq_arn: str | None, max_deliveries: int) -> None:
+        """Server-side safety net: after max_deliveries receives SQS moves the message to
+        ``dlq_arn``; None removes the policy (no queue to move it to)."""
+        policy = ""
+        if dlq_arn is not None:
+            policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_deliveries})
         try:
             await self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": policy})
         except ClientError as exc:
@@ -346,7 +350,11 @@ class Topology:
             self._kinds[topic] = kind
             return True
         attributes: dict[str, str] = {}
-        sns_tags = [{"Key": TAG_ROLE, "Value": ROLE_TOPIC}]
+        sns_tags = [{"Key": TAG_ROLE, "Value": role}]
+        if dead_letter:  # tagged as it is made: no process ever sees it as an ordinary topic
+            queue = naming.queue_name(name, "dlq")
+            kind = replace(kind, dead_letter_queue=queue)
+            sns_tags.append({"Key": TAG_DLQ, "Value": queue})
         if fifo:
             attributes = {"FifoTopic": "true", "ContentBasedDeduplication": "false"}
             sns_tags.append({"Key": TAG_PARTITIONS, "Value": str(partitions)})
@@ -526,7 +534,10 @@ class Topology:
             url = await self.queue_url(dlq)
             created = url is None
             if url is None:
-                url, _ = await self.ensure_dead_letter(topic, fifo=kind.fifo)
+                await self.ensure_dead_letter(topic, fifo=kind.fifo)
+                url = await self.queue_url(dlq)
+                if url is None:
+                    raise TopicNotFound(topic, BACKEND, "it was deleted while being set up")
             return Source(url, dlq, self.queue_arn(dlq), created=created, kind=kind)
         if group is None:
             label = "tmp-" + _token()
@@ -591,45 +602,39 @@ class Topology:
             await self._unsubscribe(source.subscription)
         await self.delete_queue(source.name)
 
-    async def ensure_dead_letter(self, dlt: str, *, fifo: bool) -> tuple[str, str]:
-        """The dead-letter topic and its queue; returns (queue url, queue arn).
+    async def ensure_dead_letter(self, dlt: str, *, fifo: bool) -> str | None:
+        """Make the dead-letter topic ``dlt`` ready; return the ARN of the queue a ``fifo``
+        (or standard) group queue may redrive to, or None: no redrive, the consumer counts.
 
-        The dead-letter topic has its topic's kind (SQS redrives a FIFO queue only to a FIFO
-        queue, a standard one only to a standard one) and one partition.
+        A missing ``dlt`` is made as anymq's own dead-letter topic: its topic's kind, one
+        partition, one queue (the redrive target, also subscribed) that every group reads.
+        An existing ordinary topic stays one: its groups have their own queues, and a
+        redrive to one queue would bypass them, so dead letters are published to it (the
+        consumer's dead_letter) and the delivery limit is counted by the consumer. SQS
+        redrives only to a queue of the same type: of the other kind, no redrive either.
         """
         found = await self.find(dlt, fresh=True)
         if found is None:
             await self.create_topic(dlt, fifo=fifo, dead_letter=True)
-            kind = Kind(dlt, fifo)
-        elif found.fifo != fifo:
-            raise ConfigError(
-                f"dead-letter topic {dlt!r} is {found.describe()}, but the topic it serves is "
-                f"{'FIFO' if fifo else 'standard'}: SQS redrives only to a queue of the same "
-                "type; use a dead-letter topic of the same kind (or a new name)"
-            )
+            kind = await self.find(dlt)
+            if kind is None:
+                raise TopicNotFound(dlt, BACKEND, "it was deleted while being set up")
         else:
             kind = found
         resource = kind.resource
-        if self.queue_mode:
+        same = kind.fifo == fifo
+        if self.queue_mode:  # the topic is the queue its one group reads
             url = await self.queue_url(resource)
             if url is None:
+                self.forget(dlt)
                 raise TopicNotFound(dlt, BACKEND, "it was deleted while being set up")
-            return url, self.queue_arn(resource)
-        name = naming.queue_name(resource, "dlq")
-        arn = self.topic_arn(resource)
-        try:
-            await self.sns.tag_resource(
-                ResourceArn=arn,
-                Tags=[{"Key": TAG_ROLE, "Value": ROLE_DLQ}, {"Key": TAG_DLQ, "Value": name}],
-            )
-        except ClientError as exc:
-            raise self.fail(exc, f"marking {dlt} as a dead-letter topic", dlt) from exc
-        self._kinds[dlt] = replace(kind, dead_letter_queue=name)
-        url = await self.ensure_queue(
-            name, {TAG_TOPIC: resource, TAG_ROLE: ROLE_DLQ}, sns_topic=resource
-        )
-        await self.subscribe(resource, name)  # messages sent to the topic land there too
-        return url, self.queue_arn(name)
+            return self.queue_arn(resource) if same else None
+        name = kind.dead_letter_queue
+        if name is None:
+            return None
+        await self.ensure_queue(name, {TAG_TOPIC: resource, TAG_ROLE: ROLE_DLQ}, sns_topic=resource)
+        await self.subscribe(resource, name)  # dead letters are published to the topic
+        return self.queue_arn(name) if same else None
 
     async def describe_group(self, topic: str, group: str) -> GroupInfo:
         """The backlog of the group's queue. A partitioned topic's group has one FIFO queue

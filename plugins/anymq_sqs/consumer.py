@@ -9,9 +9,11 @@
 - nack → ChangeMessageVisibility to 0 (or the nack delay).
 - one heartbeat task per consumer extends the visibility of every unsettled message, so a
   slow handler keeps its message; close gives every unsettled message back (visibility 0).
-- after ``max_deliveries`` the message is sent to the dead-letter queue with Spring's
-  dead-letter headers and deleted; the queue's redrive policy (maxReceiveCount =
-  max_deliveries) catches what a crashed consumer never settled.
+- after ``max_deliveries`` the message is published to the dead-letter topic with Spring's
+  dead-letter headers and deleted; where that topic has a queue of the same type (anymq's
+  own dead-letter topic) the group queue's redrive policy (maxReceiveCount =
+  max_deliveries) catches what a crashed consumer never settled, else anymq.delivery does
+  when such a message is received again.
 - a long poll on a queue deleted meanwhile (another client deleted the topic) only ends
   after its WaitTimeSeconds, so a receive waiting in one asks whether the topic still
   exists every ``WATCH_EVERY`` seconds of waiting, and raises TopicNotFound when it is gone.
@@ -24,12 +26,11 @@ import contextlib
 import logging
 import math
 import time
-import uuid
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
-from anymq.backend import ConsumerDriver, ConsumerOptions
+from anymq.backend import ConsumerDriver, ConsumerOptions, Outgoing, ProducerOptions
 from anymq.errors import TopicNotFound
 from anymq.message import Received
 from anymq_sqs import codec, naming
@@ -38,6 +39,7 @@ from anymq_sqs.context import SqsContext
 from anymq_sqs.errors import is_not_found, translate
 from anymq_sqs.options import SqsOptions
 from anymq_sqs.poll import Poll, Poller
+from anymq_sqs.producer import SQSProducer
 
 log = logging.getLogger("anymq.sqs")
 
@@ -67,7 +69,8 @@ class SQSConsumer(ConsumerDriver):
         self._partitions = 1
         """The topic's partition count: a message's partition is its MessageGroupId."""
         self._url = ""
-        self._dlq_url: str | None = None
+        self._dead_letters: SQSProducer | None = None
+        """Publishes dead letters; made at the first one."""
         self._held: dict[str, float] = {}
         """Receipt handles delivered and not settled → when their visibility was last set."""
         self._acks: list[str] = []
@@ -94,9 +97,9 @@ class SQSConsumer(ConsumerDriver):
             if opts.dead_letter_topic is not None:
                 context.check(opts.dead_letter_topic)
                 fifo = source.kind is not None and source.kind.fifo
-                url, arn = await topology.ensure_dead_letter(opts.dead_letter_topic, fifo=fifo)
-                self._dlq_url = url
-                if opts.max_deliveries is not None and url != source.url:
+                arn = await topology.ensure_dead_letter(opts.dead_letter_topic, fifo=fifo)
+                if opts.max_deliveries is not None and arn != source.arn:
+                    # None clears one an earlier consumer set: this one's settings apply
                     await topology.set_redrive(source.url, arn, opts.max_deliveries)
         except BaseException:
             await topology.release(source)
@@ -268,7 +271,11 @@ class SQSConsumer(ConsumerDriver):
     # -- primitives for anymq.delivery -------------------------------------------------------
     native_requeue = True  # visibility 0, or the nack delay (whole seconds)
     native_delay = True
-    native_limit = True  # the queue's redrive policy (maxReceiveCount = max_deliveries)
+    # native_limit stays False: Delivery dead-letters what comes back unsettled past
+    # max_deliveries. A redrive policy (maxReceiveCount = max_deliveries), set where the
+    # dead-letter topic has a queue of the group queue's type, moves such a message before
+    # any consumer sees it; without one (an ordinary dead-letter topic, or one of the other
+    # kind) the consumer's count is what catches it.
 
     async def ack(self, message: Received) -> None:
         if self._held.pop(message.handle, None) is None:
@@ -293,20 +300,19 @@ class SQSConsumer(ConsumerDriver):
             raise
 
     async def dead_letter(self, message: Received, topic: str, headers: dict[str, bytes]) -> None:
-        body, attrs = codec.encode(message.body, message.key, headers, binary=True)
-        kwargs: dict[str, Any] = {"QueueUrl": self._dlq_url, "MessageBody": body}
-        if attrs:
-            kwargs["MessageAttributes"] = attrs
-        if naming.is_fifo(str(self._dlq_url)):  # its URL ends in its name
-            key = message.key
-            kwargs["MessageGroupId"] = (
-                naming.message_group_id(key) if key is not None else uuid.uuid4().hex
-            )
-            kwargs["MessageDeduplicationId"] = f"{message.message_id or uuid.uuid4().hex}-dlt"
-        try:
-            await self.context.topology.sqs.send_message(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._fail(exc, "dead-lettering a message") from exc
+        """Published to the dead-letter topic like any message, so every group of it gets
+        it (anymq's own dead-letter topic: its one queue). On a partitioned dead-letter
+        topic it keeps its partition (modulo the count); else the key picks the group."""
+        if self._dead_letters is None:
+            self._dead_letters = SQSProducer(self.context, ProducerOptions())
+        kind = await self.context.topology.kind(topic)
+        partition = message.partition
+        if partition is not None and kind.partitions > 1:
+            partition %= kind.partitions  # as Spring Kafka's recoverer (and anymq on Kafka)
+        else:
+            partition = None
+        out = Outgoing(message.body, message.key, headers, partition)
+        await self._dead_letters.send(topic, out)
 
     async def _flush_acks(self) -> None:
         sqs = self.context.topology.sqs

@@ -121,6 +121,13 @@ SEMANTICS: tuple[Semantic, ...] = (
         " (a brand-new group of a message broker is refused with UnsupportedFeature).",
     ),
     Semantic(
+        "test_declared_groups_of_a_dead_letter_topic_get_its_dead_letters",
+        "declared groups of a dead-letter topic get its dead letters",
+        "Groups",
+        "A dead-letter topic made with create_topic(groups=...) delivers each dead letter,"
+        " key and headers kept, to every declared group, read before or after it came.",
+    ),
+    Semantic(
         "test_bad_group_name_creates_nothing",
         "a bad group name creates nothing",
         "Groups",

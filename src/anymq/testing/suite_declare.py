@@ -209,6 +209,37 @@ class DeclareContract:
                 got = await ctx.collect(consumer, 1) + await ctx.quiet_receive(consumer)
         assert _values(got) == [b"waiting"], "earliest on an existing group is not its oldest"
 
+    @requires(Feature.DECLARED_GROUPS, Feature.DEAD_LETTER)
+    async def test_declared_groups_of_a_dead_letter_topic_get_its_dead_letters(
+        self, ctx: TestContext
+    ) -> None:
+        async with ctx.broker() as broker:
+            partitions = ctx.partitions(2)
+            topic = await ctx.topic(broker, partitions=partitions)
+            early, late = ctx.group("early"), ctx.group("late")
+            # An ordinary topic made up front, its readers declared, as an app does it.
+            dlt = await ctx.topic(broker, "dead", partitions=partitions, groups=[early, late])
+            group = ctx.group()
+            async with broker.consumer(dlt, early) as first:  # reading before the first
+                async with broker.consumer(
+                    topic, group, max_deliveries=2, dead_letter_topic=dlt
+                ) as consumer:
+                    async with broker.producer() as producer:
+                        await producer.send(topic, b"poison", key=b"pk", headers={"h": "v"})
+                    for _ in range(2):  # nacked on every delivery: dead after the second
+                        [msg] = await ctx.collect(consumer, 1, ack=False)
+                        await msg.nack()
+                    rest = await ctx.quiet_receive(consumer)
+                got_early = await ctx.collect(first, 1) + await ctx.quiet_receive(first)
+            async with broker.consumer(dlt, late) as second:  # reading after it was sent
+                got_late = await ctx.collect(second, 1) + await ctx.quiet_receive(second)
+        assert [m.value for m in rest] == [], "the dead letter came back to its group"
+        for name, got in (("early", got_early), ("late", got_late)):
+            assert [m.value for m in got] == [b"poison"], f"group {name} got {got!r}"
+            [letter] = got
+            assert letter.key == b"pk", f"group {name}: the dead letter lost its key"
+            assert letter.headers.get("h") == b"v", f"group {name}: it lost its headers"
+
     @requires(Feature.DECLARED_GROUPS)
     async def test_bad_group_name_creates_nothing(self, ctx: TestContext) -> None:
         async with ctx.broker() as broker:
