@@ -90,3 +90,18 @@ def test_an_in_process_compare_leaves_the_log_levels_as_it_found_them(
     args = ["--quick", "--no-behaviour", "--count", "200", "--latency-samples", "5"]
     main([*args, "--rounds", "1", "--output", str(tmp_path), "memory://"])
     assert {name: logging.getLogger(name).level for name in quiet} == before
+
+
+def test_suite_url_adds_pacing_options_the_url_does_not_set() -> None:
+    """compare's contract run on SQS gets a 5 s visibility timeout (a killed member's
+    messages come back within a test) unless the user's URL chose one."""
+    from anymq.compare.profile import for_scheme
+
+    profile = for_scheme("sqs")
+    assert profile is not None
+    plain = "sqs://127.0.0.1:4566?endpoint_url=http://127.0.0.1:4566&region=us-east-1"
+    assert profile.suite_url(plain) == plain + "&visibility_timeout=5"
+    chosen = plain + "&visibility_timeout=40"
+    assert profile.suite_url(chosen) == chosen
+    assert profile.suite_url("sqs://") == "sqs://?visibility_timeout=5"
+    assert profile.min_test_timeout >= 60

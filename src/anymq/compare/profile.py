@@ -85,6 +85,21 @@ class CompareProfile:
     """The same for ``--quick``."""
     baseline: str | None = None
     """``"module:attr"`` of the raw-client :class:`Baseline`, imported only to measure."""
+    suite_options: Mapping[str, str] = field(default_factory=_frozen)
+    """URL options the contract suite's run adds where the given URL does not set them:
+    test pacing, not behaviour (SQS: a 5 s visibility timeout, so a killed member's
+    messages come back within a test rather than after the default 30 s)."""
+    min_test_timeout: float = 0.0
+    """A floor for the per-test time limit (``--test-timeout``, 30 s with ``--quick``) on
+    a broker that is slow by nature (an emulator answering in 0.1-0.5 s)."""
+
+    def suite_url(self, url: str) -> str:
+        """``url`` with :attr:`suite_options` it does not set itself."""
+        given = URL.parse(url).query
+        extra = [f"{k}={v}" for k, v in self.suite_options.items() if k not in given]
+        if not extra:
+            return url
+        return url + ("&" if "?" in url else "?") + "&".join(extra)
 
     def network_address(self, url: URL) -> tuple[str, int] | None:
         """The host:port to probe for ``url``, or None when there is nothing to probe."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -122,8 +123,13 @@ class Comparison:
         self.display.advance(key, "behaviour: starting the contract suite")
         tuning: dict[str, object] = dict(self.settings.tuning_for(target.kind))
         tuning["topic_prefix"] = self.contract_prefix
+        profile = for_scheme(target.scheme)
+        test_timeout = self.settings.test_timeout
+        suite_target = target
+        if profile is not None:
+            test_timeout = max(test_timeout, profile.min_test_timeout)
+            suite_target = dataclasses.replace(target, url=profile.suite_url(target.url))
         if broker.capabilities is not None:
-            profile = for_scheme(target.scheme)
             suffixes = profile.topic_suffixes if profile is not None else ()
             tuning["topic_suffix"] = topic_suffix(broker.capabilities, suffixes)
 
@@ -145,7 +151,7 @@ class Comparison:
         )
         try:
             await run_contract(
-                target, tuning, self.settings.test_timeout, on_event, result=broker.behaviour
+                suite_target, tuning, test_timeout, on_event, result=broker.behaviour
             )
         finally:
             await self.tracker.undo(sweep)
