@@ -87,8 +87,8 @@ class CompareProfile:
     """``"module:attr"`` of the raw-client :class:`Baseline`, imported only to measure."""
     suite_options: Mapping[str, str] = field(default_factory=_frozen)
     """URL options the contract suite's run adds where the given URL does not set them:
-    test pacing, not behaviour (SQS: a 5 s visibility timeout, so a killed member's
-    messages come back within a test rather than after the default 30 s)."""
+    test pacing, not behaviour (e.g. a short redelivery timeout, so a killed member's
+    messages come back within a test rather than after a broker's default)."""
     min_test_timeout: float = 0.0
     """A floor for the per-test time limit (``--test-timeout``, 30 s with ``--quick``) on
     a broker that is slow by nature (an emulator answering in 0.1-0.5 s)."""
