@@ -94,7 +94,7 @@ class DeclareContract:
         async with ctx.broker() as broker:
             a, b = ctx.group("a"), ctx.group("b")
             topic = await ctx.topic(broker, partitions=ctx.partitions(3), groups=[a])
-            # Of the same kind (SQS redrives a FIFO queue only into a FIFO queue).
+            # as many partitions as the topic: dead letters keep their partition
             dlt = await ctx.topic(broker, "dlt", partitions=ctx.partitions(3))
             assert await broker.create_group(topic, b) is True
             async with broker.producer() as producer:  # each group gets it, unconsumed yet
