@@ -248,3 +248,26 @@ def test_backends_options_with_a_url_lists_that_backend_only() -> None:
     done = run("backends", "--options", "--url", "sqs://?region=us-east-1")
     assert done.returncode == 0, done.stderr
     assert {line.split("\t")[0] for line in done.stdout.splitlines()[1:]} == {"sqs://"}
+
+
+def test_python_dash_m_anymq_is_the_anymq_command() -> None:
+    """``python -m anymq`` runs the same CLI as the console script, under its own name."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root / "src"), str(root / "plugins")]))
+    shown = subprocess.run(
+        [sys.executable, "-m", "anymq", "--help"], env=env, capture_output=True, text=True
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("usage: anymq"), shown.stdout[:200]
+    topics = subprocess.run(
+        [sys.executable, "-m", "anymq", "topics", "list", "--url", "memory://"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert topics.returncode == 0, topics.stderr
