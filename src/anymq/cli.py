@@ -145,6 +145,17 @@ def _seconds(text: str) -> float:
         ) from None
 
 
+def _count(text: str) -> int:
+    """An argparse type: a whole number of messages >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def _headers(pairs: Sequence[str]) -> dict[str, str]:
     out = {}
     for pair in pairs:
@@ -195,9 +206,8 @@ async def cmd_consume(args: argparse.Namespace) -> int:
         broker.consumer(args.topic, args.group, start=args.start) as consumer,
     ):
         while args.count is None or received < args.count:
-            batch = await consumer.receive(
-                max_messages=min(100, (args.count or 100) - received), timeout=args.timeout
-            )
+            wanted = 100 if args.count is None else min(100, args.count - received)
+            batch = await consumer.receive(max_messages=wanted, timeout=args.timeout)
             if not batch:
                 break
             for msg in batch:
@@ -269,7 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     consume.add_argument("topic")
     consume.add_argument("--group")
     consume.add_argument("--start", default="latest", choices=["latest", "earliest"])
-    consume.add_argument("--count", type=int)
+    consume.add_argument(
+        "--count", type=_count, help="stop after this many messages (default: no limit)"
+    )
     consume.add_argument(
         "--timeout",
         type=_seconds,

@@ -271,3 +271,29 @@ def test_python_dash_m_anymq_is_the_anymq_command() -> None:
         text=True,
     )
     assert topics.returncode == 0, topics.stderr
+
+
+def test_consume_without_count_reads_past_one_hundred_messages(capsys: object) -> None:
+    """Without --count, consume reads until --timeout passes with nothing new (it stopped
+    at exactly 100 with 'max_messages must be an int >= 1, got 0', exit 2)."""
+    url = "memory://cli-many"
+    assert main(["topics", "create", "many", "--url", url]) == 0
+    values = [f"v{i}" for i in range(250)]
+    assert main(["produce", "many", *values, "--url", url]) == 0
+    capsys.readouterr()  # type: ignore[attr-defined]
+    args = ["consume", "many", "--group", "g", "--start", "earliest", "--timeout", "0.5"]
+    assert main([*args, "--url", url]) == 0
+    captured = capsys.readouterr()  # type: ignore[attr-defined]
+    assert "250 message(s)" in captured.err, captured.err
+    assert sum(line.endswith(" v249") for line in captured.out.splitlines()) == 1
+
+
+def test_consume_refuses_a_count_below_one() -> None:
+    for bad in ("0", "-3"):
+        done = run_script(
+            "main(['topics', 'create', 't', '--url', 'memory://cli'])\n"
+            f"sys.exit(main(['consume', 't', '--url', 'memory://cli', '--count', {bad!r}]))"
+        )
+        assert done.returncode == 2, (bad, done.stdout, done.stderr)
+        assert "--count" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
