@@ -1,7 +1,9 @@
 """The ``anymq`` command: backends, topics, produce, consume, demo (and compare).
 
 Every command takes ``--url`` (default ``$ANYMQ_URL``); errors are printed as one clear
-line with exit code 2 instead of a traceback.
+line instead of a traceback. Exit codes, so scripts can tell a typo from an outage:
+0 done; 1 the work failed (broker unreachable, topic missing, a send refused);
+2 usage (bad arguments, URL or options: ``ConfigError``); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from rich.table import Table
 import anymq
 from anymq import arguments, plugins
 from anymq.cli_io import printable, stdin_lines
-from anymq.errors import AnyMQError
+from anymq.errors import AnyMQError, ConfigError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -315,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = asyncio.run(args.handler(args))
     except AnyMQError as exc:
         err_console.print(f"[red]error:[/] {escape(str(exc))}")
-        return 2
+        return 2 if isinstance(exc, ConfigError) else 1
     except KeyboardInterrupt:
         return 130
     return result

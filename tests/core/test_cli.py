@@ -43,14 +43,20 @@ def test_demo_runs_on_memory() -> None:
     assert "UnsupportedFeature" in done.stdout
 
 
-def test_errors_are_one_line_with_exit_code_2() -> None:
+def test_errors_are_one_line_exit_1_for_failures_2_for_usage() -> None:
     done = run("consume", "missing", "--url", "memory://cli")
-    assert done.returncode == 2
+    assert done.returncode == 1  # the work failed: the topic is not there
     assert "does not exist" in done.stderr
     assert "Traceback" not in done.stderr
+    done = run("topics", "list", "--url", "kafka://127.0.0.1:1")
+    assert done.returncode == 1, done.stderr  # an outage, not a typo
+    assert "Traceback" not in done.stderr
     done = run("topics", "list")
-    assert done.returncode == 2
+    assert done.returncode == 2  # usage: no URL given
     assert "ANYMQ_URL" in done.stderr
+    done = run("topics", "list", "--url", "nosuch://x")
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_topics_produce_consume_in_one_process(capsys: object) -> None:
@@ -145,12 +151,12 @@ def test_produce_treats_crlf_and_a_missing_final_newline_as_line_ends() -> None:
 def test_produce_error_says_how_many_lines_were_sent() -> None:
     too_big = b"x" * (1024 * 1024 + 1)  # over memory://'s 1 MiB limit
     done = run_bytes(ROUNDTRIP, b"a\nb\n" + too_big + b"\nnever\n")
-    assert done.returncode == 2
+    assert done.returncode == 1
     stderr = " ".join(done.stderr.decode().split())  # rich wraps long lines
     assert "Traceback" not in stderr, stderr
     assert "stopped at message 3 of the input" in stderr, stderr
     assert "The 2 message(s) before it were sent, nothing after it" in stderr, stderr
-    assert "produce exit 2" in stderr
+    assert "produce exit 1" in stderr
 
 
 def test_ctrl_c_while_produce_waits_on_stdin_exits_at_once() -> None:
