@@ -13,6 +13,7 @@ import asyncio
 import importlib
 import math
 import os
+import shlex
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import timedelta
@@ -25,7 +26,7 @@ from rich.table import Table
 import anymq
 from anymq import arguments, plugins
 from anymq.cli_io import printable, stdin_lines
-from anymq.errors import AnyMQError, ConfigError
+from anymq.errors import AnyMQError, ConfigError, TopicNotFound
 
 console = Console()
 err_console = Console(stderr=True)
@@ -315,6 +316,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         result: int = asyncio.run(args.handler(args))
+    except TopicNotFound as exc:
+        # the library's hint names the Python call; at a shell, name the command
+        err_console.print(
+            f"[red]error:[/] topic {escape(repr(exc.topic))} does not exist on {exc.backend}; "
+            f"create it with: anymq topics create {escape(shlex.quote(exc.topic))}"
+        )
+        return 1
     except AnyMQError as exc:
         err_console.print(f"[red]error:[/] {escape(str(exc))}")
         return 2 if isinstance(exc, ConfigError) else 1

@@ -47,6 +47,8 @@ def test_errors_are_one_line_exit_1_for_failures_2_for_usage() -> None:
     done = run("consume", "missing", "--url", "memory://cli")
     assert done.returncode == 1  # the work failed: the topic is not there
     assert "does not exist" in done.stderr
+    assert "anymq topics create missing" in done.stderr  # the command, not the Python call
+    assert "await broker" not in done.stderr
     assert "Traceback" not in done.stderr
     done = run("topics", "list", "--url", "kafka://127.0.0.1:1")
     assert done.returncode == 1, done.stderr  # an outage, not a typo
