@@ -149,11 +149,13 @@ def start_failed(url: URL, exc: BaseException, timeout: float) -> AnyMQError | N
             f"-p {vhost!r} {user!r} '.*' '.*' '.*'"
         )
     if isinstance(exc, START_ERRORS):
+        # "within N s" only when the time ran out: a refused connection fails at once
+        within = f" within {timeout:g}s" if isinstance(exc, TimeoutError) else ""
         return down(
             url,
-            f"cannot reach RabbitMQ at {where(url)} within {timeout:g}s "
-            f"({_named(exc, url)}); is the server running? Start one with "
-            "compose/rabbitmq.sh start",
+            f"cannot reach RabbitMQ at {where(url)}{within} "
+            f"({_named(exc, url)}); is the server running and listening there? (e.g. "
+            "`rabbitmq-server -detached`, or `docker run -p 5672:5672 rabbitmq`)",
         )
     return None
 

@@ -43,6 +43,10 @@ async def test_unreachable_broker_fails_fast_without_the_password(rabbitmq_url: 
     assert time.monotonic() - started < 5
     assert "127.0.0.1:1" in str(info.value)
     assert "S3cret-pw" not in str(info.value)
+    # the hint names what a pip user has, not a path in anymq's repository (issue 14)
+    assert "compose/" not in str(info.value)
+    assert "rabbitmq-server" in str(info.value)
+    assert "within 3s" not in str(info.value)  # it was refused at once, not timed out
     target = anymq.URL.parse(rabbitmq_url)
     wrong = f"amqp://{target.username or 'guest'}:Wr0ng-pw@{target.host}:{target.port or 5672}/"
     # refused credentials are not an outage: AuthenticationError, never retriable (issue 12)
