@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiormq
@@ -52,19 +54,26 @@ async def restart_server(url: str) -> float:
     return await server(url, "restart")
 
 
-async def queue_exists(url: str, queue: str) -> bool:
-    """Whether ``queue`` exists on the server behind ``url`` (a passive declare)."""
+@contextlib.asynccontextmanager
+async def raw_channel(url: str) -> AsyncIterator[aiormq.abc.AbstractChannel]:
+    """A plain aiormq channel on the server behind ``url`` (vhost ``/``), for a test to
+    look at or set up what anymq does not (an older anymq's queues)."""
     target = anymq.URL.parse(url)
     connection = await aiormq.connect(
         f"amqp://{target.username or 'guest'}:{target.password or 'guest'}@"
         f"{target.host}:{target.port or 5672}/"
     )
     try:
-        channel = await connection.channel()
+        yield await connection.channel()
+    finally:
+        await connection.close()
+
+
+async def queue_exists(url: str, queue: str) -> bool:
+    """Whether ``queue`` exists on the server behind ``url`` (a passive declare)."""
+    async with raw_channel(url) as channel:
         try:
             await channel.queue_declare(queue, passive=True)
         except amqp_errors.ChannelNotFoundEntity:
             return False
         return True
-    finally:
-        await connection.close()

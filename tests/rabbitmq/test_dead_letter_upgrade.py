@@ -12,25 +12,19 @@ from __future__ import annotations
 import contextlib
 import uuid
 
-import aiormq
 import pytest
 
 import anymq
 from anymq.deadletter import PREFIX
 from anymq_rabbitmq.naming import Names
+from tests.rabbitmq.helpers import raw_channel
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.anymq]
 
 
 async def _old_queue(url: str, queue: str, topic: str, dlt: str) -> None:
     """The quorum queue an older anymq declared for ``max_deliveries=3`` and ``dlt``."""
-    target = anymq.URL.parse(url)
-    connection = await aiormq.connect(
-        f"amqp://{target.username or 'guest'}:{target.password or 'guest'}@"
-        f"{target.host}:{target.port or 5672}/"
-    )
-    try:
-        channel = await connection.channel()
+    async with raw_channel(url) as channel:
         arguments = {
             "x-queue-type": "quorum",
             "x-delivery-limit": 2,
@@ -40,8 +34,6 @@ async def _old_queue(url: str, queue: str, topic: str, dlt: str) -> None:
         }
         await channel.queue_declare(queue, durable=True, arguments=arguments)
         await channel.queue_bind(queue, topic, routing_key="#")
-    finally:
-        await connection.close()
 
 
 @pytest.mark.parametrize("recorded", [True, False], ids=["recorded", "unrecorded"])

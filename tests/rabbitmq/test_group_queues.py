@@ -17,7 +17,7 @@ import pytest
 import anymq
 from anymq.client import Consumer
 from anymq.message import Received
-from tests.rabbitmq.helpers import queue_exists, with_query
+from tests.rabbitmq.helpers import queue_exists, raw_channel, with_query
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.anymq]
 
@@ -71,17 +71,9 @@ async def test_colliding_topic_group_pairs_each_get_their_own_messages(
 
 async def _legacy_queue(url: str, queue: str, exchange: str) -> None:
     """What an older anymq left: the quorum queue ``<topic>.<group>`` bound with ``#``."""
-    target = anymq.URL.parse(url)
-    connection = await aiormq.connect(
-        f"amqp://{target.username or 'guest'}:{target.password or 'guest'}@"
-        f"{target.host}:{target.port or 5672}/"
-    )
-    try:
-        channel = await connection.channel()
+    async with raw_channel(url) as channel:
         await channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
         await channel.queue_bind(queue, exchange, routing_key="#")
-    finally:
-        await connection.close()
 
 
 async def test_a_legacy_group_queue_is_kept_and_not_shared(rabbitmq_url: str) -> None:
