@@ -3,7 +3,7 @@
 Every command takes ``--url`` (default ``$ANYMQ_URL``); errors are printed as one clear
 line instead of a traceback. Exit codes, so scripts can tell a typo from an outage:
 0 done; 1 the work failed (broker unreachable, topic missing, a send refused);
-2 usage (bad arguments, URL or options: ``ConfigError``); 130 interrupted (Ctrl-C).
+2 usage (bad arguments, URL, options or topic name); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -19,17 +19,11 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import timedelta
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
 import anymq
 from anymq import arguments, plugins
 from anymq.cli_io import printable, stdin_lines
-from anymq.errors import AnyMQError, ConfigError, TopicNotFound
-
-console = Console()
-err_console = Console(stderr=True)
+from anymq.cli_output import err, out
+from anymq.errors import AnyMQError, ConfigError, InvalidTopicName, TopicNotFound
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -44,14 +38,12 @@ def _url(args: argparse.Namespace) -> str:
 async def cmd_backends(args: argparse.Namespace) -> int:
     if args.options:
         return _print_options(args)
-    table = Table(title="installed anymq backends")
-    for column in ("scheme", "backend", "loads", "features", "install"):
-        table.add_column(column)
+    rows = []
     for scheme, spec in sorted(plugins.backends().items()):
         try:
             plugins.load_driver(scheme)
         except AnyMQError as exc:
-            table.add_row(f"{scheme}://", spec.name, "[red]no[/]", escape(str(exc)), "")
+            rows.append((f"{scheme}://", spec.name, "no", str(exc), ""))
             continue
         try:
             # Capabilities can depend on URL options (RabbitMQ's stream mode): show the
@@ -60,10 +52,10 @@ async def cmd_backends(args: argparse.Namespace) -> int:
             features = ", ".join(sorted(f.value for f in caps.features))
         except AnyMQError as exc:
             features = f"(depends on the URL: {exc})"
-        loads = "[green]yes[/]"
-        hint = spec.install_hint or "-"
-        table.add_row(f"{scheme}://", spec.name, loads, escape(features), escape(hint))
-    console.print(table)
+        rows.append((f"{scheme}://", spec.name, "yes", features, spec.install_hint or "-"))
+    out.table(
+        "installed anymq backends", ("scheme", "backend", "loads", "features", "install"), rows
+    )
     return 0
 
 
@@ -78,22 +70,12 @@ def _print_options(args: argparse.Namespace) -> int:
     schemes = sorted(specs.values())
     if url:
         schemes = [anymq.URL.parse(url).scheme]
-    if console.is_terminal:
+    if out.styled:
         for scheme in schemes:
-            table = Table(title=f"{scheme}:// options")
-            for column in _OPTION_COLUMNS:
-                table.add_column(column)
-            for row in _option_rows(scheme):
-                table.add_row(*(escape(cell) for cell in row))
-            console.print(table)
+            out.table(f"{scheme}:// options", _OPTION_COLUMNS, _option_rows(scheme))
         return 0
-    lines = ["\t".join(("scheme", *_OPTION_COLUMNS))]
-    lines += ["\t".join((f"{s}://", *row)) for s in schemes for row in _option_rows(s)]
-    try:
-        sys.stdout.write("\n".join(lines) + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:  # `| head`: the reader has what it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    rows = [(f"{s}://", *row) for s in schemes for row in _option_rows(s)]
+    out.table("options", ("scheme", *_OPTION_COLUMNS), rows)
     return 0
 
 
@@ -123,18 +105,18 @@ async def cmd_topics(args: argparse.Namespace) -> int:
     async with anymq.connect(_url(args)) as broker:
         if args.action == "list":
             for name in await broker.list_topics():
-                console.print(name)
+                out.line(name)
         elif args.action == "create":
             created = await broker.create_topic(
                 args.name, partitions=args.partitions, retention=retention
             )
-            console.print(f"{args.name}: {'created' if created else 'already exists'}")
+            out.line(f"{args.name}: {'created' if created else 'already exists'}")
         elif args.action == "describe":
             info = await broker.describe_topic(args.name)
-            console.print(info)
+            out.line(repr(info))
         elif args.action == "delete":
             await broker.delete_topic(args.name)
-            console.print(f"{args.name}: deleted")
+            out.line(f"{args.name}: deleted")
     return 0
 
 
@@ -190,7 +172,7 @@ async def cmd_produce(args: argparse.Namespace) -> int:
                 )
                 raise
             sent += 1
-            console.print(f"sent to {receipt.topic}[{receipt.partition}]@{receipt.offset}")
+            out.line(f"sent to {receipt.topic}[{receipt.partition}]@{receipt.offset}")
     return 0
 
 
@@ -218,15 +200,14 @@ async def cmd_consume(args: argparse.Namespace) -> int:
                     raw.write(msg.body + b"\n")
                 else:
                     where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
-                    text = escape(printable(msg.body.decode(errors="replace")))
-                    line = f"{where} key={escape(repr(msg.key))} {text}"
-                    console.print(line, soft_wrap=True)  # one line per message, never wrapped
+                    text = printable(msg.body.decode(errors="replace"))
+                    out.line(f"{where} key={printable(repr(msg.key))} {text}")
                 if not args.no_ack:
                     await msg.ack()
                 received += 1
             if raw is not None:
                 raw.flush()
-    err_console.print(f"{received} message(s)")
+    err.line(f"{received} message(s)")
     return 0
 
 
@@ -312,20 +293,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``anymq`` command."""
     args = build_parser().parse_args(argv)
     if args.command == "topics" and args.action != "list" and not args.name:
-        err_console.print(f"[red]error:[/] topics {args.action} needs a topic name")
+        err.error(f"topics {args.action} needs a topic name")
         return 2
     try:
         result: int = asyncio.run(args.handler(args))
     except TopicNotFound as exc:
         # the library's hint names the Python call; at a shell, name the command
-        err_console.print(
-            f"[red]error:[/] topic {escape(repr(exc.topic))} does not exist on {exc.backend}; "
-            f"create it with: anymq topics create {escape(shlex.quote(exc.topic))}"
+        err.error(
+            f"topic {exc.topic!r} does not exist on {exc.backend}; "
+            f"create it with: anymq topics create {shlex.quote(exc.topic)}"
         )
         return 1
     except AnyMQError as exc:
-        err_console.print(f"[red]error:[/] {escape(str(exc))}")
-        return 2 if isinstance(exc, ConfigError) else 1
+        err.error(str(exc))
+        return 2 if isinstance(exc, ConfigError | InvalidTopicName) else 1
     except KeyboardInterrupt:
         return 130
     return result

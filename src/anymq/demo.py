@@ -10,31 +10,22 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
-from rich.console import Console
-from rich.markup import escape
-from rich.panel import Panel
-
 import anymq
+from anymq.cli_output import out
 from anymq.features import Feature
-
-console = Console()
 
 
 def _step(title: str, outcome: str) -> None:
-    console.print(f"[bold cyan]•[/] {escape(title)}\n  [green]{escape(outcome)}[/]")
+    out.line(f"• {title}", style="bold cyan")
+    out.line(f"  {outcome}", style="green")
 
 
 async def run_demo(url: str) -> int:
     """Run every step the backend declares; say so for the ones it does not."""
     async with anymq.connect(url) as broker:
         caps = broker.capabilities
-        console.print(
-            Panel.fit(
-                f"anymq demo on [bold]{broker.url.render()}[/] ({caps.backend})\n"
-                f"declared: {', '.join(sorted(f.value for f in caps.features))}",
-                title="anymq",
-            )
-        )
+        out.line(f"anymq demo on {broker.url.render()} ({caps.backend})", style="bold")
+        out.line(f"declared: {', '.join(sorted(f.value for f in caps.features))}")
         topic = f"demo-orders-{uuid.uuid4().hex[:6]}"
         partitions = 3 if Feature.PARTITIONS in caps else 1
         await broker.create_topic(topic, partitions=partitions)
