@@ -219,6 +219,64 @@ def _wheel_from_installed(distribution: str, out: Path) -> Path:
     return wheel
 
 
+_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "ANYMQ_"))}
+"""No PYTHONPATH: the fresh venv must import the installed wheel, not this checkout."""
+
+_ROUNDTRIP = """
+import asyncio, anymq
+
+async def main():
+    async with anymq.connect("memory://") as broker:
+        await broker.create_topic("t", groups=["g"])
+        async with broker.producer() as producer:
+            await producer.send("t", b"hi")
+        async with broker.consumer("t", group="g") as consumer:
+            async for msg in consumer:
+                await msg.ack()
+                print(msg.value.decode(), anymq.__file__)
+                break
+
+asyncio.run(main())
+"""
+
+
+@pytest.fixture(scope="module")
+def bare_venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with ``pip install anymq`` and no extra, installed offline from a
+    wheelhouse holding only pluggy: a requirement that is not optional fails the install."""
+    tmp = tmp_path_factory.mktemp("bare")
+    house = tmp / "wheels"
+    house.mkdir()
+    _wheel_from_installed("pluggy", house)
+    (wheel,) = dist.glob(f"{NAME}-{VERSION}-py3-none-any.whl")
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+         "-q", "--disable-pip-version-check", "--no-index", "--find-links", str(house),
+         "--no-cache-dir", str(wheel)],
+        env=_ENV, capture_output=True, text=True,
+    )  # fmt: skip
+    assert install.returncode == 0, f"pip install anymq (pluggy only):\n{install.stderr}"
+    return venv
+
+
+def _run(venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(venv / "bin" / args[0]), *args[1:]],
+        env=_ENV, cwd=venv, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_bare_install_needs_nothing_but_pluggy(bare_venv: Path) -> None:
+    assert _run(bare_venv, "python", "-c", "import rich").returncode != 0, "rich got installed"
+    roundtrip = _run(bare_venv, "python", "-c", _ROUNDTRIP)
+    assert roundtrip.returncode == 0, roundtrip.stderr
+    value, where = roundtrip.stdout.split()
+    assert value == "hi"
+    assert Path(where).is_relative_to(bare_venv), "imported anymq from outside the venv"
+
+
 # Until anymq.cli prints plain text without rich (src/anymq/cli_output.py, a parallel
 # change), a bare install cannot even print --version: cli.py imports rich at the top.
 _CLI_OUTPUT = ROOT / "src" / "anymq" / "cli_output.py"
@@ -229,40 +287,15 @@ _CLI_OUTPUT = ROOT / "src" / "anymq" / "cli_output.py"
     reason="anymq.cli imports rich at the top; needs src/anymq/cli_output.py",
     strict=True,
 )
-def test_bare_install_runs_the_anymq_command(dist: Path, tmp_path: Path) -> None:
-    """``pip install anymq`` with no extra: pip finds nothing but pluggy to install (offline,
-    so a dependency that is not declared optional fails the install), and ``anymq`` works."""
-    house = tmp_path / "wheels"
-    house.mkdir()
-    _wheel_from_installed("pluggy", house)
-    (wheel,) = dist.glob(f"{NAME}-{VERSION}-py3-none-any.whl")
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "ANYMQ_"))}
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-index",
-         "--find-links", str(house), "--no-cache-dir", str(wheel)],
-        check=True, env=env, capture_output=True,
-    )  # fmt: skip
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(venv / "bin" / "anymq"), *args],
-            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-
-    no_rich = subprocess.run([str(python), "-c", "import rich"], env=env, capture_output=True)
-    assert no_rich.returncode != 0, "rich is installed: the bare install is not bare"
-
-    version = run("--version")
+def test_bare_install_runs_the_anymq_command(bare_venv: Path) -> None:
+    """``pip install anymq`` alone gives a working ``anymq`` command (plain text output)."""
+    version = _run(bare_venv, "anymq", "--version")
     assert (version.returncode, version.stdout.strip()) == (0, f"anymq {VERSION}"), version.stderr
-    usage = run("--help")
+    usage = _run(bare_venv, "anymq", "--help")
     assert usage.returncode == 0, usage.stderr
     assert "backends" in usage.stdout
     # For the lead: `anymq backends` prints a table; without rich it needs the plain-text
     # output of src/anymq/cli_output.py. The memory backend is built in, so it must load.
-    backends = run("backends")
+    backends = _run(bare_venv, "anymq", "backends")
     assert backends.returncode == 0, backends.stderr
     assert "memory" in backends.stdout
