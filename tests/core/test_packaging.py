@@ -182,6 +182,7 @@ def test_wheel_metadata_is_what_pypi_shows(dist: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         meta = zf.read(f"{NAME}-{VERSION}.dist-info/METADATA").decode()
     assert f"\nVersion: {anymq.__version__}\n" in meta  # pyproject and __init__ agree
+    assert meta.startswith("Metadata-Version: 2.4\n")  # 2.5 fails twine check before twine 7
     assert "License-Expression: MIT" in meta
     # PyPI refuses 'License ::' classifiers next to a licence expression (PEP 639).
     assert "Classifier: License ::" not in meta
