@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite against every backend on a fresh machine: installs Python deps,
-# Debian packages and Kafka's jars, starts the brokers natively, then runs lint, types and
-# pytest, plus the Kafka tests at the lowest supported aiokafka (scripts/aiokafka-low.sh).
+# Debian packages and Kafka's jars, starts the brokers natively, then runs lint, types, the
+# docs build, twine check of the sdist and wheel, and pytest, plus the Kafka tests at the
+# lowest supported aiokafka (scripts/aiokafka-low.sh).
 # Extra arguments go to pytest (e.g. scripts/test.sh -m memory).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +26,16 @@ fi
 echo "test: ruff"; ruff check src plugins tests benchmarks examples
 echo "test: mypy --strict"; mypy && mypy examples
 echo "test: docs build (mkdocs --strict)"; mkdocs build --strict -q -d .cache/site
+# What PyPI would get: the sdist, the wheel built from it, and their metadata and README
+# as PyPI renders them (offline: build and hatchling come from the dev extra).
+echo "test: sdist + wheel (python -m build) and twine check --strict"
+rm -rf .cache/dist
+if ! python -m build -q --no-isolation --outdir .cache/dist . >.cache/build.log 2>&1; then
+  cat .cache/build.log
+  echo "test: python -m build failed" >&2
+  exit 1
+fi
+twine check --strict .cache/dist/*
 if [ -n "$low_pid" ]; then
   echo "test: waiting for the lowest-aiokafka Kafka tests"
   if ! wait "$low_pid"; then
