@@ -217,6 +217,16 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     return await run_demo(args.url or "memory://demo")
 
 
+def _needs_compare(missing: str | None) -> Handler:
+    async def handler(args: argparse.Namespace) -> int:
+        raise ConfigError(
+            f"anymq compare needs {missing or 'its extra'}, which is not installed: "
+            "pip install 'anymq[compare]'"
+        )
+
+    return handler
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anymq", description=__doc__)
     parser.add_argument("--version", action="version", version=f"anymq {anymq.__version__}")
@@ -282,9 +292,14 @@ def build_parser() -> argparse.ArgumentParser:
     command("demo", cmd_demo, "walk through the semantics on memory:// (or --url)")
     try:
         compare: Any = importlib.import_module("anymq.compare.cli")
-    except ImportError:
-        compare = None
-    if compare is not None:
+    except ImportError as exc:  # a bare `pip install anymq`: say what to install
+        stub = command("compare", _needs_compare(exc.name), "compare brokers (anymq[compare])")
+        stub.add_argument(
+            "args",
+            nargs=argparse.REMAINDER,
+            help="its arguments (listed once anymq[compare] is installed)",
+        )
+    else:
         compare.add_parser(sub)
     return parser
 
