@@ -286,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
         compare = None
     if compare is not None:
         compare.add_parser(sub)
+    importlib.import_module("anymq.runtime.cli").add_parser(sub)
     return parser
 
 
