@@ -39,17 +39,18 @@ def _library(tp: object, module: str, base: str) -> Any:
     return None
 
 
-def _bytes(body: bytes) -> bytes:
+def raw_body(body: bytes) -> bytes:
+    """The decoder of a payload that is the body itself (the runner skips the call)."""
     return body
 
 
 def decoder(tp: Any, serializer: Serializer | None, where: str) -> Decoder:
     """The function turning a body into a value of ``tp`` (``typing.Any`` for none)."""
     if tp is bytes:
-        return _bytes
+        return raw_body
     if serializer is None:
         if tp is Any or tp is object:
-            return _bytes
+            return raw_body
         raise ConfigError(
             f"{where}: the payload is annotated {_name(tp)} but the handler has no "
             "serializer; pass serializer='json' (or another), or annotate it bytes"

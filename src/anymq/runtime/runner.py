@@ -25,6 +25,7 @@ from anymq.errors import ClosedError
 from anymq.message import Message, Received
 from anymq.runtime.handler import Handler
 from anymq.runtime.lanes import Lanes
+from anymq.runtime.payloads import raw_body
 from anymq.runtime.settle import Outcome
 
 log = logging.getLogger("anymq.runtime")
@@ -114,58 +115,72 @@ class Runner:
 
     # -- handling ----------------------------------------------------------------------
     async def _work(self) -> None:
+        """Take ready messages and handle them one at a time, until cancelled.
+
+        Written as one loop with everything bound to locals: with a handler that does not
+        suspend this loop *is* the per-message cost of the runtime (see the benchmark).
+        """
         lanes = self.lanes
+        ready = lanes.ready
         idle = self._idle
         low = self.handler.buffer // 2
         loop = asyncio.get_running_loop()
-        handle = self._handle
+        handler = self.handler
+        function = handler.function
+        decode = handler.decode
+        raw = decode is raw_body  # the body as it is: no call per message
+        wants_message = handler.wants_message
+        publish_to = handler.publish_to
         while True:
-            message = lanes.take()
-            if message is None:
+            if not ready:
                 waiter = loop.create_future()
                 idle.append(waiter)
                 await waiter
                 continue
-            space = self._space
-            if space is not None and lanes.waiting <= low and not space.done():
+            message = ready.popleft()
+            lanes.waiting -= 1
+            if lanes.waiting <= low and (space := self._space) is not None and not space.done():
                 space.set_result(None)
             self.in_flight += 1
             try:
-                await handle(message)
+                try:
+                    if raw:
+                        payload = message.body
+                    else:
+                        payload = decode(message.body) if decode is not None else message
+                except Exception as error:
+                    await self._settle(message, handler.settle.on_poison(message, error), error)
+                    continue
+                try:
+                    if wants_message:
+                        result = await function(payload, message)
+                    else:
+                        result = await function(payload)
+                    if result is not None and publish_to is not None:
+                        await self._publish(publish_to, result, message)
+                except Exception as error:
+                    await self._failed(message, error)
+                    continue
+                try:  # noqa: SIM105 - try is free on the per-message path, suppress() is not
+                    await message.ack()
+                except ClosedError:
+                    pass  # stopping: it stays unsettled and is redelivered (at-least-once)
             finally:
                 self.in_flight -= 1
-                lanes.done(message)
+                if message.key is not None:
+                    lanes.done(message)
 
-    async def _handle(self, message: Received) -> None:
+    async def _failed(self, message: Received, error: Exception) -> None:
         handler = self.handler
-        decode = handler.decode
-        try:
-            payload = decode(message.body) if decode is not None else message
-        except Exception as error:
-            await self._settle(message, handler.settle.on_poison(message, error), error)
-            return
-        try:
-            if handler.wants_message:
-                result = await handler.function(payload, message)
-            else:
-                result = await handler.function(payload)
-            if result is not None and handler.publish_to is not None:
-                await self._publish(handler.publish_to, result, message)
-        except Exception as error:
-            log.warning(
-                "handler %s failed on %r: %s: %s",
-                handler.name,
-                message,
-                _fqcn(error),
-                error,
-                exc_info=log.isEnabledFor(logging.DEBUG),
-            )
-            await self._settle(message, handler.settle.on_error(message, error), error)
-            return
-        try:  # noqa: SIM105 - try is free on the per-message path, suppress() is not
-            await message.ack()
-        except ClosedError:
-            pass  # stopping: it stays unsettled and is redelivered (at-least-once)
+        log.warning(
+            "handler %s failed on %r: %s: %s",
+            handler.name,
+            message,
+            _fqcn(error),
+            error,
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
+        await self._settle(message, handler.settle.on_error(message, error), error)
 
     def _publish(self, topic: str, result: Any, message: Received) -> Any:
         """Send a handler's result on, keeping the incoming key (so per-key order carries
