@@ -143,6 +143,7 @@ class Runner:
                 space.set_result(None)
             self.in_flight += 1
             try:
+                payload: Any
                 try:
                     if raw:
                         payload = message.body
