@@ -6,6 +6,8 @@ async with anymq.connect("memory://") as broker:
         await producer.send("orders", b"body", key=b"user-1")
 """
 
+from typing import TYPE_CHECKING, Any
+
 from anymq.client import Broker, Consumer, Producer, connect
 from anymq.errors import (
     AnyMQError,
@@ -29,10 +31,24 @@ from anymq.model import GroupInfo, PartitionLag, Position, Retention, TopicInfo
 from anymq.serializers import JsonSerializer, Serializer, StrSerializer
 from anymq.url import URL
 
+if TYPE_CHECKING:
+    from anymq.runtime import App
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """``anymq.App`` is imported on first use: a plain client never loads the runtime."""
+    if name == "App":
+        from anymq.runtime import App
+
+        return App
+    raise AttributeError(f"module 'anymq' has no attribute {name!r}")
+
 
 __all__ = [
     "URL",
+    "App",
     "AnyMQError",
     "AuthenticationError",
     "Broker",

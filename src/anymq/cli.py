@@ -301,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     else:
         compare.add_parser(sub)
+    importlib.import_module("anymq.runtime.cli").add_parser(sub)
     return parser
 
 

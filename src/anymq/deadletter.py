@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from anymq.message import Received
 
 PREFIX = "kafka_dlt-"
+#: The exception named when a message ran out of deliveries (no handler exception is known).
+LIMIT_EXCEEDED = "anymq.DeliveryLimitExceeded"
 
 
 def dead_letter_headers(
@@ -26,8 +28,10 @@ def dead_letter_headers(
     group: str | None,
     delivery_count: int,
     reason: str,
+    exception: str = LIMIT_EXCEEDED,
 ) -> dict[str, bytes]:
-    """The original headers plus where the message came from and why it was dead-lettered."""
+    """The original headers plus where the message came from and why it was dead-lettered
+    (``exception``: the fully qualified name of the error that made it a dead letter)."""
     out = dict(headers)
     out[PREFIX + "original-topic"] = topic.encode()
     if partition is not None:
@@ -38,7 +42,7 @@ def dead_letter_headers(
         out[PREFIX + "original-timestamp"] = timestamp_ms.to_bytes(8, "big", signed=True)
     if group is not None:
         out[PREFIX + "original-consumer-group"] = group.encode()
-    out[PREFIX + "exception-fqcn"] = b"anymq.DeliveryLimitExceeded"
+    out[PREFIX + "exception-fqcn"] = exception.encode()
     out[PREFIX + "exception-message"] = reason.encode()
     out["anymq-delivery-count"] = str(delivery_count).encode()
     return out
@@ -51,7 +55,12 @@ def original_topic(headers: dict[str, bytes]) -> str | None:
 
 
 def headers_for(
-    message: Received, *, group: str | None, reason: str, topic: str | None = None
+    message: Received,
+    *,
+    group: str | None,
+    reason: str,
+    topic: str | None = None,
+    exception: str = LIMIT_EXCEEDED,
 ) -> dict[str, bytes]:
     """Dead-letter headers for a received message (its position where it has one)."""
     return dead_letter_headers(
@@ -63,4 +72,5 @@ def headers_for(
         group=group,
         delivery_count=message.delivery_count,
         reason=reason,
+        exception=exception,
     )

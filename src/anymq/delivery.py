@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING
 
 from anymq.arguments import seconds
-from anymq.deadletter import headers_for
+from anymq.deadletter import LIMIT_EXCEEDED, headers_for
 from anymq.errors import ConfigError
 from anymq.features import Capabilities, Feature
 from anymq.message import DONE, Received, refused
@@ -125,6 +125,21 @@ class Delivery:
             message._settled = False
             raise
 
+    async def dead_letter(self, message: Received, reason: str, exception: str) -> None:
+        """Settle a message that can never succeed (it does not decode, say): to the
+        dead-letter topic at once, whatever its delivery count, with ``reason`` and the
+        ``exception`` type in the headers; without a dead-letter topic the driver rejects
+        it. Like nack, a refused or failed dead-letter settles nothing."""
+        if self.closed:
+            raise refused("dead letter")
+        message._settled = True
+        try:
+            if self.driver.holds(message):
+                await self._dead(message, reason, exception)
+        except BaseException:
+            message._settled = False
+            raise
+
     async def _decide(self, message: Received, requeue: bool, delay: float | None) -> None:
         limit = self.limit
         if not self.driver.holds(message):
@@ -155,14 +170,14 @@ class Delivery:
                 self._requeues.add(task)
                 task.add_done_callback(self._requeues.discard)
 
-    async def _dead(self, message: Received, reason: str) -> None:
+    async def _dead(self, message: Received, reason: str, exception: str = LIMIT_EXCEEDED) -> None:
         """Publish to the dead-letter topic (Spring Kafka's headers), then ack; without one
         (or where the broker dead-letters itself) the driver rejects the message."""
         driver = self.driver
         if self.dead_letter_topic is None or driver.native_dead_letters:
             await driver.reject(message)
             return
-        headers = headers_for(message, group=self.group, reason=reason)
+        headers = headers_for(message, group=self.group, reason=reason, exception=exception)
         await driver.dead_letter(message, self.dead_letter_topic, headers)
         await (self.ack_one(message) or DONE)
 

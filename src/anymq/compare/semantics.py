@@ -529,6 +529,28 @@ SEMANTICS: tuple[Semantic, ...] = (
         "send, send_batch, a consumer start and describe_topic on a missing topic each raise "
         "TopicNotFound (not retriable) naming the topic and the backend.",
     ),
+    Semantic(
+        "test_app_keeps_key_order_under_concurrency",
+        "app: per-key order under concurrency",
+        "Order and partitions",
+        "anymq.App with concurrency=4 and random handler delays runs each key's messages one "
+        "at a time in the order sent, never more than 4 handlers at once.",
+    ),
+    Semantic(
+        "test_app_crash_redelivers_only_unfinished_messages",
+        "app: a crash redelivers only unfinished work",
+        "Delivery",
+        "An App stopped mid-handler acked exactly the handlers that finished (out of order); "
+        "the next run gets exactly the unfinished messages.",
+    ),
+    Semantic(
+        "test_app_dead_letters_an_undecodable_payload",
+        "app: an undecodable payload is dead-lettered",
+        "Delivery",
+        "A body the handler's type cannot decode goes to the dead-letter topic at once with "
+        "the error's type and message, and the key's next message is handled; without dead "
+        "letters the handler is refused at start (nothing is lost silently).",
+    ),
 )
 
 BY_TEST: Mapping[str, Semantic] = {s.test: s for s in SEMANTICS}

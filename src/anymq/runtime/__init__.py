@@ -1,0 +1,10 @@
+"""The application runtime: handlers on a broker, with per-key ordered concurrency.
+
+See docs/service.md. :class:`App` registers ``async`` handlers and runs them; the ack table
+is :class:`SettlePolicy`.
+"""
+
+from anymq.runtime.app import App
+from anymq.runtime.settle import Outcome, SettlePolicy
+
+__all__ = ["App", "Outcome", "SettlePolicy"]
