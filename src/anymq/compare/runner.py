@@ -152,6 +152,9 @@ class Comparison:
             if event.get("event") == "collected":
                 tests = event.get("tests")
                 self.display.total(key, len(tests) if isinstance(tests, list) else 0)
+            elif event.get("event") == "start":
+                label = semantics.semantic(str(event.get("name"))).label
+                self.display.describe(key, f"behaviour: running \u201c{label}\u201d")
             elif event.get("event") == "test":
                 label = semantics.semantic(str(event.get("name"))).label
                 verdict = "✗" if event.get("outcome") == "failed" else "✓"

@@ -129,9 +129,10 @@ def text_width(text: str, size: float) -> float:
     return len(text) * size * CHAR
 
 
-def wrap(text: str, size: float, width: float) -> list[str]:
-    """``text`` in lines that fit ``width`` px at ``size`` px (words are never split)."""
-    limit = max(8, int(width / (size * CHAR)))
+def wrap(text: str, size: float, width: float, char: float = CHAR) -> list[str]:
+    """``text`` in lines that fit ``width`` px at ``size`` px (words are never split);
+    ``char`` is the glyph width in em (bold text is wider)."""
+    limit = max(8, int(width / (size * char)))
     lines: list[str] = []
     line = ""
     for word in text.split():
@@ -149,7 +150,7 @@ def _head(title: str, width: float, legend: Sequence[tuple[str, str]]) -> tuple[
     """Title (wrapped) and legend (left to right, wrapped) above the plot; the y below them."""
     out: list[str] = []
     y = 6.0
-    for line in wrap(title, 15, width - 24):
+    for line in wrap(title, 15, width - 24, char=0.68):  # bold
         y += 19
         out.append(_text(12, y, line, size=15, anchor="start", weight="600"))
     if not legend:
