@@ -164,8 +164,8 @@ def _glance(doc: dict[str, Any]) -> str:
             f'<span class="fine url">{escape(b["url"])}</span>'
             f'<p><span class="what" data-kind="{escape(kind)}">{escape(kind)}</span>'
             f'<span class="why">{escape(line.kind_why)}</span></p>'
-            f'<p class="{line.contract_verdict}" data-verdict="{line.contract_verdict}">'
-            f"{mark}{escape(line.contract)}</p>"
+            f'<p>Loses nothing? <span class="{line.contract_verdict}" '
+            f'data-verdict="{line.contract_verdict}">{mark}{escape(line.contract)}</span></p>'
             f"<p>anymq costs: {escape(line.cost)}{cost_note}</p></div>"
         )
     quick = summary.quick_note(doc)

@@ -66,7 +66,7 @@ def contract(doc: dict[str, Any], broker: dict[str, Any]) -> tuple[str, str]:
         return f"the contract suite could not run: {detail[0]}", "bad"
     counts = behaviour["counts"]
     passed, failed, unsupported = counts["pass"], counts["fail"], counts["unsupported"]
-    refused = f"; {unsupported} features not supported, refused loudly" if unsupported else ""
+    refused = f" ({unsupported} not supported: refused loudly)" if unsupported else ""
     if status == "interrupted":
         return f"interrupted after {passed + failed} tests ({failed} failed)", "bad"
     if failed:
@@ -77,7 +77,7 @@ def contract(doc: dict[str, Any], broker: dict[str, Any]) -> tuple[str, str]:
         ]
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         return f"{failed} of {passed + failed} contract tests FAILED: {shown}", "bad"
-    return f"loses nothing: all {passed} contract tests pass{refused}", "ok"
+    return f"all {passed} contract tests pass{refused}", "ok"
 
 
 def ratio_text(detail: dict[str, Any] | None) -> str:

@@ -137,8 +137,8 @@ def glance_table(doc: dict[str, Any]) -> Table:
         kind = Text(line.kind or "not reached", "bold" if line.kind else "grey62")
         verdict = Text(line.contract, style[line.contract_verdict])
         cost = Text(line.cost)
-        if line.cost_note:
-            cost.append("\n" + line.cost_note, "grey62")
+        if line.cost_note:  # the note itself follows the performance table
+            cost.append(" (not the same work, see below)", "grey62")
         table.add_row(line.broker, kind, verdict, cost)
     return table
 
