@@ -100,7 +100,7 @@ def ratio_text(detail: dict[str, Any] | None) -> str:
 
 
 def raw_label(raw: dict[str, Any] | None) -> str:
-    """The raw side's name without its version: ``aio-pika``, ``asyncio.Queue (no broker)``."""
+    """The raw side's client name without its version (``asyncio.Queue (no broker)``)."""
     client = str((raw or {}).get("client") or "raw client")
     words = client.split(" ")
     if len(words) > 1 and words[-1][:1].isdigit():
