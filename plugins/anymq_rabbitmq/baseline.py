@@ -186,4 +186,12 @@ BASELINE = Baseline(
         "awaited per batch, persistent messages, same prefetch, ack per message"
     ),
     run_round=run_round,
+    differs=(
+        "both sides wait for the publisher confirm of every message of a batch before the "
+        "next batch, but anymq writes a batch's frames in one go and awaits the confirms "
+        "together, where aio-pika publishes each message as its own task awaiting its own "
+        "confirm; anymq also adds a message id and a timestamp header to each message and spreads "
+        "the topic over the workload's partitions (an exchange and a single-active-consumer "
+        "queue each), where the raw side uses one exchange and one queue both members share"
+    ),
 )

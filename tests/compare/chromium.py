@@ -38,17 +38,70 @@ FLAGS = (
     "--remote-debugging-port=0",
 )
 
-#: Runs in the page: every chart with its rendered size and its bars' rendered sizes.
+#: Runs in the page: every visible chart with its rendered size and its bars' rendered
+#: sizes, plus what a small screen breaks: page-wide horizontal overflow, table cells whose
+#: content spills out (over the next cell), chart labels that overlap each other or the
+#: dashed reference line, the smallest chart text as rendered (font size x scale), and
+#: elements allowed to break words anywhere (only URLs and error messages may).
 MEASURE = """
 (() => {
-  const box = (el) => { const r = el.getBoundingClientRect(); return [r.width, r.height]; };
-  const charts = [...document.querySelectorAll('svg.chart')].map((svg) => ({
-    id: svg.dataset.chart,
-    kind: svg.dataset.kind,
-    size: box(svg),
-    bars: [...svg.querySelectorAll('rect.bar')].map(box),
-    texts: svg.querySelectorAll('text').length,
-  }));
+  const rect = (el) => el.getBoundingClientRect();
+  const box = (el) => { const r = rect(el); return [r.width, r.height]; };
+  const shown = (el) => { const r = rect(el); return r.width > 0 && r.height > 0; };
+  const meet = (a, b) => a.left < b.right - 1 && b.left < a.right - 1 &&
+    a.top < b.bottom - 1 && b.top < a.bottom - 1;
+  const charts = [...document.querySelectorAll('svg.chart')].filter(shown).map((svg) => {
+    const frame = rect(svg);
+    const scale = frame.width / svg.viewBox.baseVal.width;
+    const texts = [...svg.querySelectorAll('text')];
+    const boxes = texts.map((t) => rect(t));
+    const overlaps = [];
+    for (let i = 0; i < texts.length; i++) {
+      for (let j = i + 1; j < texts.length; j++) {
+        if (meet(boxes[i], boxes[j])) {
+          overlaps.push([texts[i].textContent, texts[j].textContent]);
+        }
+      }
+    }
+    const crossed = [];
+    for (const line of svg.querySelectorAll('line.reference')) {
+      const l = rect(line); const x = l.left + l.width / 2;
+      texts.forEach((t, i) => {
+        const b = boxes[i];
+        if (x > b.left + 0.5 && x < b.right - 0.5 && b.top < l.bottom && l.top < b.bottom) {
+          crossed.push(t.textContent);
+        }
+      });
+    }
+    return {
+      id: svg.dataset.chart,
+      kind: svg.dataset.kind,
+      variant: svg.dataset.variant,
+      size: box(svg),
+      bars: [...svg.querySelectorAll('rect.bar')].map(box),
+      texts: texts.length,
+      min_font: Math.min(...texts.map(
+        (t) => parseFloat(getComputedStyle(t).fontSize) * scale)),
+      overlaps,
+      crossed,
+      clipped: texts.filter((t, i) => boxes[i].left < frame.left - 1 ||
+        boxes[i].right > frame.right + 1 || boxes[i].top < frame.top - 1 ||
+        boxes[i].bottom > frame.bottom + 1).map((t) => t.textContent),
+    };
+  });
+  const spills = [];
+  for (const cell of document.querySelectorAll('td, th')) {
+    if (!shown(cell)) continue;
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    const c = range.getBoundingClientRect(); const r = rect(cell);
+    if (c.width && (c.left < r.left - 1 || c.right > r.right + 1)) {
+      spills.push(cell.textContent.trim().slice(0, 60));
+    }
+  }
+  const anywhere = [...document.querySelectorAll('body *')].filter((el) =>
+    ['anywhere', 'break-word'].includes(getComputedStyle(el).overflowWrap) &&
+    !el.closest('.url, .message')).map((el) => el.tagName + '.' + el.className);
   const cells = [...document.querySelectorAll('table.matrix td.cell')].map(
     (td) => td.dataset.result);
   return JSON.stringify({
@@ -60,6 +113,11 @@ MEASURE = """
     scripts: document.scripts.length,
     stylesheets: document.querySelectorAll('link[rel=stylesheet]').length,
     height: document.documentElement.scrollHeight,
+    width: window.innerWidth,
+    scroll_width: document.documentElement.scrollWidth,
+    spills,
+    anywhere: [...new Set(anywhere)],
+    first_section: document.querySelector('section') && document.querySelector('section').id,
     sections: Object.fromEntries([...document.querySelectorAll('section')].map(
       (el) => [el.id, Math.round(el.getBoundingClientRect().top + window.scrollY)])),
   });

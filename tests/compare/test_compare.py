@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from rich.console import Console
 import anymq
 from anymq.compare.runner import Comparison, topic_suffix
 from anymq.compare.settings import resolve
+from anymq.compare.stats import summary as stats_summary
 from anymq.compare.terminal import Display
 from anymq.errors import ConfigError
 from tests.compare.chromium import INSTALL, chromium_path, file_uri, render
@@ -54,20 +56,22 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def run_compare(tmp: Path, *args: str, timeout: float) -> tuple[str, dict[str, Any], float]:
+def run_compare(
+    tmp: Path, *args: str, timeout: float, code: int = 0, env: dict[str, str] | None = None
+) -> tuple[str, dict[str, Any], float]:
     started = time.monotonic()
     done = subprocess.run(
         compare_command(*args, "--output", tmp),
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=clean_env(),
+        env=env or clean_env(),
         cwd=tmp,
         check=False,
     )
     took = time.monotonic() - started
     output = done.stdout + done.stderr
-    assert done.returncode == 0, f"anymq compare exited {done.returncode}:\n{output}"
+    assert done.returncode == code, f"anymq compare exited {done.returncode}:\n{output}"
     doc = json.loads((tmp / "compare.json").read_text())
     return output, doc, took
 
@@ -106,11 +110,29 @@ def check_semantics(doc: dict[str, Any], ident: str, *, all_pass: bool) -> None:
 
 
 def check_performance(doc: dict[str, Any], ident: str) -> None:
+    from anymq.compare.stats import min_samples
+
     perf = broker(doc, ident)["performance"]
     assert perf["status"] == "ok", f"{ident}: {perf['status']}: {perf.get('detail')}"
+    rounds = len(perf["anymq"]["produce_rates"])
     for key in RATIOS:
+        detail = perf["ratio_detail"][key]
+        assert detail["value"] == perf["ratios"][key]
+        if key.startswith("latency_"):
+            q = key.removeprefix("latency_")
+            samples = min(perf[side]["latency_ms"]["count"] for side in ("anymq", "raw"))
+            assert detail["n"] == samples
+            if samples < min_samples(float(q[1:])):  # e.g. p99 of 30 samples is the maximum
+                assert perf["ratios"][key] is None, f"{ident}: {key} from {samples} samples"
+                assert f"n={samples}, too few for {q}" in detail["note"]
+                continue
+        else:
+            assert detail["n"] == rounds
+            assert len(detail["rounds"]) == rounds
         assert perf["ratios"][key] is not None, f"{ident}: no {key} ratio"
         assert perf["ratios"][key] > 0, f"{ident}: {key} ratio {perf['ratios'][key]}"
+        if rounds > 1:
+            assert detail["min"] <= detail["max"], detail
     for side in ("anymq", "raw"):
         figures = perf[side]
         assert figures["produce_rate"] > 0
@@ -158,21 +180,70 @@ def check_rendered(html: Path, doc: dict[str, Any], shot: Path) -> None:
     ]
     assert page["cells"] == expected_cells, "the matrix does not show what the JSON holds"
     assert page["sparks"] >= 1, "no partition or member spread was drawn"
+    check_layout(html, shot)
+
+
+WIDTHS = (400, 800, 1400)
+MIN_CHART_FONT = 11.0
+
+
+def check_layout(html: Path, shot: Path) -> None:
+    """The report at a phone's, a tablet's and a desktop's width: nothing runs off the
+    page, no cell's content spills over the next, chart text stays readable, no chart
+    label overlaps another or is crossed by the dashed 1.00x line, and only URLs and
+    error messages may break inside a word."""
+    for width in WIDTHS:
+        rendered = asyncio.run(render(html, width=width))
+        shot.with_name(f"{shot.stem}-{width}.png").write_bytes(rendered.screenshot)
+        page = rendered.measured
+        at = f"at {width}px"
+        assert page["width"] == width
+        assert page["scroll_width"] <= width, f"{at} the page is {page['scroll_width']}px wide"
+        assert page["spills"] == [], (
+            f"{at} cell content spills over its neighbour: {page['spills']}"
+        )
+        assert page["anywhere"] == [], f"{at} words may break anywhere in {page['anywhere']}"
+        assert page["first_section"] == "glance", "the summary is not the first section"
+        assert page["charts"], f"{at} no chart is shown"
+        for chart in page["charts"]:
+            name = f"{chart['id']} ({chart['variant']}) {at}"
+            assert chart["min_font"] >= MIN_CHART_FONT, f"{name}: text {chart['min_font']:.1f}px"
+            assert chart["overlaps"] == [], f"{name}: labels overlap: {chart['overlaps']}"
+            assert chart["crossed"] == [], f"{name}: the 1.00x line crosses {chart['crossed']}"
+            assert chart["clipped"] == [], f"{name}: labels cut off: {chart['clipped']}"
+            assert chart["size"][0] <= width
 
 
 # -- memory:// and an unreachable broker ------------------------------------------------------
+
+
+LONG_URL = "sqs://127.0.0.1:1?endpoint_url=http://127.0.0.1:1&region=us-east-1&fifo=false"
 
 
 @pytest.mark.memory
 def test_quick_compare_on_memory_with_unreachable_brokers(tmp_path: Path) -> None:
     unreachable = f"amqp://anymq:{SECRET}@127.0.0.1:1/"
     output, doc, took = run_compare(
-        tmp_path, "--quick", "memory://", "kafka://127.0.0.1:1", unreachable, timeout=180
+        tmp_path,
+        "--quick",
+        "memory://",
+        "kafka://127.0.0.1:1",
+        unreachable,
+        LONG_URL,
+        timeout=180,
+        code=1,  # a named broker was unreachable
     )
     assert took < 60, f"--quick on memory:// took {took:.0f}s"
-    assert [b["id"] for b in doc["brokers"]] == ["memory", "kafka", "rabbitmq"]
+    assert [b["id"] for b in doc["brokers"]] == ["memory", "kafka", "rabbitmq", "sqs"]
+    assert "exit 1: kafka is unreachable; rabbitmq is unreachable" in output
+    glance = output.index("At a glance")
+    assert glance < output.index("Brokers") < output.index("Behaviour")
+    assert "event broker" in output
+    assert "contract tests pass" in output
+    assert "Quick mode (--quick)" in output
+    assert "asyncio.Queue (no broker)" in output
     assert broker(doc, "memory")["status"] == "ok"
-    for ident in ("kafka", "rabbitmq"):
+    for ident in ("kafka", "rabbitmq", "sqs"):
         down = broker(doc, ident)
         assert down["status"] == "unreachable"
         assert "127.0.0.1:1" in down["reason"]
@@ -211,6 +282,125 @@ def test_only_behaviour_or_only_performance(tmp_path: Path) -> None:
     assert memory["behaviour"]["status"] == "not run"
     assert {row["cells"]["memory"]["result"] for row in doc["semantics"]} == {"not run"}
     check_performance(doc, "memory")
+
+
+@pytest.mark.memory
+def test_unreachable_broker_exits_1_unless_exit_zero(tmp_path: Path) -> None:
+    """A broker that was named but not reached fails the run (a CI job must notice);
+    --exit-zero (alias --no-fail) reports it and exits 0."""
+    args = ("--quick", "--no-behaviour", "--connect-timeout", "1", "memory://")
+    output, doc, _ = run_compare(tmp_path, *args, "kafka://127.0.0.1:1", timeout=120, code=1)
+    assert broker(doc, "kafka")["status"] == "unreachable"
+    assert "exit 1: kafka is unreachable" in output
+    for flag in ("--exit-zero", "--no-fail"):
+        output, doc, _ = run_compare(
+            tmp_path, *args, "kafka://127.0.0.1:1", flag, timeout=120, code=0
+        )
+        assert "not clean: kafka is unreachable (exit 0: --exit-zero)" in output
+    run_compare(tmp_path, *args, timeout=120, code=0)  # everything reached: clean
+
+
+BLOCK_PYTEST = """\
+import sys
+
+
+class _NoPytest:
+    \"\"\"Hides pytest from this interpreter, as on an install without anymq[testing].\"\"\"
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("pytest", "_pytest"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _NoPytest())
+"""
+
+
+@pytest.mark.memory
+def test_without_pytest_the_report_says_why_and_how_to_fix_it(tmp_path: Path) -> None:
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text(BLOCK_PYTEST)
+    env = clean_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(hide), *filter(None, [env.get("PYTHONPATH")])])
+    probe = subprocess.run(
+        [sys.executable, "-c", "import pytest"], env=env, capture_output=True, check=False
+    )
+    assert probe.returncode != 0, "pytest is still importable: the test proves nothing"
+    out = tmp_path / "out"
+    out.mkdir()
+    output, doc, _ = run_compare(
+        out, "--quick", "--no-performance", "memory://", timeout=120, code=1, env=env
+    )
+    fix = "pip install 'anymq[testing]'"
+    behaviour = broker(doc, "memory")["behaviour"]
+    assert behaviour["status"] == "error"
+    assert "needs pytest" in behaviour["detail"]
+    assert fix in behaviour["detail"]
+    flat = " ".join(output.split())  # the terminal wraps long cells
+    assert "the contract suite needs pytest" in flat
+    assert "anymq[testing]" in flat
+    html = (out / "compare.html").read_text()
+    assert "the contract suite needs pytest" in html
+    assert "pip install &#x27;anymq[testing]&#x27;" in html
+
+
+@pytest.mark.memory
+def test_ratios_carry_their_sample_size_and_spread() -> None:
+    """A percentile from too few samples (p99 of 10 is the maximum) is not shown as a
+    plain ratio; rate ratios show n and the range over rounds."""
+    from anymq.compare import report_html, report_json, terminal
+    from anymq.compare.results import BrokerReport, Performance, Report, Side
+    from anymq.compare.targets import targets
+
+    ours = Side("anymq 0", "anymq side", produce_rates=[900.0, 1000.0, 1200.0])
+    ours.consume_rates = [500.0, 600.0, 700.0]
+    raw = Side("aiobotocore 2.0", "raw side", "the raw side sends straight to SQS")
+    raw.produce_rates, raw.consume_rates = [1000.0, 1000.0, 1000.0], [1000.0, 1000.0, 1000.0]
+    ours.latencies_ms = [1.0 + i / 10 for i in range(10)]
+    raw.latencies_ms = [2.0 + i / 10 for i in range(10)]
+    ours.latency_counts = raw.latency_counts = [10]
+    perf = Performance(status="ok", anymq=ours, raw=raw)
+    details = perf.ratio_details()
+    assert details["produce"].value == pytest.approx(1.0)
+    assert (details["produce"].low, details["produce"].high) == (0.9, 1.2)
+    assert details["produce"].n == 3
+    assert details["latency_p50"].value == pytest.approx(1.4 / 2.4)
+    for q in ("p95", "p99"):
+        assert details[f"latency_{q}"].value is None
+        assert (
+            details[f"latency_{q}"].note
+            == f"n=10, too few for {q} (needs {20 if q == 'p95' else 100})"
+        )
+    assert perf.ratios()["latency_p99"] is None
+
+    settings = resolve(urls=["sqs://127.0.0.1:1"], flags={"quick": True}, environ={})
+    report = Report(
+        settings,
+        {
+            "python": "3",
+            "implementation": "CPython",
+            "platform": "x",
+            "cpus": 2,
+            "libraries": {"anymq": "0"},
+        },
+        datetime.now(UTC),
+    )
+    report.brokers = [BrokerReport(targets(settings.urls)[0], performance=perf)]
+    doc = report_json.build(report)
+    buffer = io.StringIO()
+    Console(file=buffer, width=200).print(terminal.tables(doc))
+    text = buffer.getvalue()
+    html = report_html.render(doc)
+    for shown in (text, html):
+        assert "n=10, too few for p99" in shown
+        assert "1.00\u00d7 (0.90\u20131.20 over 3 rounds)" in shown
+        assert "the raw side sends straight to SQS" in shown
+        assert "Quick mode (--quick)" in shown
+        # p99 of 10 samples is each side's maximum: that ratio must not be shown
+        plain = stats_summary(ours.latencies_ms)["p99"] / stats_summary(raw.latencies_ms)["p99"]
+        assert f"{plain:.2f}\u00d7" not in shown
 
 
 # -- Ctrl-C -------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -61,6 +62,21 @@ class JsonLines:
                 with contextlib.suppress(json.JSONDecodeError):
                     out.append(json.loads(line))
         return out
+
+
+NO_PYTEST = (
+    "the contract suite needs pytest, which is not installed for {python}: "
+    "pip install 'anymq[testing]'"
+)
+
+
+def pytest_missing() -> str | None:
+    """Why the suite cannot start here (pytest is not importable), with the fix; else None."""
+    try:
+        found = importlib.util.find_spec("pytest") is not None
+    except (ImportError, ValueError):
+        found = False
+    return None if found else NO_PYTEST.format(python=sys.executable)
 
 
 def runtime_plugins() -> list[dict[str, str]]:
@@ -151,6 +167,11 @@ async def run_contract(
     started = time.perf_counter()
     if result is None:
         result = Behaviour()
+    missing = pytest_missing()
+    if missing is not None:
+        result.status = "error"
+        result.detail = missing
+        return result
     result.status = "ok"
     with tempfile.TemporaryDirectory(prefix="anymq-compare-") as tmp:
         folder = Path(tmp)
@@ -206,7 +227,10 @@ async def run_contract(
             result.detail = f"the contract suite was stopped after {limit:g}s"
         elif process.returncode not in (0, 1) or not result.tests:
             result.status = "error"  # pytest could not run the suite at all
-            result.detail = target.redact(tail(log))
+            output = tail(log)
+            if "No module named pytest" in output or "No module named 'pytest'" in output:
+                output = f"{NO_PYTEST.format(python=sys.executable)}\n{output}"
+            result.detail = target.redact(output)
         elif result.counts()["fail"]:
             result.status = "failed"
     return result

@@ -124,6 +124,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--test-timeout", type=float, help="seconds one contract test may take (default 60)"
     )
+    parser.add_argument(
+        "--exit-zero",
+        "--no-fail",
+        dest="exit_zero",
+        action="store_true",
+        help="exit 0 even when a broker is unreachable or a contract test failed "
+        "(default: exit 1, so a CI job notices)",
+    )
 
 
 def settings_from(args: argparse.Namespace) -> Any:
@@ -156,7 +164,8 @@ def settings_from(args: argparse.Namespace) -> Any:
 
 
 async def run(args: argparse.Namespace) -> int:
-    """Run a comparison; 0 = clean, 1 = a contract test failed or a run broke, 130 = Ctrl-C."""
+    """Run a comparison; 0 = clean, 1 = a broker unreachable, a contract test failed or a
+    run broke (0 with ``--exit-zero``), 2 = bad arguments, 130 = Ctrl-C."""
     try:
         settings = settings_from(args)
     except AnyMQError as exc:
@@ -167,13 +176,13 @@ async def run(args: argparse.Namespace) -> int:
     for name in quiet:  # the progress display is the only output, for this run only
         logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
-        return await _run(settings)
+        return await _run(settings, exit_zero=bool(getattr(args, "exit_zero", False)))
     finally:  # an application (or test session) running compare in-process keeps its logs
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
 
 
-async def _run(settings: Settings) -> int:
+async def _run(settings: Settings, *, exit_zero: bool = False) -> int:
     console = Console()
     shown = ", ".join(c.split("?")[0] for c in settings.public()["urls"])
     console.print(f"[bold]anymq compare[/]: {escape(shown)}")
@@ -198,4 +207,11 @@ async def _run(settings: Settings) -> int:
             console.print("[red]could not remove:[/] " + escape("; ".join(document["leftovers"])))
         console.print(f"JSON report: {settings.json_path}")
         console.print(f"HTML report: {settings.html_path}")
+        if code == 1:
+            why = "; ".join(comparison.problems())
+            if exit_zero:
+                code = 0
+                console.print(f"[yellow]not clean:[/] {escape(why)} (exit 0: --exit-zero)")
+            else:
+                console.print(f"[red]exit 1:[/] {escape(why)} (--exit-zero to exit 0 regardless)")
     return code

@@ -68,6 +68,10 @@ class Collector:
                     setattr(cls, name, value)
         self._write({"event": "collected", "tests": [_name(item.nodeid) for item in items]})
 
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        """Which test runs now, for the progress display (a test may take a minute)."""
+        self._write({"event": "start", "name": _name(nodeid)})
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         state = self._tests.setdefault(
             report.nodeid,

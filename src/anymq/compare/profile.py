@@ -53,6 +53,10 @@ class Baseline:
     workloads: tuple[Shape, ...] = ()
     """Named benchmark workloads this backend adds to the standard ones
     (``anymq.compare.perf.shapes``), e.g. a raw route only this broker has."""
+    differs: str = ""
+    """Where the raw side does other work than anymq (another topology, another way to
+    wait for the broker, no broker at all): the report prints it next to the ratios so a
+    difference in work is not read as anymq's overhead."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from anymq.compare import semantics, svg
+from anymq.compare import semantics, summary, svg
 
 NONE = "\u2013"  # an en dash for "no figure"
 
@@ -34,24 +34,36 @@ h1 { font-size: 28px; margin: 8px 0 4px; }
 h2 { font-size: 21px; margin: 36px 0 6px; padding-top: 8px; border-top: 1px solid var(--line); }
 h3 { font-size: 16px; margin: 20px 0 6px; }
 .sub { color: var(--muted); margin: 0 0 14px; }
-nav a { margin-right: 14px; color: var(--blue); text-decoration: none; font-weight: 600; }
+nav { display: flex; flex-wrap: wrap; gap: 4px 14px; }
+nav a { color: var(--blue); text-decoration: none; font-weight: 600; }
 .how { background: var(--soft); border-left: 4px solid var(--blue); padding: 10px 14px;
   margin: 10px 0 16px; max-width: 900px; }
 .how b { color: var(--ink); }
 .banner { padding: 10px 14px; margin: 12px 0; border-radius: 6px; background: var(--fail-bg);
   color: var(--fail); font-weight: 600; }
+.banner.quick { background: #FFF4D6; color: #6B4A00; }
+.url { overflow-wrap: anywhere; }
+.glance { display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr));
+  gap: 12px; margin: 12px 0 8px; }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; }
+.card h3 { margin: 0 0 2px; font-size: 17px; }
+.card p { margin: 6px 0 0; }
+.card .what { font-weight: 700; }
+.card .why, .card .fine { display: block; color: var(--muted); font-size: 13px; }
+.ok { color: var(--pass); } .bad { color: var(--fail); } .none { color: var(--muted); }
+.scroll { max-width: 100%; overflow-x: auto; margin: 8px 0 18px; }
+.scroll > table { margin: 0; }
 table { border-collapse: collapse; margin: 8px 0 18px; }
 th, td { border: 1px solid var(--line); padding: 6px 10px; text-align: left; vertical-align: top; }
 th { background: var(--soft); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td .spread { display: block; color: var(--muted); font-size: 12.5px; white-space: nowrap; }
+td .few { display: block; color: var(--fail); font-size: 12.5px; }
 table.brokers { width: 100%; }
-table.brokers th.features { width: 36%; }
-table.brokers th.url { width: 25%; }
-table.brokers td.features { font-size: 13px; }
-table.matrix { width: 100%; table-layout: fixed; }
-table.matrix th.semantic-col { width: 32%; }
-table.matrix td, table.matrix th { overflow-wrap: anywhere; }
-td code { overflow-wrap: anywhere; }
+table.brokers td.features { font-size: 13px; min-width: 14em; }
+table.matrix { width: 100%; }
+table.matrix th.semantic-col { min-width: 12em; }
+table.matrix td.cell { min-width: 7.5em; }
 table.matrix tr.category th { background: #fff; border-left: none; border-right: none;
   font-size: 13px; text-transform: uppercase; letter-spacing: .05em; color: var(--muted);
   padding-top: 16px; }
@@ -60,23 +72,36 @@ td.semantic .explain { display: block; color: var(--muted); font-size: 12.5px; }
 .cell.fail { background: var(--fail-bg); } .cell.fail .verdict { color: var(--fail); }
 .cell.unsupported { background: var(--na-bg); } .cell.unsupported .verdict { color: var(--na); }
 .cell.notrun .verdict, .cell.skipped .verdict { color: var(--muted); }
-.verdict { font-weight: 700; white-space: nowrap; }
+.verdict { font-weight: 700; }
 .note { display: block; font-size: 12.5px; color: var(--ink); }
 th .note.url { font-weight: normal; color: var(--muted); }
 .message { display: block; font-size: 12px; color: var(--fail); max-width: 260px;
   overflow-wrap: anywhere; }
 .status-ok { color: var(--pass); font-weight: 700; }
 .status-bad { color: var(--fail); font-weight: 700; }
+.differs { max-width: 900px; font-size: 14px; }
 .charts { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
-.chart-box { border: 1px solid var(--line); border-radius: 8px; padding: 6px; background: #fff; }
+.chart-box { border: 1px solid var(--line); border-radius: 8px; padding: 6px; background: #fff;
+  max-width: 100%; }
 svg.chart { display: block; max-width: 100%; height: auto; }
+svg.chart.narrow { display: none; }
 svg.chart text { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; }
 svg.spark { vertical-align: middle; margin-left: 4px; }
-.legend-key { display: inline-block; width: 12px; height: 12px; border-radius: 2px;
-  vertical-align: -1px; margin-right: 4px; }
 code { background: var(--soft); padding: 1px 4px; border-radius: 4px; font-size: 13px; }
 footer { margin-top: 40px; color: var(--muted); font-size: 13px; }
-"""
+@media (max-width: BREAKPOINTpx) {
+  svg.chart.wide { display: none; }
+  svg.chart.narrow { display: block; width: 100%; max-width: 480px; }
+  .chart-box { width: 100%; }
+}
+@media (max-width: 600px) {
+  main { padding: 12px 12px 32px; }
+  h1 { font-size: 24px; }
+  th, td { padding: 5px 6px; }
+  table.matrix td.semantic { position: sticky; left: 0; background: #fff; z-index: 1;
+    min-width: 10em; }
+}
+""".replace("BREAKPOINT", str(svg.BREAKPOINT))
 
 
 def render(doc: dict[str, Any]) -> str:
@@ -88,6 +113,7 @@ def render(doc: dict[str, Any]) -> str:
         f"<title>anymq compare: {escape(', '.join(b['id'] for b in brokers))}</title>",
         f"<style>{CSS}</style></head><body><main>",
         _header(doc),
+        _glance(doc),
         _brokers(doc),
         _behaviour(doc),
         _throughput(doc),
@@ -108,7 +134,8 @@ def _header(doc: dict[str, Any]) -> str:
         f'<p class="sub">{escape(str(doc["started"]))}{took} · {len(doc["brokers"])} broker(s)'
         f" · Python {escape(doc['environment']['python'])} · anymq "
         f"{escape(doc['environment']['libraries'].get('anymq', '?'))}</p>",
-        '<nav><a href="#brokers">Brokers</a><a href="#behaviour">Behaviour</a>'
+        '<nav><a href="#glance">At a glance</a><a href="#brokers">Brokers</a>'
+        '<a href="#behaviour">Behaviour</a>'
         '<a href="#throughput">Throughput</a><a href="#latency">Latency</a>'
         '<a href="#settings">Settings</a></nav></header>',
     ]
@@ -125,6 +152,36 @@ def _header(doc: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _glance(doc: dict[str, Any]) -> str:
+    """The answers first: what each broker is, whether it lost anything, what anymq costs."""
+    cards = []
+    for line, b in zip(summary.lines(doc), doc["brokers"], strict=True):
+        kind = line.kind or "not reached"
+        cost_note = f'<span class="fine">{escape(line.cost_note)}</span>' if line.cost_note else ""
+        mark = {"ok": "✓ ", "bad": "✗ "}.get(line.contract_verdict, "")
+        cards.append(
+            f'<div class="card" data-broker="{escape(b["id"])}"><h3>{escape(b["id"])}</h3>'
+            f'<span class="fine url">{escape(b["url"])}</span>'
+            f'<p><span class="what" data-kind="{escape(kind)}">{escape(kind)}</span>'
+            f'<span class="why">{escape(line.kind_why)}</span></p>'
+            f'<p>Loses nothing? <span class="{line.contract_verdict}" '
+            f'data-verdict="{line.contract_verdict}">{mark}{escape(line.contract)}</span></p>'
+            f"<p>anymq costs: {escape(line.cost)}{cost_note}</p></div>"
+        )
+    quick = summary.quick_note(doc)
+    banner = f'<p class="banner quick">{escape(quick)}</p>' if quick else ""
+    return (
+        '<section id="glance"><h2>At a glance</h2>'
+        '<p class="how"><b>How to read this:</b> per broker, whether it <b>keeps messages</b> '
+        "after they are consumed (an <i>event broker</i>: a log that new groups and replays "
+        "read) or removes them once acked (a <i>message broker</i>: a queue); whether it "
+        "<b>loses nothing</b> (every contract test it was given passed); and what anymq "
+        "<b>costs</b> there: its throughput as a share of the broker's own client "
+        "(1.00\u00d7 = no overhead), with the range over rounds.</p>"
+        f'{banner}<div class="glance">{"".join(cards)}</div></section>'
+    )
+
+
 def _brokers(doc: dict[str, Any]) -> str:
     rows = []
     for b in doc["brokers"]:
@@ -139,7 +196,7 @@ def _brokers(doc: dict[str, Any]) -> str:
         features = ", ".join(caps.get("features", [])) or "\u2013"
         limit = caps.get("max_message_bytes")
         rows.append(
-            f"<tr><th>{escape(b['id'])}</th><td><code>{escape(b['url'])}</code></td>"
+            f'<tr><th>{escape(b["id"])}</th><td><code class="url">{escape(b["url"])}</code></td>'
             f"<td>{escape(b.get('backend') or NONE)}</td><td>{status}</td>"
             f'<td class="num">{svg.size(limit) if limit else NONE}</td>'
             f'<td class="features">{escape(features)}</td></tr>'
@@ -150,11 +207,11 @@ def _brokers(doc: dict[str, Any]) -> str:
         "<code>***</code>). A broker that did not answer within the connect timeout is marked "
         "<i>unreachable</i> and its columns below say <i>not run</i>. <i>Features</i> is what "
         "the backend declares; the behaviour matrix checks every declaration.</p>"
-        '<table class="brokers"><tr><th>column</th><th class="url">URL</th><th>backend</th>'
-        "<th>status</th>"
+        '<div class="scroll"><table class="brokers"><tr><th>column</th><th>URL</th>'
+        "<th>backend</th><th>status</th>"
         '<th class="num">largest message</th><th class="features">declared features</th></tr>'
         + "".join(rows)
-        + "</table></section>"
+        + "</table></div></section>"
     )
 
 
@@ -178,6 +235,12 @@ def _behaviour(doc: dict[str, Any]) -> str:
         out.append("<p>The behaviour part was not run (<code>--no-behaviour</code>).</p>")
         out.append("</section>")
         return "\n".join(out)
+    for b in brokers:
+        if b["behaviour"]["status"] == "error":
+            out.append(
+                f'<p class="banner">{escape(b["id"])}: the contract suite could not run: '
+                f"{escape(b['behaviour'].get('detail') or 'no reason given')}</p>"
+            )
     out.append('<div class="chart-box" style="display:inline-block">')
     out.append(_summary_chart(doc))
     out.append("</div>")
@@ -186,7 +249,10 @@ def _behaviour(doc: dict[str, Any]) -> str:
         f"<span class='note url'>{escape(b['url'].split('?')[0])}</span></th>"
         for b in brokers
     )
-    out.append(f'<table class="matrix"><tr><th class="semantic-col">semantic</th>{header}</tr>')
+    out.append(
+        '<div class="scroll"><table class="matrix">'
+        f'<tr><th class="semantic-col">semantic</th>{header}</tr>'
+    )
     category = None
     for row in rows:
         if row["category"] != category:
@@ -200,7 +266,7 @@ def _behaviour(doc: dict[str, Any]) -> str:
             f'<tr data-test="{escape(row["test"])}"><td class="semantic"><b>'
             f'{escape(row["label"])}</b><span class="explain">{explain}</span></td>{cells}</tr>'
         )
-    out.append("</table></section>")
+    out.append("</table></div></section>")
     return "\n".join(out)
 
 
@@ -227,7 +293,9 @@ def _summary_chart(doc: dict[str, Any]) -> str:
         for k in RESULT_STYLE
         if any(counts[k])
     ]
-    return svg.stacked_bars(
+    return svg.both(
+        svg.stacked_bars,
+        720,
         chart_id="behaviour-summary",
         title="Contract tests per broker",
         categories=names,
@@ -240,7 +308,7 @@ def _cell(cell: dict[str, Any]) -> str:
     result = cell.get("result", "not run")
     css, symbol, word = RESULT_STYLE.get(result, RESULT_STYLE["not run"])
     parts = [f'<td class="cell {css}" data-result="{escape(result)}">']
-    parts.append(f'<span class="verdict">{symbol} {word}</span>')
+    parts.append(f'<span class="verdict">{symbol}\u00a0{word}</span>')
     observed = cell.get("observed", {})
     for note, (key, value) in zip(cell.get("notes", []), observed.items(), strict=False):
         chart = ""
@@ -283,7 +351,9 @@ def _throughput(doc: dict[str, Any]) -> str:
     ratios = [b["performance"]["ratios"] for b in measured]
     out.append('<div class="chart-box" style="display:inline-block">')
     out.append(
-        svg.horizontal_bars(
+        svg.both(
+            svg.horizontal_bars,
+            720,
             chart_id="overhead",
             title="anymq throughput as a share of the raw client (1.00\u00d7 = no overhead)",
             categories=names,
@@ -302,7 +372,9 @@ def _throughput(doc: dict[str, Any]) -> str:
         ours, raw = perf["anymq"], perf.get("raw") or {}
         out.append('<div class="chart-box">')
         out.append(
-            svg.grouped_bars(
+            svg.both(
+                svg.grouped_bars,
+                520,
                 chart_id=f"throughput-{b['id']}",
                 title=f"{b['id']}: messages per second (higher is better)",
                 categories=["produce", "consume"],
@@ -328,40 +400,69 @@ def _throughput(doc: dict[str, Any]) -> str:
 
 
 def _raw_name(raw: dict[str, Any]) -> str:
-    client = str(raw.get("client") or "raw client")
-    return f"raw: {client.split(' ')[0]}"
+    return f"raw: {summary.raw_label(raw)}"
+
+
+def _ratio_cell(detail: dict[str, Any] | None) -> str:
+    """A ratio with its sample size and spread over rounds; a hidden one says why."""
+    detail = detail or {}
+    value = detail.get("value")
+    if value is None:
+        note = detail.get("note")
+        few = f'<span class="few">{escape(note)}</span>' if note else ""
+        return f'<td class="num" data-n="{detail.get("n", 0)}">{NONE}{few}</td>'
+    n, unit = detail.get("n", 0), detail.get("unit", "rounds")
+    low, high = detail.get("min"), detail.get("max")
+    spread = f"n={n} {unit[:-1] if n == 1 else unit}"
+    if low is not None and high is not None:
+        spread = f"{svg.ratio(low)}\u2013{svg.ratio(high)}, {spread}"
+    return (
+        f'<td class="num" data-n="{n}">{svg.ratio(value)}'
+        f'<span class="spread">{escape(spread)}</span></td>'
+    )
+
+
+def _differs(measured: list[dict[str, Any]]) -> str:
+    notes = [
+        f'<p class="differs"><b>{escape(b["id"])}</b>: anymq and '
+        f"{escape(summary.raw_label(b['performance'].get('raw')))} do not do the same work: "
+        f"{escape(b['performance']['raw']['differs'])}.</p>"
+        for b in measured
+        if (b["performance"].get("raw") or {}).get("differs")
+    ]
+    return "".join(notes)
 
 
 def _rate_table(measured: list[dict[str, Any]]) -> str:
     rows = []
     for b in measured:
         perf = b["performance"]
-        ours, raw, ratios = perf["anymq"], perf.get("raw") or {}, perf["ratios"]
+        ours, raw = perf["anymq"], perf.get("raw") or {}
+        detail = perf.get("ratio_detail") or {}
 
         def rate(side: dict[str, Any], key: str) -> str:
             value = side.get(key)
             return f"{value:,.0f}" if value else "\u2013"
 
-        def share(key: str, ratios: dict[str, Any] = ratios) -> str:
-            value = ratios.get(key)
-            return svg.ratio(value) if value else "\u2013"
-
         rows.append(
             f"<tr><th>{escape(b['id'])}</th>"
             f'<td class="num">{rate(ours, "produce_rate")}</td>'
             f'<td class="num">{rate(raw, "produce_rate")}</td>'
-            f'<td class="num">{share("produce")}</td>'
+            f"{_ratio_cell(detail.get('produce'))}"
             f'<td class="num">{rate(ours, "consume_rate")}</td>'
             f'<td class="num">{rate(raw, "consume_rate")}</td>'
-            f'<td class="num">{share("consume")}</td>'
+            f"{_ratio_cell(detail.get('consume'))}"
             f"<td>{escape(raw.get('client') or perf.get('detail') or NONE)}</td></tr>"
         )
     return (
-        "<table><tr><th>broker</th>"
+        '<div class="scroll"><table class="rates"><tr><th>broker</th>'
         '<th class="num">produce: anymq msg/s</th><th class="num">raw msg/s</th>'
         '<th class="num">anymq ÷ raw</th>'
         '<th class="num">consume: anymq msg/s</th><th class="num">raw msg/s</th>'
-        '<th class="num">anymq ÷ raw</th><th>raw client</th></tr>' + "".join(rows) + "</table>"
+        '<th class="num">anymq ÷ raw</th><th>raw client</th></tr>'
+        + "".join(rows)
+        + "</table></div>"
+        + _differs(measured)
     )
 
 
@@ -418,7 +519,9 @@ def _latency(doc: dict[str, Any]) -> str:
             ]
         out.append('<div class="chart-box">')
         out.append(
-            svg.log_histogram(
+            svg.both(
+                svg.log_histogram,
+                520,
                 chart_id=f"latency-{b['id']}",
                 title=f"{b['id']}: end-to-end latency (left is better)",
                 edges=perf.get("histogram_edges_ms", []),
@@ -434,23 +537,24 @@ def _latency(doc: dict[str, Any]) -> str:
     for b in measured:
         perf = b["performance"]
         ours, raw = perf["anymq"]["latency_ms"], (perf.get("raw") or {}).get("latency_ms") or {}
-        ratios = perf["ratios"]
+        detail = perf.get("ratio_detail") or {}
         cells = ""
         for q in ("p50", "p95", "p99"):
-            mine = svg.ms(ours[q]) if ours.get(q) else "\u2013"
-            theirs = svg.ms(raw[q]) if raw.get(q) else "\u2013"
-            r = ratios.get(f"latency_{q}")
-            cells += (
-                f'<td class="num">{mine}</td><td class="num">{theirs}</td>'
-                f'<td class="num">{svg.ratio(r) if r else NONE}</td>'
-            )
+            ratio = detail.get(f"latency_{q}") or {}
+            hidden = ratio.get("value") is None and ratio.get("note")
+            mine = svg.ms(ours[q]) if ours.get(q) and not hidden else NONE
+            theirs = svg.ms(raw[q]) if raw.get(q) and not hidden else NONE
+            cells += f'<td class="num">{mine}</td><td class="num">{theirs}</td>{_ratio_cell(ratio)}'
         rows.append(f"<tr><th>{escape(b['id'])}</th>{cells}</tr>")
     head = "".join(
         f'<th class="num">{q} anymq ms</th><th class="num">{q} raw ms</th>'
         f'<th class="num">{q} anymq ÷ raw</th>'
         for q in ("p50", "p95", "p99")
     )
-    out.append(f"<table><tr><th>broker</th>{head}</tr>{''.join(rows)}</table></section>")
+    out.append(
+        f'<div class="scroll"><table class="latency"><tr><th>broker</th>{head}</tr>'
+        f"{''.join(rows)}</table></div></section>"
+    )
     return "\n".join(out)
 
 
@@ -491,13 +595,14 @@ def _settings(doc: dict[str, Any]) -> str:
         "second table), what the raw baseline does on each broker, and the versions and "
         "machine the figures come from. Figures from different machines are not comparable; "
         "ratios mostly are.</p>"
-        f"<h3>Standard workload</h3><table>{rows}</table>"
-        "<h3>Per broker</h3><table><tr><th>broker</th><th>as run</th><th>raw baseline</th></tr>"
-        f"{per_broker}</table>"
-        f"<h3>Environment</h3><table><tr><th>python</th><td>{escape(env['python'])} "
+        f'<h3>Standard workload</h3><div class="scroll"><table>{rows}</table></div>'
+        '<h3>Per broker</h3><div class="scroll"><table><tr><th>broker</th><th>as run</th>'
+        f"<th>raw baseline</th></tr>{per_broker}</table></div>"
+        '<h3>Environment</h3><div class="scroll"><table><tr><th>python</th><td>'
+        f"{escape(env['python'])} "
         f"({escape(env['implementation'])})</td></tr><tr><th>platform</th>"
         f"<td>{escape(env['platform'])}</td></tr><tr><th>CPUs</th><td>{env['cpus']}</td></tr>"
-        f"{libraries}</table></section>"
+        f"{libraries}</table></div></section>"
     )
 
 

@@ -85,6 +85,7 @@ def _performance(perf: Performance) -> dict[str, Any]:
         "anymq": _side(perf.anymq, edges),
         "raw": _side(perf.raw, edges),
         "ratios": {k: (round(v, 4) if v is not None else None) for k, v in perf.ratios().items()},
+        "ratio_detail": {k: v.public() for k, v in perf.ratio_details().items()},
     }
 
 
@@ -94,6 +95,7 @@ def _side(side: Side | None, edges: list[float]) -> dict[str, Any] | None:
     return {
         "client": side.client,
         "description": side.description,
+        "differs": side.differs,
         "produce_rate": round(side.produce_rate, 1),
         "consume_rate": round(side.consume_rate, 1),
         "produce_rates": [round(r, 1) for r in side.produce_rates],
@@ -101,6 +103,7 @@ def _side(side: Side | None, edges: list[float]) -> dict[str, Any] | None:
         "latency_ms": {k: round(v, 4) for k, v in stats.summary(side.latencies_ms).items()},
         "latency_histogram": stats.histogram(side.latencies_ms, edges) if edges else [],
         "latency_samples_ms": [round(v, 4) for v in side.latencies_ms],
+        "latency_counts": list(side.latency_counts),
         "duplicates": side.duplicates,
         "errors": side.errors,
     }

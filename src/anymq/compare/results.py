@@ -87,9 +87,13 @@ class Side:
     client: str
     """Library and version, e.g. ``anymq 0.1.0``, or the baseline's client and its version."""
     description: str
+    differs: str = ""
+    """Where this (raw) side does other work than anymq: ``Baseline.differs``."""
     produce_rates: list[float] = field(default_factory=list)
     consume_rates: list[float] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
+    latency_counts: list[int] = field(default_factory=list)
+    """Latency samples per round, in order (to tell each round's percentiles apart)."""
     duplicates: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -118,26 +122,98 @@ class Performance:
     raw: Side | None = None
 
     def ratios(self) -> dict[str, float | None]:
-        """anymq / raw for rates (1 = no overhead) and for latencies (1 = just as fast)."""
+        """anymq / raw for rates (1 = no overhead) and for latencies (1 = just as fast);
+        None where a side has no figure or too few samples for the percentile."""
+        return {key: detail.value for key, detail in self.ratio_details().items()}
+
+    def ratio_details(self) -> dict[str, Ratio]:
+        """Each ratio with its sample size and its spread over rounds."""
+        out = {key: Ratio(None, 0, "rounds" if key in RATE_KEYS else "samples") for key in RATIOS}
         ours, raw = self.anymq, self.raw
-        out: dict[str, float | None] = {
-            "produce": None,
-            "consume": None,
-            "latency_p50": None,
-            "latency_p95": None,
-            "latency_p99": None,
-        }
         if ours is None or raw is None:
             return out
-        if ours.produce_rate and raw.produce_rate:
-            out["produce"] = ours.produce_rate / raw.produce_rate
-        if ours.consume_rate and raw.consume_rate:
-            out["consume"] = ours.consume_rate / raw.consume_rate
-        mine, theirs = stats.summary(ours.latencies_ms), stats.summary(raw.latencies_ms)
+        for key, mine, theirs in (
+            ("produce", ours.produce_rates, raw.produce_rates),
+            ("consume", ours.consume_rates, raw.consume_rates),
+        ):
+            out[key] = _rate_ratio(mine, theirs)
         for q in ("p50", "p95", "p99"):
-            if mine.get(q) and theirs.get(q):
-                out[f"latency_{q}"] = mine[q] / theirs[q]
+            out[f"latency_{q}"] = _latency_ratio(ours, raw, q)
         return out
+
+
+RATE_KEYS = ("produce", "consume")
+RATIOS = (*RATE_KEYS, "latency_p50", "latency_p95", "latency_p99")
+
+
+@dataclass
+class Ratio:
+    """One anymq ÷ raw figure, how many measurements it rests on and how far rounds differ."""
+
+    value: float | None
+    n: int
+    """Rounds (rates: each side's median round) or samples (latency: the smaller side's)."""
+    unit: Literal["rounds", "samples"]
+    rounds: list[float] = field(default_factory=list)
+    """The same ratio per round (anymq round i ÷ raw round i), where a round has enough."""
+    note: str | None = None
+    """Why there is no value, or what limits it (e.g. too few samples for p99)."""
+
+    @property
+    def low(self) -> float | None:
+        return min(self.rounds) if len(self.rounds) > 1 else None
+
+    @property
+    def high(self) -> float | None:
+        return max(self.rounds) if len(self.rounds) > 1 else None
+
+    def public(self) -> dict[str, Any]:
+        def r(value: float | None) -> float | None:
+            return round(value, 4) if value is not None else None
+
+        return {
+            "value": r(self.value),
+            "n": self.n,
+            "unit": self.unit,
+            "min": r(self.low),
+            "max": r(self.high),
+            "rounds": [round(v, 4) for v in self.rounds],
+            "note": self.note,
+        }
+
+
+def _rate_ratio(mine: list[float], theirs: list[float]) -> Ratio:
+    n = min(len(mine), len(theirs))
+    if not n:
+        return Ratio(None, 0, "rounds")
+    paired = [a / b for a, b in zip(mine, theirs, strict=False) if a and b]
+    median_ratio = stats.median(mine) / stats.median(theirs) if stats.median(theirs) else None
+    note = "one round: no spread to show, run more --rounds" if n == 1 else None
+    return Ratio(median_ratio, n, "rounds", paired, note)
+
+
+def _latency_ratio(ours: Side, raw: Side, q: str) -> Ratio:
+    level = float(q[1:])
+    n = min(len(ours.latencies_ms), len(raw.latencies_ms))
+    if not n:
+        return Ratio(None, 0, "samples")
+    needed = stats.min_samples(level)
+    if n < needed:
+        note = f"n={n}, too few for {q} (needs {needed})"
+        return Ratio(None, n, "samples", note=note)
+    mine, theirs = stats.summary(ours.latencies_ms), stats.summary(raw.latencies_ms)
+    value = mine[q] / theirs[q] if mine.get(q) and theirs.get(q) else None
+    per_round = []
+    for a, b in zip(
+        stats.chunks(ours.latencies_ms, ours.latency_counts),
+        stats.chunks(raw.latencies_ms, raw.latency_counts),
+        strict=False,
+    ):
+        if min(len(a), len(b)) >= needed:
+            pa, pb = stats.summary(a)[q], stats.summary(b)[q]
+            if pa and pb:
+                per_round.append(pa / pb)
+    return Ratio(value, n, "samples", per_round)
 
 
 @dataclass

@@ -81,13 +81,28 @@ class Comparison:
             self.report.finished = datetime.now(UTC)
 
     def exit_code(self) -> int:
-        """0: every reachable broker ran cleanly; 1: a contract test failed or a run broke."""
-        for broker in self._reachable():
-            if broker.behaviour.status in ("failed", "error"):
-                return 1
+        """0: every broker was reached and ran cleanly; 1: otherwise (see ``problems``)."""
+        return 1 if self.problems() else 0
+
+    def problems(self) -> list[str]:
+        """Why the run did not go cleanly, one line per broker: an unreachable or
+        unavailable broker (it was named, so a CI job must not pass without it), a failed
+        contract test, a suite that could not run, a workload that broke."""
+        out = []
+        for broker in self.report.brokers:
+            ident = broker.target.id
+            if broker.status != "ok":
+                out.append(f"{ident} is {broker.status}")
+                continue
+            behaviour = broker.behaviour
+            if behaviour.status == "failed":
+                failed = behaviour.counts()["fail"]
+                out.append(f"{ident} failed {failed} contract test{'s' if failed > 1 else ''}")
+            elif behaviour.status == "error":
+                out.append(f"{ident}: the contract suite could not run")
             if broker.performance.status == "error":
-                return 1
-        return 0
+                out.append(f"{ident}: the workload broke")
+        return out
 
     def _reachable(self) -> list[BrokerReport]:
         return [b for b in self.report.brokers if b.status == "ok"]
@@ -137,6 +152,9 @@ class Comparison:
             if event.get("event") == "collected":
                 tests = event.get("tests")
                 self.display.total(key, len(tests) if isinstance(tests, list) else 0)
+            elif event.get("event") == "start":
+                label = semantics.semantic(str(event.get("name"))).label
+                self.display.describe(key, f"behaviour: running \u201c{label}\u201d")
             elif event.get("event") == "test":
                 label = semantics.semantic(str(event.get("name"))).label
                 verdict = "✗" if event.get("outcome") == "failed" else "✓"

@@ -19,6 +19,21 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
+def min_samples(q: float) -> int:
+    """Samples a q-th percentile needs to differ from the maximum: at least one sample must
+    lie above it (p95: 20, p99: 100), and never fewer than 5 for any percentile."""
+    return max(5, math.ceil(100 / (100 - q) - 1e-9))
+
+
+def chunks(values: Sequence[float], sizes: Sequence[int]) -> list[list[float]]:
+    """``values`` cut into consecutive pieces of ``sizes`` (one per round)."""
+    out, start = [], 0
+    for size in sizes:
+        out.append(list(values[start : start + size]))
+        start += size
+    return out
+
+
 def summary(values: Sequence[float]) -> dict[str, float]:
     """count, min, mean, p50, p95, p99, max of values (milliseconds in the report)."""
     data = sorted(values)

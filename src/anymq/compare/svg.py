@@ -96,6 +96,14 @@ def log_ticks(low: float, high: float) -> list[float]:
     return out
 
 
+NARROW = 340
+"""Width of the narrow variant of every chart: shown on screens under ``BREAKPOINT`` px,
+where a wide chart scaled down would shrink its text below a readable size."""
+BREAKPOINT = 780
+CHAR = 0.6
+"""Average glyph width of the report's sans-serif font, in em (for layout estimates)."""
+
+
 def _text(
     x: float,
     y: float,
@@ -106,36 +114,82 @@ def _text(
     colour: str = INK,
     weight: str = "normal",
     extra: str = "",
+    halo: bool = False,
 ) -> str:
+    if halo:  # a white outline keeps the text readable over bars and lines
+        extra += ' paint-order="stroke" stroke="#FFFFFF" stroke-width="3"'
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
         f'fill="{colour}" font-weight="{weight}"{extra}>{escape(text)}</text>'
     )
 
 
-def _open(chart_id: str, title: str, width: int, height: int, kind: str) -> list[str]:
-    return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="{escape(chart_id)}" '
-        f'data-kind="{kind}" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'role="img" aria-label="{escape(title)}">',
-        f"<title>{escape(title)}</title>",
-        _text(12, 22, title, size=15, anchor="start", weight="600"),
-    ]
+def text_width(text: str, size: float) -> float:
+    """Estimated rendered width of ``text`` at ``size`` px."""
+    return len(text) * size * CHAR
 
 
-def _legend(series: Sequence[tuple[str, str]], x: float, y: float) -> list[str]:
-    """Legend entries laid out right to left, ending at x."""
+def wrap(text: str, size: float, width: float, char: float = CHAR) -> list[str]:
+    """``text`` in lines that fit ``width`` px at ``size`` px (words are never split);
+    ``char`` is the glyph width in em (bold text is wider)."""
+    limit = max(8, int(width / (size * char)))
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > limit:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    if line:
+        lines.append(line)
+    return lines
+
+
+def _head(title: str, width: float, legend: Sequence[tuple[str, str]]) -> tuple[list[str], float]:
+    """Title (wrapped) and legend (left to right, wrapped) above the plot; the y below them."""
     out: list[str] = []
-    for name, colour in reversed(series):
-        width = 7.4 * len(name) + 30
-        x -= width
+    y = 6.0
+    for line in wrap(title, 15, width - 24, char=0.68):  # bold
+        y += 19
+        out.append(_text(12, y, line, size=15, anchor="start", weight="600"))
+    if not legend:
+        return out, y + 10
+    x, y = 12.0, y + 22
+    for name, colour in legend:
+        item = text_width(name, 12) + 30
+        if x > 12 and x + item > width - 8:
+            x, y = 12.0, y + 18
         out.append(
             f'<g class="legend-item"><rect x="{x:.1f}" y="{y - 10:.1f}" width="12" height="12" '
             f'rx="2" fill="{colour}"/>'
             + _text(x + 17, y, name, size=12, anchor="start", colour=MUTED)
             + "</g>"
         )
-    return out
+        x += item
+    return out, y + 12
+
+
+def _svg(chart_id: str, title: str, width: float, height: float, kind: str) -> str:
+    variant = "narrow" if width <= NARROW else "wide"
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {variant}" '
+        f'data-chart="{escape(chart_id)}" data-kind="{kind}" data-variant="{variant}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" height="{height:.0f}" '
+        f'role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>'
+    )
+
+
+def _finish(
+    chart_id: str, title: str, width: float, height: float, kind: str, parts: list[str]
+) -> str:
+    return "\n".join([_svg(chart_id, title, width, height, kind), *parts, "</svg>"])
+
+
+def both(draw: Callable[..., str], wide: int, **kwargs: object) -> str:
+    """A chart twice: ``wide`` px for large screens and NARROW px for small ones (the
+    report's CSS shows one); each is laid out for its width, so text keeps its size."""
+    return draw(width=wide, **kwargs) + "\n" + draw(width=NARROW, **kwargs)
 
 
 def grouped_bars(
@@ -150,13 +204,14 @@ def grouped_bars(
     height: int = 300,
 ) -> str:
     """Vertical bars, one group per category, one bar per series; missing values say n/a."""
-    left, right, top, bottom = 70, 16, 48, 46
-    plot_w, plot_h = width - left - right, height - top - bottom
+    left, right, bottom = 70, 16, 46
+    out, top = _head(title, width, [(s.name, s.colour) for s in series])
+    top += 14  # room for the value above the tallest bar
+    plot_w, plot_h = width - left - right, height - 48 - bottom
+    height = int(top + plot_h + bottom)
     values = [v for s in series for v in s.values if v is not None]
     ticks = nice_ticks(max(values, default=0.0) * 1.08)
     scale_top = ticks[-1]
-    out = _open(chart_id, title, width, height, "bars")
-    out += _legend([(s.name, s.colour) for s in series], width - right, 40)
     out += _y_axis(ticks, left, top, plot_w, plot_h, fmt, y_label)
     group = plot_w / max(1, len(categories))
     bar = group * 0.72 / max(1, len(series))
@@ -180,8 +235,7 @@ def grouped_bars(
             )
             out.append(_text(x + bar / 2, y - 4, fmt(value), size=11, colour=INK))
         out.append(_text(left + ci * group + group / 2, top + plot_h + 18, category, size=12))
-    out.append("</svg>")
-    return "\n".join(out)
+    return _finish(chart_id, title, width, height, "bars", out)
 
 
 def _y_axis(
@@ -220,6 +274,24 @@ def _y_axis(
     return out
 
 
+def _x_ticks(
+    ticks: Sequence[float], x_of: Callable[[float], float], fmt: Format, y: float, width: float
+) -> list[str]:
+    """Tick labels along an axis, kept inside the chart, leaving out any that would touch
+    the one before."""
+    out: list[str] = []
+    last = -1e9
+    for tick in ticks:
+        x, label = x_of(tick), fmt(tick)
+        half = text_width(label, 11) / 2
+        x = min(max(x, half + 2), width - half - 2)
+        if x - half < last + 6:
+            continue
+        last = x + half
+        out.append(_text(x, y, label, size=11, colour=MUTED))
+    return out
+
+
 def horizontal_bars(
     *,
     chart_id: str,
@@ -232,30 +304,55 @@ def horizontal_bars(
     reference_label: str = "",
     width: int = 720,
 ) -> str:
-    """Horizontal grouped bars (one group per category), with an optional reference line."""
-    left, right, top, bottom = 150, 60, 66, 50
-    row = 18 * max(1, len(series)) + 16
+    """Horizontal grouped bars (one group per category), with an optional reference line.
+
+    Wide: category names left of their bars; narrow: above them. A value label that
+    would cross the reference line is moved past it, so the line never runs through text.
+    """
+    narrow = width <= NARROW
+    left = 12 if narrow else 150
+    right = 64
+    label_row = 18 if narrow else 0
+    out, top = _head(title, width, [(s.name, s.colour) for s in series])
+    top += 18  # the reference line's label
+    row = label_row + 18 * max(1, len(series)) + 14
     plot_h = row * max(1, len(categories))
-    height = top + plot_h + bottom
+    x_lines = wrap(x_label, 12, width - 24)
+    height = top + plot_h + 26 + 15 * len(x_lines)
     plot_w = width - left - right
     values = [v for s in series for v in s.values if v is not None]
     ticks = nice_ticks(max([*values, reference or 0.0, 0.0]) * 1.1)
     span = ticks[-1] or 1.0
-    out = _open(chart_id, title, width, height, "hbars")
-    out += _legend([(s.name, s.colour) for s in series], width - right, 40)
+
+    def x_of(value: float) -> float:
+        return left + plot_w * value / span
+
     for tick in ticks:
-        x = left + plot_w * tick / span
+        x = x_of(tick)
         out.append(
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + plot_h}" stroke="{GRID}"/>'
         )
-        out.append(_text(x, top + plot_h + 16, fmt(tick), size=11, colour=MUTED))
-    out.append(_text(left + plot_w / 2, top + plot_h + 38, x_label, size=12, colour=MUTED))
+    out += _x_ticks(ticks, x_of, fmt, top + plot_h + 16, width)
+    for line_no, line in enumerate(x_lines):
+        out.append(_text(width / 2, top + plot_h + 36 + 15 * line_no, line, size=12, colour=MUTED))
+    ref_x = x_of(reference) if reference is not None else None
+    if ref_x is not None:
+        out.append(
+            f'<line class="reference" x1="{ref_x:.1f}" x2="{ref_x:.1f}" y1="{top - 4}" '
+            f'y2="{top + plot_h}" stroke="{INK}" stroke-width="1.5" stroke-dasharray="5 4"/>'
+        )
+        if reference_label:
+            out.append(_text(ref_x, top - 8, reference_label, size=11, halo=True))
     for ci, category in enumerate(categories):
         y0 = top + ci * row + 8
-        out.append(_text(left - 8, y0 + row / 2 - 4, category, size=12, anchor="end", weight="600"))
+        if narrow:
+            out.append(_text(left, y0 + 10, category, size=12, anchor="start", weight="600"))
+        else:
+            middle = y0 + row / 2 - 4
+            out.append(_text(left - 8, middle, category, size=12, anchor="end", weight="600"))
         for si_, s in enumerate(series):
             value = s.values[ci] if ci < len(s.values) else None
-            y = y0 + si_ * 18
+            y = y0 + label_row + si_ * 18
             if value is None:
                 out.append(
                     _text(left + 6, y + 12, f"{s.name}: n/a", size=11, anchor="start", colour=MUTED)
@@ -268,17 +365,12 @@ def horizontal_bars(
                 f'y="{y:.1f}" width="{w:.1f}" height="15" rx="2" fill="{s.colour}">'
                 f"<title>{escape(f'{category}, {s.name}: {fmt(value)}')}</title></rect>"
             )
-            out.append(_text(left + w + 4, y + 12, fmt(value), size=11, anchor="start"))
-    if reference is not None:
-        x = left + plot_w * reference / span
-        out.append(
-            f'<line class="reference" x1="{x:.1f}" x2="{x:.1f}" y1="{top - 4}" '
-            f'y2="{top + plot_h}" stroke="{INK}" stroke-width="1.5" stroke-dasharray="5 4"/>'
-        )
-        if reference_label:
-            out.append(_text(x, top - 8, reference_label, size=11))
-    out.append("</svg>")
-    return "\n".join(out)
+            label = fmt(value)
+            x = left + w + 4
+            if ref_x is not None and x - 3 <= ref_x <= x + text_width(label, 11) + 3:
+                x = ref_x + 5  # past the dashed line, not through it
+            out.append(_text(x, y + 12, label, size=11, anchor="start", extra=' class="value"'))
+    return _finish(chart_id, title, width, height, "hbars", out)
 
 
 def stacked_bars(
@@ -291,21 +383,27 @@ def stacked_bars(
     width: int = 720,
 ) -> str:
     """One horizontal bar per category, split into segments that add up (counts)."""
-    left, right, top, bottom = 150, 24, 50, 46
-    row = 30
+    narrow = width <= NARROW
+    left, right = (12, 16) if narrow else (150, 24)
+    label_row = 18 if narrow else 0
+    out, top = _head(title, width, [(s.name, s.colour) for s in segments])
+    row = label_row + 30
     plot_h = row * max(1, len(categories))
-    height = top + plot_h + bottom
     plot_w = width - left - right
+    x_lines = wrap(x_label, 12, width - 24)
+    height = top + plot_h + 20 + 15 * len(x_lines)
     totals = [
         sum((s.values[i] or 0.0) for s in segments if i < len(s.values))
         for i in range(len(categories))
     ]
     span = max([*totals, 1.0])
-    out = _open(chart_id, title, width, height, "stacked")
-    out += _legend([(s.name, s.colour) for s in segments], width - right, 40)
     for ci, category in enumerate(categories):
         y = top + ci * row + 6
-        out.append(_text(left - 8, y + 14, category, size=12, anchor="end", weight="600"))
+        if narrow:
+            out.append(_text(left, y + 10, category, size=12, anchor="start", weight="600"))
+        else:
+            out.append(_text(left - 8, y + 14, category, size=12, anchor="end", weight="600"))
+        y += label_row
         x = float(left)
         for s in segments:
             value = s.values[ci] if ci < len(s.values) else None
@@ -318,13 +416,13 @@ def stacked_bars(
                 f'y="{y:.1f}" width="{w:.1f}" height="20" fill="{s.colour}">'
                 f"<title>{escape(f'{category}: {value:g} {s.name}')}</title></rect>"
             )
-            if w >= 22:
+            if w >= text_width(f"{value:g}", 11) + 8:
                 colour = "#FFFFFF" if s.colour in (BLUE, VERMILLION, GREEN, GREY) else INK
                 out.append(_text(x + w / 2, y + 14, f"{value:g}", size=11, colour=colour))
             x += w
-    out.append(_text(left + plot_w / 2, top + plot_h + 24, x_label, size=12, colour=MUTED))
-    out.append("</svg>")
-    return "\n".join(out)
+    for line_no, line in enumerate(x_lines):
+        out.append(_text(width / 2, top + plot_h + 22 + 15 * line_no, line, size=12, colour=MUTED))
+    return _finish(chart_id, title, width, height, "stacked", out)
 
 
 def log_histogram(
@@ -343,14 +441,14 @@ def log_histogram(
 
     ``markers`` are (label, x value, colour) vertical lines, e.g. each side's p50 and p99.
     """
-    left, right, top, bottom = 62, 16, 48, 50
-    plot_w, plot_h = width - left - right, height - top - bottom
-    out = _open(chart_id, title, width, height, "histogram")
-    out += _legend([(s.name, s.colour) for s in series], width - right, 40)
+    left, right, bottom = 62, 16, 50
+    out, top = _head(title, width, [(s.name, s.colour) for s in series])
+    plot_w, plot_h = width - left - right, height - 48 - bottom
+    x_lines = wrap(x_label, 12, width - 24)
+    height = int(top + plot_h + 30 + 15 * len(x_lines))
     if len(edges) < 2:
-        out.append(_text(width / 2, height / 2, "no latency samples", colour=MUTED))
-        out.append("</svg>")
-        return "\n".join(out)
+        out.append(_text(width / 2, top + plot_h / 2, "no latency samples", colour=MUTED))
+        return _finish(chart_id, title, width, height, "histogram", out)
     shares = []
     for s in series:
         total = sum(v or 0.0 for v in s.values) or 1.0
@@ -378,17 +476,19 @@ def log_histogram(
                 f'width="{max(w - 1, 0.8):.1f}" height="{h:.1f}" fill="{s.colour}">'
                 f"<title>{escape(label)}</title></rect>"
             )
-    for tick in log_ticks(edges[0], edges[-1]):
+    log_marks = log_ticks(edges[0], edges[-1])
+    for tick in log_marks:
         x = x_of(tick)
         out.append(
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top + plot_h}" y2="{top + plot_h + 4}" '
             f'stroke="{MUTED}"/>'
         )
-        out.append(_text(x, top + plot_h + 16, ms(tick), size=11, colour=MUTED))
-    out.append(_text(left + plot_w / 2, top + plot_h + 38, x_label, size=12, colour=MUTED))
+    out += _x_ticks(log_marks, x_of, ms, top + plot_h + 16, width)
+    for line_no, line in enumerate(x_lines):
+        out.append(_text(width / 2, top + plot_h + 36 + 15 * line_no, line, size=12, colour=MUTED))
     for index, (label, value, colour) in enumerate(markers):
         x = x_of(value)
-        y = top + 10 + 12 * index
+        y = top + 12 + 14 * index
         out.append(
             f'<line class="marker" x1="{x:.1f}" x2="{x:.1f}" y1="{top + 2}" '
             f'y2="{top + plot_h}" stroke="{colour}" stroke-width="1.5" stroke-dasharray="4 3"/>'
@@ -396,12 +496,9 @@ def log_histogram(
         anchor = "end" if x > left + plot_w * 0.85 else "start"
         dx = -3 if anchor == "end" else 3
         out.append(
-            f'<text x="{x + dx:.1f}" y="{y:.1f}" font-size="10" text-anchor="{anchor}" '
-            f'fill="{colour}" font-weight="700" paint-order="stroke" stroke="#FFFFFF" '
-            f'stroke-width="3">{escape(label)}</text>'
+            _text(x + dx, y, label, size=11, anchor=anchor, colour=colour, weight="700", halo=True)
         )
-    out.append("</svg>")
-    return "\n".join(out)
+    return _finish(chart_id, title, width, height, "histogram", out)
 
 
 def spark(values: Sequence[float], colour: str = BLUE, *, title: str = "") -> str:

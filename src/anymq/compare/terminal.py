@@ -18,11 +18,12 @@ from rich.progress import (
     TaskID,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.table import Table
 from rich.text import Text
 
-from anymq.compare import svg
+from anymq.compare import summary, svg
 
 VERDICT = {
     "pass": ("✓ pass", "bold green"),
@@ -34,7 +35,9 @@ VERDICT = {
 
 
 class Display:
-    """Progress bars keyed by name (one per broker and part); quiet when not a terminal."""
+    """Progress bars keyed by name (one per broker and part): what runs now, how many of
+    how many are done, time taken and, once a part has a total, the time left. Quiet when
+    the output is not a terminal (a CI log gets the tables only)."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -42,9 +45,11 @@ class Display:
             SpinnerColumn(),
             TextColumn("[bold]{task.fields[broker]:<10}[/]"),
             TextColumn("{task.description}"),
-            BarColumn(bar_width=28),
+            BarColumn(bar_width=24),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(compact=True),
             console=console,
             transient=False,
             disable=not console.is_terminal,
@@ -65,6 +70,12 @@ class Display:
 
     def start(self, key: str, broker: str, description: str, total: int | None) -> None:
         self._tasks[key] = self.progress.add_task(description, total=total, broker=broker)
+
+    def describe(self, key: str, description: str) -> None:
+        """Say what runs now without counting a step."""
+        task = self._tasks.get(key)
+        if task is not None:
+            self.progress.update(task, description=description)
 
     def advance(self, key: str, description: str | None = None) -> None:
         task = self._tasks.get(key)
@@ -94,12 +105,42 @@ class Display:
 
 def tables(doc: dict[str, Any]) -> Group:
     """Everything the terminal shows at the end of a run."""
-    parts: list[Any] = [brokers_table(doc)]
+    parts: list[Any] = [glance_table(doc)]
+    quick = summary.quick_note(doc)
+    if quick:
+        parts.append(Text(quick, "yellow"))
+    parts.append(brokers_table(doc))
     if doc["semantics"] and any(b["behaviour"]["status"] != "not run" for b in doc["brokers"]):
         parts.append(behaviour_table(doc))
     if any(b["performance"]["status"] != "not run" for b in doc["brokers"]):
         parts.append(performance_table(doc))
+        for note in differs(doc):
+            parts.append(Text("not the same work: " + note, "grey62"))
     return Group(*parts)
+
+
+def glance_table(doc: dict[str, Any]) -> Table:
+    """The answers first: event or message broker, lost nothing or not, what anymq costs."""
+    table = Table(
+        title="At a glance",
+        title_justify="left",
+        title_style="bold",
+        caption="event broker: keeps messages after they are consumed (a log) \u00b7 "
+        "message broker: removes them once acked (a queue) \u00b7 costs: anymq throughput "
+        "\u00f7 the broker's own client (1.00\u00d7 = no overhead), range over rounds",
+        caption_justify="left",
+    )
+    for column in ("broker", "keeps messages?", "loses nothing?", "anymq costs"):
+        table.add_column(column)
+    style = {"ok": "green", "bad": "bold red", "none": "grey62"}
+    for line in summary.lines(doc):
+        kind = Text(line.kind or "not reached", "bold" if line.kind else "grey62")
+        verdict = Text(line.contract, style[line.contract_verdict])
+        cost = Text(line.cost)
+        if line.cost_note:  # the note itself follows the performance table
+            cost.append(" (not the same work, see below)", "grey62")
+        table.add_row(line.broker, kind, verdict, cost)
+    return table
 
 
 def brokers_table(doc: dict[str, Any]) -> Table:
@@ -114,6 +155,9 @@ def brokers_table(doc: dict[str, Any]) -> Table:
             status.append("\n" + _short(b.get("reason") or "", 60), "grey62")
         counts = b["behaviour"]["counts"]
         behaviour = Text(b["behaviour"]["status"])
+        if b["behaviour"]["status"] == "error":
+            behaviour = Text("error", "bold red")
+            behaviour.append("\n" + (b["behaviour"].get("detail") or "no reason given"), "red")
         if b["behaviour"]["status"] not in ("not run", "error"):
             behaviour = Text(f"{counts['pass']} \u2713 ", "green")
             behaviour.append(f"{counts['fail']} \u2717 ", "red" if counts["fail"] else "grey62")
@@ -195,15 +239,22 @@ def performance_table(doc: dict[str, Any]) -> Table:
             if not ours.get("produce_rate"):
                 cells.append(Text(_why_not(b), "grey50"))
                 continue
+            detail = (perf.get("ratio_detail") or {}).get(ratio_key) or {}
+            value = detail.get("value")
+            if latency and value is None and detail.get("note"):
+                cells.append(Text(f"\u2013\n{detail['note']}", "grey62"))  # p99 of 10 = max
+                continue
             mine = (ours.get("latency_ms") or {}).get(key) if latency else ours.get(key)
             theirs = (raw.get("latency_ms") or {}).get(key) if latency else raw.get(key)
             fmt = svg.ms if latency else _rate
             text = Text(fmt(mine) if mine else "\u2013")
             text.append(" / " + (fmt(theirs) if theirs else "\u2013"), "grey62")
-            value = perf["ratios"].get(ratio_key)
             if value:
                 worse = value > 1.25 if latency else value < 0.8
-                text.append(f"\n{value:.2f}\u00d7", "yellow" if worse else "green")
+                shown = summary.ratio_text(detail)
+                text.append(f"\n{shown}", "yellow" if worse else "green")
+            elif detail.get("note"):
+                text.append(f"\n{detail['note']}", "grey62")
             cells.append(text)
         table.add_row(label, *cells, end_section=True)
     table.add_row(
@@ -214,6 +265,15 @@ def performance_table(doc: dict[str, Any]) -> Table:
         ],
     )
     return table
+
+
+def differs(doc: dict[str, Any]) -> list[str]:
+    """Per measured broker, where the raw side does other work than anymq."""
+    return [
+        f"{b['id']}: {b['performance']['raw']['differs']}"
+        for b in doc["brokers"]
+        if (b["performance"].get("raw") or {}).get("differs")
+    ]
 
 
 def _rate(value: float) -> str:

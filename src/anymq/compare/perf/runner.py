@@ -55,7 +55,7 @@ def raw_contender(scheme: str) -> Contender | str:
     label = baseline.client
     if baseline.distribution is not None:
         label += f" {version(baseline.distribution)}"
-    return Contender(Side(label, baseline.description), baseline.run_round)
+    return Contender(Side(label, baseline.description, baseline.differs), baseline.run_round)
 
 
 def plan_for(workload: Workload, capabilities: Capabilities) -> Plan:
@@ -124,4 +124,5 @@ async def _round(
     side.produce_rates.append(plan.count / max(figures.produce_seconds, 1e-9))
     side.consume_rates.append(plan.count / max(figures.consume_seconds, 1e-9))
     side.latencies_ms.extend(ns / 1e6 for ns in figures.latencies_ns)
+    side.latency_counts.append(len(figures.latencies_ns))
     side.duplicates += figures.duplicates
