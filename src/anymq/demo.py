@@ -2,7 +2,7 @@
 
 Each step states a guarantee, exercises it and prints what it saw, so a newcomer sees
 groups sharing work, fan-out, broadcast, history kept after consumption, replay,
-redelivery and dead letters in a few seconds. A step waits for what it expects until a
+redelivery in a few seconds. A step waits for what it expects until a
 deadline (one ``receive`` returns with the first batch, which on a real broker is rarely
 everything), then says ``ok:`` or ``FAILED:`` with the counts and the names of missing or
 duplicate messages; any failed step makes the demo exit 1, so it never claims more than
@@ -86,7 +86,7 @@ class Seen:
         return f"{prefix} {self.tally()} ({self.took:.1f}s)"
 
 
-async def gather(
+async def collect(
     consumers: Sequence[anymq.Consumer],
     expected: Sequence[bytes],
     *,
@@ -105,7 +105,7 @@ async def gather(
         now = time.monotonic()
         if settled is None and seen.complete:
             settled = now + settle
-        end = until if settled is None else min(until, settled)
+        end = until if settled is None else settled  # settle may pass the deadline
         if now >= end:
             break
         for got, consumer in zip(seen.received, consumers, strict=True):
@@ -218,7 +218,7 @@ class Walk:
             for i, body in enumerate(self.orders):
                 await producer.send(topic, body, key=b"user-%d" % (i % 4))
             self.sent += self.orders
-            shared = await gather(billing, self.orders)
+            shared = await collect(billing, self.orders)
             a, b = (len(got) for got in shared.received)
             self.step("Members of one group share the work, each message to one member").expect(
                 shared.complete,
@@ -230,7 +230,7 @@ class Walk:
                     True, "skipped: fan_out is not declared (one group per topic)"
                 )
             else:
-                shipped = await gather([shipping], self.orders)
+                shipped = await collect([shipping], self.orders)
                 self.step("Every group gets every message").expect(
                     shipped.complete, shipped.summary("shipping got")
                 )
@@ -308,7 +308,7 @@ class Walk:
         broker, topic = self.broker, self.topic
         if Feature.RETAINS_CONSUMED in self.caps:
             async with broker.consumer(topic, self.group("audit"), start="earliest") as audit:
-                history = await gather([audit], self.sent)
+                history = await collect([audit], self.sent)
             self.step(
                 "Event broker: consumed messages are kept, a new group reads the history"
             ).expect(history.complete, history.summary("the new 'audit' group read"))
@@ -317,7 +317,7 @@ class Walk:
         if Feature.REPLAY in self.caps:
             async with broker.consumer(topic, self.group("billing")) as billing:
                 await billing.seek(anymq.Position.earliest())
-                replay = await gather([billing], self.sent)
+                replay = await collect([billing], self.sent)
             self.step("Replay: seek a group back to the start").expect(
                 replay.complete, replay.summary("billing re-read")
             )
@@ -332,7 +332,7 @@ class Walk:
         except anymq.UnsupportedFeature as exc:
             refused, said = True, f"start='earliest' refused (UnsupportedFeature: {exc.feature})"
         async with broker.consumer(topic, self.group("audit2")) as audit:
-            late = await gather([audit], [], deadline=0, settle=1.0)
+            late = await collect([audit], [], deadline=0, settle=1.0)
         step.expect(
             refused and not late.bodies,
             f"{said}; a new group got {len(late.bodies)} of the {len(self.sent)} old "
@@ -345,7 +345,7 @@ class Walk:
         broker, topic = self.broker, self.topic
         async with broker.consumer(topic) as watcher, broker.producer() as producer:
             await producer.send(topic, b"live")
-            seen = await gather([watcher], [b"live"], settle=0.5)
+            seen = await collect([watcher], [b"live"], settle=0.5)
         self.step("A consumer without a group sees only what is sent while it listens").expect(
             seen.complete and not seen.unexpected and not seen.duplicates,
             f"it got {[b.decode(errors='replace') for b in seen.bodies]} "

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from anymq.demo import Step, gather
+from anymq.demo import Step, collect
 
 
 def _env() -> dict[str, str]:
@@ -67,6 +67,13 @@ def check_demo(url: str | None) -> float:
     nack = outcome(found, "A nacked message comes back")
     [token] = re.findall(r"(flaky-\w+) nacked", nack)
     assert f"{token} came back with delivery_count=2" in nack, nack
+    history = [title for title in found if title.startswith(("Event broker", "Message broker"))]
+    assert len(history) == 1, found
+    if history[0].startswith("Event broker"):
+        assert "read 13 of 13" in found[history[0]], found[history[0]]
+    else:
+        assert "start='earliest' refused" in found[history[0]], found[history[0]]
+        assert "a new group got 0 of the 13 old messages in 1s" in found[history[0]]
     assert "UnsupportedFeature" in outcome(found, "Undeclared guarantees fail loudly")
     assert done.stdout.rstrip().endswith("saw what it expected"), done.stdout
     return took
@@ -122,7 +129,7 @@ class _Msg:
 def test_a_step_that_misses_messages_says_which_and_fails() -> None:
     expected = [b"order-%d" % i for i in range(4)]
     consumer = _Partial([b"order-0", b"order-2", b"order-2"])
-    got = asyncio.run(gather([consumer], expected, deadline=0.3))  # type: ignore[list-item]
+    got = asyncio.run(collect([consumer], expected, deadline=0.3))  # type: ignore[list-item]
     step = Step("Every group gets every message")
     line = step.expect(got.complete, got.summary("shipping got"))
     assert not step.ok
