@@ -1,8 +1,8 @@
 """``anymq demo``: the semantics of the model, shown live on one broker.
 
 Each step states a guarantee, exercises it and prints what it saw, so a newcomer sees
-groups sharing work, fan-out, broadcast, history kept after consumption, replay,
-redelivery in a few seconds. A step waits for what it expects until a
+groups sharing work, fan-out, broadcast, history kept after consumption, replay
+and redelivery in a few seconds. A step waits for what it expects until a
 deadline (one ``receive`` returns with the first batch, which on a real broker is rarely
 everything), then says ``ok:`` or ``FAILED:`` with the counts and the names of missing or
 duplicate messages; any failed step makes the demo exit 1, so it never claims more than
