@@ -389,6 +389,44 @@ class KafkaAdmin:
                 await asyncio.sleep(0.1 * (attempt + 1))
         raise AssertionError("unreachable")
 
+    async def list_groups(self, topic: str) -> list[str]:
+        """Groups with a committed offset on ``topic``: a consumer commits its starting
+        position when it joins and a declared group has the log end, so this is every
+        group that consumed from it or was declared. Kafka lists groups, not their topics:
+        one offset fetch per consumer group on the cluster (10 at a time)."""
+        tps = [TopicPartition(topic, p) for p in range(await self.refresh(topic))]
+        try:
+            listed = await self._retrying(self.client.list_consumer_groups)
+        except kerr.KafkaError as exc:
+            raise mapped(exc, topic=topic, hosts=self.settings.hosts, publishing=False) from exc
+        gate = asyncio.Semaphore(10)
+
+        async def reads(group: str) -> bool:
+            async with gate:
+                try:
+                    offsets = await self.committed(group, tps)
+                except kerr.KafkaError as exc:
+                    raise mapped(
+                        exc, topic=topic, hosts=self.settings.hosts, publishing=False
+                    ) from exc
+            return any(meta.offset >= 0 for meta in offsets.values())
+
+        # only groups of the consumer protocol have topic offsets (not Connect workers)
+        names = [group for group, protocol in listed if protocol in ("consumer", "")]
+        found = await asyncio.gather(*(reads(group) for group in names))
+        return [group for group, has in zip(names, found, strict=True) if has]
+
+    async def _retrying(self, call: Any) -> Any:
+        """``call()``, again while Kafka says the error is retriable (coordinator moving)."""
+        for attempt in range(10):
+            try:
+                return await call()
+            except kerr.KafkaError as exc:
+                if not getattr(exc, "retriable", False) or attempt == 9:
+                    raise
+                await asyncio.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")
+
     async def describe_group(self, topic: str, group: str) -> GroupInfo:
         count = (await self.topic_metadata(topic))["partitions"]
         tps = [TopicPartition(topic, p) for p in range(len(count))]

@@ -52,6 +52,7 @@ CAPABILITIES = Capabilities(
             Feature.BROADCAST,
             Feature.DURABLE_GROUPS,
             Feature.DECLARED_GROUPS,
+            Feature.LIST_GROUPS,
             Feature.RETAINS_CONSUMED,
             Feature.REPLAY,
             Feature.SEEK_TIME,
@@ -137,6 +138,10 @@ class KafkaBroker(BrokerDriver):
     async def create_group(self, topic: str, group: str) -> bool:
         self._check()
         return await self.admin.create_group(topic, group)
+
+    async def list_groups(self, topic: str) -> list[str]:
+        self._check()
+        return await self.admin.list_groups(topic)
 
     async def describe_group(self, topic: str, group: str) -> GroupInfo:
         self._check()

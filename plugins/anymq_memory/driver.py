@@ -39,6 +39,7 @@ CAPABILITIES = Capabilities(
             Feature.BROADCAST,
             Feature.DURABLE_GROUPS,
             Feature.DECLARED_GROUPS,
+            Feature.LIST_GROUPS,
             Feature.RETAINS_CONSUMED,
             Feature.REPLAY,
             Feature.SEEK_TIME,
@@ -122,6 +123,12 @@ class MemoryBroker(BrokerDriver):
         if found is None:
             raise TopicNotFound(topic, self.name)
         return ensure_group(found, group, Position.latest())[1]
+
+    async def list_groups(self, topic: str) -> list[str]:
+        found = self.space.topics.get(topic)
+        if found is None:
+            raise TopicNotFound(topic, self.name)
+        return list(found.groups)
 
     async def group_exists(self, topic: str, group: str) -> bool:
         found = self.space.topics.get(topic)

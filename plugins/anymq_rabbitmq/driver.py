@@ -25,7 +25,7 @@ from anymq.backend import (
     ProducerDriver,
     ProducerOptions,
 )
-from anymq.errors import ConfigError, TopicNotFound
+from anymq.errors import ConfigError, TopicNotFound, UnsupportedFeature
 from anymq.features import Capabilities, Feature, NameRule
 from anymq.model import GroupInfo, PartitionLag, Retention, TopicInfo
 from anymq.url import URL
@@ -61,6 +61,7 @@ CLASSIC_FEATURES = frozenset(
         Feature.BROADCAST,
         Feature.DURABLE_GROUPS,
         Feature.DECLARED_GROUPS,
+        Feature.LIST_GROUPS,
         Feature.DEAD_LETTER,
         Feature.ROUTING_KEYS,
         Feature.RETENTION_TIME,
@@ -92,6 +93,7 @@ STREAM_FEATURES = frozenset(
         Feature.BROADCAST,
         Feature.DURABLE_GROUPS,
         Feature.DECLARED_GROUPS,
+        Feature.LIST_GROUPS,
         Feature.RETAINS_CONSUMED,
         Feature.REPLAY,
         Feature.SEEK_TIME,
@@ -214,6 +216,23 @@ class RabbitBroker(BrokerDriver):
             if self.context.stream_mode:
                 return (await declare.prepare_stream_group(self.context, options)).new
             return (await declare.prepare_queue(self.context, options)).new
+
+    async def list_groups(self, topic: str) -> list[str]:
+        """The groups anymq's registry records for the topic: AMQP cannot list the queues
+        bound to an exchange (only the optional management API can)."""
+        doc = await self.registry.read()
+        if not await topo.exchange_exists(self.amqp, topic):
+            raise TopicNotFound(topic, "rabbitmq")
+        meta = topo.TopicMeta.from_doc(doc, topic)
+        if meta is None:
+            raise UnsupportedFeature(
+                Feature.LIST_GROUPS.value,
+                "rabbitmq",
+                f"exchange {topic!r} was not created by anymq, so anymq has no record of its "
+                "groups, and AMQP cannot list the queues bound to an exchange (the management "
+                "API can: rabbitmqctl list_bindings)",
+            )
+        return list(meta.groups)
 
     async def group_exists(self, topic: str, group: str) -> bool:
         with self.amqp.dropped(f"look up group {group!r} of {topic!r}"):

@@ -594,6 +594,41 @@ class Topology:
         name = kind.dead_letter_queue or naming.queue_name(kind.resource, "group", group)
         return await self.queue_url(name) is not None
 
+    async def list_groups(self, topic: str) -> list[str]:
+        """The groups whose queues are subscribed to the topic (the ``anymq:group`` tag of
+        each queue; mode=queue: the group that claimed the topic's queue, if any)."""
+        kind = await self.kind(topic, fresh=True)
+        if self.queue_mode:
+            url = await self.queue_url(kind.resource)
+            if url is None:
+                self.forget(topic)
+                raise TopicNotFound(topic, BACKEND)
+            owner = (await self.queue_tags(url)).get(TAG_GROUP)
+            return [owner] if owner else []
+        if kind.dead_letter_queue is not None:
+            raise UnsupportedFeature(
+                "list_groups",
+                BACKEND,
+                f"{topic!r} is anymq's dead-letter topic: every group reads its one queue "
+                f"{kind.dead_letter_queue!r}, so no queue names a group",
+            )
+        queues = []
+        for sub in await self._subscriptions(self.topic_arn(kind.resource)):
+            if sub.get("Protocol") == "sqs":
+                queues.append(str(sub.get("Endpoint", "")).rsplit(":", 1)[-1])
+        gate = asyncio.Semaphore(10)
+
+        async def group_of(queue: str) -> str | None:
+            async with gate:
+                url = await self.queue_url(queue)
+                tags = {} if url is None else await self.queue_tags(url)
+            if tags.get(TAG_ROLE) != ROLE_GROUP or tags.get(TAG_TOPIC) != kind.resource:
+                return None  # a temporary queue, or one anymq did not make for this topic
+            return tags.get(TAG_GROUP)
+
+        found = await asyncio.gather(*(group_of(q) for q in dict.fromkeys(queues)))
+        return sorted({group for group in found if group})
+
     async def release(self, source: Source) -> None:
         """Undo a temporary source: unsubscribe and delete its queue."""
         if not source.temporary:

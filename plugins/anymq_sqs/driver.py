@@ -35,6 +35,7 @@ _BASE = {
     Feature.CONSUMER_GROUPS,
     Feature.DURABLE_GROUPS,
     Feature.DECLARED_GROUPS,
+    Feature.LIST_GROUPS,
     Feature.DEAD_LETTER,
     Feature.NACK_DELAY,
     # a partitioned topic is FIFO, its partition the MessageGroupId (see producer.py)
@@ -122,6 +123,10 @@ class SQSBroker(BrokerDriver):
         """The group's queue, created and subscribed by the function a consumer's start uses."""
         self._check(topic)
         return (await self.topology.source(topic, group, create=False)).created
+
+    async def list_groups(self, topic: str) -> list[str]:
+        self._check(topic)
+        return await self.topology.list_groups(topic)
 
     async def group_exists(self, topic: str, group: str) -> bool:
         self._check(topic)

@@ -144,6 +144,12 @@ class BrokerDriver(ABC):
         through the same function a consumer's start uses to declare its group."""
         raise NotImplementedError
 
+    async def list_groups(self, topic: str) -> list[str]:
+        """Names of the groups on ``topic``: declared or consumed from, not groupless
+        consumers, no group of another topic; TopicNotFound if the topic is missing.
+        Backends declaring Feature.LIST_GROUPS override this."""
+        raise NotImplementedError
+
     async def group_exists(self, topic: str, group: str) -> bool:
         """Whether ``group`` exists on ``topic`` (declared or used before). Asked only of
         backends without Feature.RETAINS_CONSUMED, for ``start="earliest"``: an existing

@@ -1,4 +1,4 @@
-"""The ``anymq`` command: backends, topics, produce, consume, demo (and compare).
+"""The ``anymq`` command: backends, topics, groups, produce, consume, demo (and compare).
 
 Every command takes ``--url`` (default ``$ANYMQ_URL``); errors are printed as one clear
 line instead of a traceback. Exit codes, so scripts can tell a typo from an outage:
@@ -11,16 +11,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import math
 import os
 import shlex
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from datetime import timedelta
 from typing import Any
 
 import anymq
 from anymq import arguments, plugins
+from anymq.cli_admin import add_parsers as add_admin_parsers
 from anymq.cli_io import printable, stdin_lines
 from anymq.cli_output import err, out
 from anymq.errors import AnyMQError, ConfigError, InvalidTopicName, TopicNotFound
@@ -82,42 +81,6 @@ def _print_options(args: argparse.Namespace) -> int:
 def _option_rows(scheme: str) -> list[tuple[str, str, str, str, str]]:
     declared = plugins.load_options(scheme)
     return declared.rows() if declared is not None else []
-
-
-def _retention(args: argparse.Namespace) -> anymq.Retention:
-    """The flags as the API's Retention; 0 is refused like ``Retention(time=0)``, not ignored."""
-    seconds, size = args.retention_seconds, args.retention_bytes
-    if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
-        raise anymq.ConfigError(
-            f"--retention-seconds must be > 0 (omit it for the broker's default), got {seconds:g}"
-        )
-    if size is not None and size < 1:
-        raise anymq.ConfigError(
-            f"--retention-bytes must be >= 1 (omit it for the broker's default), got {size}"
-        )
-    return anymq.Retention(
-        time=timedelta(seconds=seconds) if seconds is not None else None, bytes=size
-    )
-
-
-async def cmd_topics(args: argparse.Namespace) -> int:
-    retention = _retention(args) if args.action == "create" else None
-    async with anymq.connect(_url(args)) as broker:
-        if args.action == "list":
-            for name in await broker.list_topics():
-                out.line(name)
-        elif args.action == "create":
-            created = await broker.create_topic(
-                args.name, partitions=args.partitions, retention=retention
-            )
-            out.line(f"{args.name}: {'created' if created else 'already exists'}")
-        elif args.action == "describe":
-            info = await broker.describe_topic(args.name)
-            out.line(repr(info))
-        elif args.action == "delete":
-            await broker.delete_topic(args.name)
-            out.line(f"{args.name}: deleted")
-    return 0
 
 
 def _seconds(text: str) -> float:
@@ -245,12 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="list each backend's options (name, type, default, where it applies, meaning); "
         "with --url only that backend's. Tab-separated when not on a terminal",
     )
-    topics = command("topics", cmd_topics, "list, create, describe or delete topics")
-    topics.add_argument("action", choices=["list", "create", "describe", "delete"])
-    topics.add_argument("name", nargs="?")
-    topics.add_argument("--partitions", type=int, default=1)
-    topics.add_argument("--retention-seconds", type=float)
-    topics.add_argument("--retention-bytes", type=int)
+    add_admin_parsers(sub)  # topics and groups
     produce = command(
         "produce",
         cmd_produce,
@@ -308,9 +266,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``anymq`` command."""
     args = build_parser().parse_args(argv)
-    if args.command == "topics" and args.action != "list" and not args.name:
-        err.error(f"topics {args.action} needs a topic name")
-        return 2
     try:
         result: int = asyncio.run(args.handler(args))
     except TopicNotFound as exc:

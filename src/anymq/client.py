@@ -231,6 +231,14 @@ class Broker(_Lifecycle):
         self.capabilities.topic_names.check(group, "group")
         return await self.driver.describe_group(topic, group)
 
+    async def list_groups(self, topic: str) -> list[str]:
+        """Names of the groups on ``topic`` (declared, or consumed from), sorted; consumers
+        without a group are none. UnsupportedFeature where the backend cannot list them."""
+        self._check_open()
+        self._check_topic(topic)
+        self.capabilities.require(Feature.LIST_GROUPS, detail="list_groups")
+        return sorted(await self.driver.list_groups(topic))
+
     def producer(
         self,
         *,

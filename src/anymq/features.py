@@ -29,6 +29,9 @@ class Feature(StrEnum):
     DECLARED_GROUPS = "declared_groups"
     """A group can exist before its first consumer (``Broker.create_group``): it gets every
     message sent after its declaration, whichever ``start`` its first consumer passes."""
+    LIST_GROUPS = "list_groups"
+    """``Broker.list_groups(topic)`` names the groups that exist on a topic (declared or
+    consumed from), and no group of another topic."""
     RETAINS_CONSUMED = "retains_consumed"
     """Event broker: messages stay after they are acked; a new group can read the history."""
     REPLAY = "replay"

@@ -108,6 +108,13 @@ SEMANTICS: tuple[Semantic, ...] = (
         "A second create_group neither loses pending messages nor replays consumed ones.",
     ),
     Semantic(
+        "test_list_groups_names_the_groups_of_the_topic",
+        "list_groups names the topic's groups",
+        "Groups",
+        "list_groups(topic) names the groups that consumed from or were declared on the"
+        " topic, not a group of another topic nor a consumer without a group.",
+    ),
+    Semantic(
         "test_earliest_on_a_declared_group_starts_at_its_position",
         "earliest on a declared group: from its declaration",
         "Groups",

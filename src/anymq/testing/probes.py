@@ -41,6 +41,7 @@ PROBES: dict[Feature, Probe] = {
     Feature.BROADCAST: lambda ctx, b, t: _open(b.consumer(t)),
     Feature.DURABLE_GROUPS: lambda ctx, b, t: _open(b.consumer(t, ctx.group())),
     Feature.DECLARED_GROUPS: lambda ctx, b, t: b.create_group(t, ctx.group()),
+    Feature.LIST_GROUPS: lambda ctx, b, t: b.list_groups(t),
     Feature.RETAINS_CONSUMED: lambda ctx, b, t: _open(b.consumer(t, ctx.group(), start="earliest")),
     Feature.REPLAY: lambda ctx, b, t: _seek(ctx, b, t, anymq.Position.earliest()),
     Feature.SEEK_TIME: lambda ctx, b, t: _seek(

@@ -258,3 +258,34 @@ class DeclareContract:
             topic = await ctx.topic(broker)
             with pytest.raises(anymq.InvalidTopicName):
                 await broker.create_group(topic, "no spaces allowed!")
+
+    @requires(Feature.LIST_GROUPS)
+    async def test_list_groups_names_the_groups_of_the_topic(self, ctx: TestContext) -> None:
+        """The groups that consumed from the topic (and, where groups can be declared, the
+        declared ones) are listed; a group of another topic and a consumer without a
+        group are not; a missing topic is TopicNotFound."""
+        async with ctx.broker() as broker:
+            topic = await ctx.topic(broker, partitions=ctx.partitions(2))
+            other = await ctx.topic(broker, "other")
+            used, idle, elsewhere = ctx.group("used"), ctx.group("idle"), ctx.group("else")
+            expected = {used, idle}
+            async with broker.consumer(topic, used) as consumer, broker.producer() as producer:
+                await producer.send(topic, b"m", key=b"k")
+                await ctx.collect(consumer, 1)
+            async with broker.consumer(topic, idle):
+                pass  # joined, never received: a group all the same
+            async with broker.consumer(other, elsewhere) as consumer, broker.producer() as p:
+                await p.send(other, b"o")
+                await ctx.collect(consumer, 1)
+            if ctx.has(Feature.BROADCAST):
+                async with broker.consumer(topic):
+                    pass
+            if ctx.has(Feature.DECLARED_GROUPS):
+                declared = ctx.group("declared")
+                await broker.create_group(topic, declared)
+                expected.add(declared)
+            listed = await broker.list_groups(topic)
+            assert listed == sorted(expected), f"list_groups({topic!r}) = {listed}"
+            assert await broker.list_groups(other) == [elsewhere]
+            with pytest.raises(anymq.TopicNotFound):
+                await broker.list_groups(ctx.name("missing"))
