@@ -4,6 +4,8 @@ Every command takes ``--url`` (default ``$ANYMQ_URL``); errors are printed as on
 line instead of a traceback. Exit codes, so scripts can tell a typo from an outage:
 0 done; 1 the work failed (broker unreachable, topic missing, a send refused);
 2 usage (bad arguments, URL, options or topic name); 130 interrupted (Ctrl-C).
+``produce`` and ``consume`` are built for pipelines: data on stdout/stdin one message per
+line, summaries, errors and (with -v) the broker clients' logs on stderr (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -214,6 +216,12 @@ async def cmd_produce(args: argparse.Namespace) -> int:
     parse = _line_parser(args)
     if args.values and args.file:
         raise anymq.ConfigError("give VALUES or --file, not both")
+    broker = anymq.connect(_url(args))
+    if args.partition is not None and anymq.Feature.PARTITIONS not in broker.capabilities:
+        raise anymq.ConfigError(
+            f"--partition: {broker.backend} topics have no partitions (the backend does not "
+            "declare Feature.PARTITIONS); drop --partition"
+        )
     unit, total = "line", None
     # Values are bytes: argv gives back the bytes the shell passed (fsencode undoes Python's
     # surrogateescape), input lines are never decoded, so any input is sent as it is.
@@ -230,13 +238,24 @@ async def cmd_produce(args: argparse.Namespace) -> int:
                 return 1
         total = is_regular_file(fd)
         batches = line_batches(fd)
-    broker = anymq.connect(_url(args))
-    if args.partition is not None and anymq.Feature.PARTITIONS not in broker.capabilities:
-        raise anymq.ConfigError(
-            f"--partition: {broker.backend} topics have no partitions (the backend does not "
-            "declare Feature.PARTITIONS); drop --partition"
-        )
     sending = _Sending(args.topic, unit)
+    try:
+        await _produce(args, broker, parse, batches, total, sending)
+    finally:
+        if args.file and not args.values:
+            os.close(fd)
+    err.line(sending.summary())
+    return 0
+
+
+async def _produce(
+    args: argparse.Namespace,
+    broker: anymq.Broker,
+    parse: LineParser,
+    batches: AsyncIterator[tuple[list[bytes], int]],
+    total: int | None,
+    sending: _Sending,
+) -> None:
     async with broker, broker.producer() as producer:
         sending.start()
         try:
@@ -251,8 +270,6 @@ async def cmd_produce(args: argparse.Namespace) -> int:
         except asyncio.CancelledError:
             err.line(sending.summary(interrupted=True))
             raise
-    err.line(sending.summary())
-    return 0
 
 
 def parse_line(parse: LineParser, line: bytes) -> anymq.Message | bytes | BadLine:

@@ -177,9 +177,11 @@ def configure_logging(verbosity: int) -> None:
     """0: anymq's own warnings only; 1 (-v): the clients' warnings and errors too; 2 (-vv):
     everything at debug level. Without this, Python prints any library's warning (aiokafka's
     "Unable connect to ...") next to the command's own one-line error."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h.formatter, _Escaped)]:
+        root.removeHandler(old)  # main() run again in one process: one handler, not two
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Escaped("%(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
     for name in CLIENT_LIBRARIES:
