@@ -48,6 +48,9 @@ _DOWN_PAUSE = 0.1
 
 T = TypeVar("T")
 
+#: The longest vhost name the AMQP 0-9-1 connection.open frame takes (pamqp's check).
+_VHOST_MAX = 127
+
 
 def amqp_url(url: URL, settings: RabbitOptions) -> str:
     """The URL aio-pika gets: credentials and vhost from the anymq URL, our own query."""
@@ -59,6 +62,13 @@ def amqp_url(url: URL, settings: RabbitOptions) -> str:
     port = url.port or (5671 if url.scheme == "amqps" else 5672)
     user = quote(url.username or "guest", safe="")
     password = quote(url.password if url.password is not None else "guest", safe="")
+    if len(url.path) > _VHOST_MAX:
+        # pamqp refuses it inside aio-pika's connect loop, which retries until the timeout
+        raise ConfigError(
+            f"RabbitMQ vhost {url.path!r} is {len(url.path)} characters; AMQP allows at most "
+            f"{_VHOST_MAX}. The vhost is the URL path after host:port (amqp://host:port/<vhost>, "
+            "empty means '/'): fix the URL"
+        )
     vhost = quote(url.path or "/", safe="")
     query: dict[str, str] = {
         "heartbeat": str(settings.heartbeat),

@@ -12,26 +12,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import timedelta
 from typing import Any
 
 import anymq
+from anymq.cli_args import add_common, broker_url
 from anymq.cli_io import printable
 from anymq.cli_output import err, out
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
-URL_HELP = "broker URL (default: $ANYMQ_URL)"
 FORMAT_HELP = "table (default: a table on a terminal, tab-separated lines in a pipe) or json"
-
-
-def broker_url(args: argparse.Namespace) -> str:
-    url: str | None = args.url or os.environ.get("ANYMQ_URL")
-    if not url:
-        raise anymq.ConfigError("no broker URL: pass --url (e.g. --url memory://) or set ANYMQ_URL")
-    return url
 
 
 def _json(document: object) -> None:
@@ -196,7 +188,7 @@ def _action(
     parser: argparse.ArgumentParser = actions.add_parser(
         name, help=help_text, description=help_text
     )
-    parser.add_argument("--url", help=URL_HELP)
+    add_common(parser)
     if formats:
         parser.add_argument(
             "--format", choices=("table", "json"), default="table", help=FORMAT_HELP

@@ -1,9 +1,9 @@
 """Terminal input and output of the ``anymq`` command: stdin lines and safe printing.
 
-Reading: ``anymq produce`` streams stdin line by line as bytes. A blocking read in the event
-loop's thread (or in an executor thread, which ``asyncio.run`` joins at exit) holds the
-command until stdin closes, so Ctrl-C would wait for the next line; here a daemon thread
-reads and the loop only awaits, which Ctrl-C cancels at once.
+Reading: ``anymq produce`` streams stdin (or a file) in batches of lines, as bytes. A
+blocking read in the event loop's thread (or in an executor thread, which ``asyncio.run``
+joins at exit) holds the command until stdin closes, so Ctrl-C would wait for the next
+line; here a daemon thread reads and the loop only awaits, which Ctrl-C cancels at once.
 
 Printing: message data comes from whoever produced it. Written to a terminal unescaped, it
 can retitle the window, clear the screen, move the cursor or reorder text (bidi overrides),
@@ -14,18 +14,23 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import threading
 from collections.abc import AsyncIterator
 
-CHUNK = 65536
+CHUNK = 1 << 18
+"""Bytes per read: a batch of lines to send (a read returns what a pipe holds, sooner)."""
 
 
-async def stdin_lines(fd: int = 0) -> AsyncIterator[bytes]:
-    """The lines of ``fd`` as bytes, without their ``\\n`` (or ``\\r\\n``), as they arrive.
+async def line_batches(fd: int = 0) -> AsyncIterator[tuple[list[bytes], int]]:
+    """The lines of ``fd`` as bytes, without their ``\\n``, in batches as they arrive, each
+    with the number of bytes it took from the input (for progress).
 
-    Lines are bytes, not text: any byte sequence is a valid message body, so input that is
-    not UTF-8 is sent as it is instead of failing halfway. A final line without a newline
-    counts. The reader thread stays at most one chunk ahead of the consumer.
+    Lines are bytes, not text: any byte sequence but the newline is a valid message body,
+    so input that is not UTF-8 is sent as it is, and a ``\\r`` (even before the ``\\n``) is
+    kept: it is data. A final line without a newline counts. A batch is every line that
+    one read completed, so a line typed at a terminal goes out at once and a file goes out
+    in large batches; the reader thread stays at most one read ahead.
     """
     loop = asyncio.get_running_loop()
     chunks: asyncio.Queue[bytes | OSError] = asyncio.Queue()
@@ -60,10 +65,22 @@ async def stdin_lines(fd: int = 0) -> AsyncIterator[bytes]:
         wanted.release()
         pending += item
         *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield line[:-1] if line.endswith(b"\r") else line
+        if lines:
+            yield lines, len(item)
+        elif len(item):
+            yield [], len(item)
     if pending:
-        yield pending
+        yield [pending], 0
+
+
+def is_regular_file(fd: int) -> int | None:
+    """The size of ``fd`` if it is a regular file (``< data.txt``), else None (a pipe, a
+    terminal): only a file's size says how far along the work is."""
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
 def _escapes() -> dict[int, str]:

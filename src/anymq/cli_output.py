@@ -9,10 +9,14 @@ it is. Data from messages still goes through :func:`anymq.cli_io.printable` firs
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import IO, Any
+
+from anymq.cli_io import printable
 
 try:
     from rich.console import Console
@@ -31,6 +35,8 @@ class Output:
         self._stderr = stderr
         self._stream = stream
         self._console: Any = None
+        self.gone = False
+        """The reader went away (``| head``): stop producing output."""
 
     @property
     def stream(self) -> IO[str]:
@@ -83,13 +89,103 @@ class Output:
         lines = ["\t".join(columns), *("\t".join(_cell(c) for c in row) for row in rows)]
         self._write("\n".join(lines) + "\n")
 
+    def data(self, chunk: bytes) -> bool:
+        """Message data as it is (bytes, no escaping, no style); False once the reader left."""
+        stream = self.stream
+        try:
+            stream.flush()  # text written before goes out first
+            raw: IO[bytes] = stream.buffer  # type: ignore[attr-defined]
+            raw.write(chunk)
+            raw.flush()
+        except BrokenPipeError:
+            self._reader_left(stream)
+        return not self.gone
+
     def _write(self, text: str) -> None:
         stream = self.stream
         try:
             stream.write(text)
             stream.flush()
-        except BrokenPipeError:  # `| head`: the reader has what it wanted
-            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        except BrokenPipeError:
+            self._reader_left(stream)
+
+    def _reader_left(self, stream: IO[str]) -> None:
+        """`| head`: the reader has what it wanted; later writes go nowhere, quietly."""
+        self.gone = True
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+
+    def progress(self, total: int, what: str) -> Progress:
+        """A bar with rate and time left for ``total`` units of work, on a terminal only."""
+        if self.styled:
+            return _RichProgress(self._rich(), total, what)
+        return Progress()
+
+
+class Progress:
+    """Progress of long work; this one shows nothing (not a terminal, or no rich)."""
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def advance(self, done: int, messages: int) -> None:
+        """``done`` more units of the total, ``messages`` more messages sent."""
+
+
+class _RichProgress(Progress):
+    def __init__(self, console: Any, total: int, what: str) -> None:
+        from rich import progress
+
+        self._bar = progress.Progress(
+            progress.TextColumn("{task.description}"),
+            progress.BarColumn(),
+            progress.TaskProgressColumn(),
+            progress.TextColumn("{task.fields[messages]:,} msg {task.fields[rate]}"),
+            progress.TimeRemainingColumn(),
+            console=console,
+        )
+        self._task = self._bar.add_task(what, total=total or 1, messages=0, rate="")
+        self._messages = 0
+        self._started = time.monotonic()
+
+    def __enter__(self) -> Progress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def advance(self, done: int, messages: int) -> None:
+        self._messages += messages
+        elapsed = time.monotonic() - self._started
+        rate = f"{self._messages / elapsed:,.0f} msg/s" if elapsed > 0 else ""
+        self._bar.update(self._task, advance=done, messages=self._messages, rate=rate)
+
+
+CLIENT_LIBRARIES = ("aiokafka", "kafka", "aio_pika", "aiormq", "pamqp", "aiobotocore", "botocore")
+"""Loggers of the broker clients: silent by default, the command's error line says it."""
+
+
+class _Escaped(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))  # logs quote broker data too
+
+
+def configure_logging(verbosity: int) -> None:
+    """0: anymq's own warnings only; 1 (-v): the clients' warnings and errors too; 2 (-vv):
+    everything at debug level. Without this, Python prints any library's warning (aiokafka's
+    "Unable connect to ...") next to the command's own one-line error."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h.formatter, _Escaped)]:
+        root.removeHandler(old)  # main() run again in one process: one handler, not two
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Escaped("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
+    for name in CLIENT_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1 if verbosity == 0 else logging.NOTSET)
 
 
 def _cell(text: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from anymq.features import Feature
+from anymq.hookspecs import BackendSpec, hookimpl
 from anymq.options import Option, Text
 from anymq_memory.driver import CAPABILITIES, MemoryBroker
 from anymq_memory.options import MemoryOptions
@@ -25,3 +27,23 @@ class SecretToyBroker(MemoryBroker):
     name = "secrettoy"
     capabilities = dataclasses.replace(CAPABILITIES, backend="secrettoy")
     declared = SecretToyOptions
+
+
+class OneLogBroker(MemoryBroker):
+    """A backend whose topics have no partitions (it does not declare Feature.PARTITIONS)."""
+
+    name = "onelog"
+    capabilities = dataclasses.replace(
+        CAPABILITIES,
+        backend="onelog",
+        features=CAPABILITIES.features - {Feature.PARTITIONS, Feature.ROUND_ROBIN},
+    )
+
+
+class OneLogPlugin:
+    """Registers ``onelog://``: ``plugins.register(OneLogPlugin, name="onelog")``."""
+
+    @staticmethod
+    @hookimpl
+    def anymq_backends() -> list[BackendSpec]:
+        return [BackendSpec("onelog", ("onelog",), "tests.core.toy_backend:OneLogBroker")]

@@ -16,6 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from anymq.cli_args import add_verbose
 from anymq.compare import report_html, report_json, terminal
 from anymq.compare.profile import profiles
 from anymq.compare.runner import Comparison
@@ -56,6 +57,7 @@ def add_parser(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     configure(parser)
+    add_verbose(parser)
     parser.set_defaults(handler=run)
 
 

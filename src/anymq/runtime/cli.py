@@ -12,6 +12,7 @@ import os
 import sys
 from typing import Any
 
+from anymq.cli_args import add_common
 from anymq.errors import ConfigError
 from anymq.runtime.app import App
 
@@ -30,7 +31,7 @@ def add_parser(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("app", metavar="MODULE:APP", help="e.g. service:app")
-    parser.add_argument("--url", help="broker URL (default: the App's, else $ANYMQ_URL)")
+    add_common(parser, "broker URL (default: the App's, else $ANYMQ_URL)")
     parser.set_defaults(handler=run)
 
 
