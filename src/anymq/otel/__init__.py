@@ -93,7 +93,7 @@ def process(message: Received) -> Iterator[None]:
     """
     try:
         from anymq.otel.consumer import telemetry_of
-        from anymq.otel.process import ProcessScope
+        from anymq.otel.scope import ProcessScope
     except ImportError:
         yield
         return

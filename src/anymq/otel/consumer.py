@@ -1,6 +1,6 @@
 """A consumer that counts what it delivers and settles, reports its group's lag, and
 traces: ``receive <topic>`` spans for the application's own receive calls, and the
-runtime's ``process <topic>`` span per handled message (see :mod:`anymq.otel.process`).
+runtime's ``process <topic>`` span per handled message (see :mod:`anymq.otel.scope`).
 
 Receive spans (kind CLIENT) link to each message's creation context. The runtime makes
 none (its fetches are prefetching, and a receive that waits for traffic would be a long,
@@ -27,7 +27,7 @@ from anymq.errors import UnsupportedFeature
 from anymq.features import Capabilities
 from anymq.message import Received
 from anymq.otel import names, state
-from anymq.otel.process import (
+from anymq.otel.scope import (
     ProcessScope,
     creation_context,
     current_scope,

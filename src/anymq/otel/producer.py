@@ -60,7 +60,7 @@ class TracedProducer(Producer):
             names.OPERATION_TYPE: "send",
             names.OPERATION_NAME: "send",
         }
-        if broker.url.host:
+        if broker.url.host and not caps.in_process:  # memory://<name> names no server
             base[names.SERVER_ADDRESS] = broker.url.host
             if broker.url.port is not None:
                 base[names.SERVER_PORT] = broker.url.port
