@@ -9,6 +9,7 @@ SQS message attributes through SNS).
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from typing import Any
 
@@ -80,12 +81,11 @@ async def test_a_message_handled_on_two_brokers_is_one_trace(
         audited.append(msg)
 
     try:
-        async with two, one:
-            async with two.broker.producer(serializer="json") as to_b:
-                forward.append(to_b)
-                async with one.broker.producer(serializer="json") as producer:
-                    await producer.send(orders, {"id": 7}, key="c1")
-                await until(lambda: bool(otel.spans(f"process {invoices}")), "the last hop", 60)
+        async with two, one, two.broker.producer(serializer="json") as to_b:
+            forward.append(to_b)
+            async with one.broker.producer(serializer="json") as producer:
+                await producer.send(orders, {"id": 7}, key="c1")
+            await until(lambda: bool(otel.spans(f"process {invoices}")), "the last hop", 60)
     finally:
         async with anymq.connect(url_a) as broker:
             await broker.delete_topic(orders)
@@ -104,7 +104,7 @@ async def test_a_message_handled_on_two_brokers_is_one_trace(
     root = chain[0]
     assert root.parent is None
     assert {s.context.trace_id for s in chain} == {root.context.trace_id}, "not one trace"
-    for before, after in zip(chain, chain[1:], strict=False):
+    for before, after in itertools.pairwise(chain):
         assert _parent(after) == before.context.span_id, f"{after.name} not under {before.name}"
     assert [s.kind for s in chain] == [SpanKind.PRODUCER, SpanKind.CONSUMER] * 3
     for send, process in zip(chain[::2], chain[1::2], strict=True):

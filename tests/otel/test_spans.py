@@ -13,7 +13,6 @@ from opentelemetry.trace import SpanKind, StatusCode, TraceFlags, TraceState
 
 import anymq
 import anymq.otel
-from anymq.message import Received
 from tests.otel.conftest import Recorded
 from tests.runtime.helpers import until
 
@@ -55,7 +54,7 @@ async def test_a_plain_consumer_gets_a_receive_span_linked_to_the_send(otel: Rec
     assert attributes["messaging.destination.partition.id"] == str(msg.partition)
     assert attributes["anymq.message.delivery_count"] == 1
     assert msg.headers["a"] == b"1", "the user's headers are kept beside the trace context"
-    version, trace_id, span_id, flags = msg.headers["traceparent"].decode().split("-")
+    _version, trace_id, span_id, _flags = msg.headers["traceparent"].decode().split("-")
     assert (int(trace_id, 16), int(span_id, 16)) == _ids(send.context)
 
 
@@ -119,7 +118,8 @@ async def test_a_failed_handler_marks_its_span_and_the_retry_continues_the_trace
         }.items()
     )
     for span in (failed, retried):
-        assert span.parent is not None and span.parent.span_id == send.context.span_id
+        assert span.parent is not None
+        assert span.parent.span_id == send.context.span_id
 
 
 async def test_an_undecodable_message_is_dead_lettered_with_its_error_on_the_span(
@@ -167,18 +167,17 @@ async def test_baggage_and_tracestate_travel_with_the_message(otel: Recorded) ->
     async with anymq.connect(url) as broker:
         await broker.create_topic("orders")
         await broker.create_topic("invoices")
-    async with app:
-        async with app.broker.consumer("invoices", "check") as invoices:
-            ctx = baggage.set_baggage(
-                "tenant", "acme", trace.set_span_in_context(trace.NonRecordingSpan(remote))
-            )
-            token = context.attach(ctx)
-            try:
-                async with app.broker.producer(serializer="json") as producer:
-                    await producer.send("orders", {"id": 1})
-            finally:
-                context.detach(token)
-            [msg] = await invoices.receive(1, timeout=5)
+    async with app, app.broker.consumer("invoices", "check") as invoices:
+        ctx = baggage.set_baggage(
+            "tenant", "acme", trace.set_span_in_context(trace.NonRecordingSpan(remote))
+        )
+        token = context.attach(ctx)
+        try:
+            async with app.broker.producer(serializer="json") as producer:
+                await producer.send("orders", {"id": 1})
+        finally:
+            context.detach(token)
+        [msg] = await invoices.receive(1, timeout=5)
     assert seen == ["acme"]
     assert msg.headers["baggage"] == b"tenant=acme"
     assert msg.headers["tracestate"] == b"vendor=v1"

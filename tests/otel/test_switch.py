@@ -103,37 +103,51 @@ def test_a_bad_lag_interval_is_refused(interval: Any) -> None:
     assert not anymq.otel.instrumented()
 
 
-def test_without_an_sdk_the_context_still_passes_through_a_handler() -> None:
-    """No tracer provider set: spans are OpenTelemetry's non-recording ones, and a
-    message's trace context reaches what its handler publishes."""
+def test_without_a_provider_instrument_changes_nothing() -> None:
+    """No SDK provider set (a fresh process): nothing to record to, so instrument() keeps
+    the plain clients (zero cost) and says so, and no header is added."""
     done = _python(
         "import asyncio, anymq, anymq.otel\n"
-        "anymq.otel.instrument()\n"
-        "app = anymq.App('memory://x')\n"
-        "@app.handler('in', group='g', serializer=None, publish_to='out')\n"
-        "async def h(body: bytes) -> bytes:\n"
-        "    return body\n"
+        "from anymq.client import Producer\n"
+        "print(anymq.otel.instrument(), anymq.otel.instrumented())\n"
         "async def main():\n"
         "    async with anymq.connect('memory://x') as b:\n"
-        "        await b.create_topic('in'); await b.create_topic('out')\n"
-        "    async with app:\n"
-        "        async with app.broker.consumer('out', 'c') as c:\n"
-        "            async with app.broker.producer() as p:\n"
-        "                await p.send('in', b'x', headers={'traceparent': TP})\n"
-        "                await p.send('in', b'y')\n"
-        "            got = await c.receive(2, timeout=5)\n"
-        "            while len(got) < 2:\n"
-        "                got += await c.receive(2, timeout=5)\n"
-        "    for m in sorted(got, key=lambda m: m.body):\n"
-        "        print(m.body.decode(), m.headers.get('traceparent', b'-').decode())\n"
-        "TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'\n"
+        "        await b.create_topic('t')\n"
+        "        async with b.consumer('t', 'g') as c, b.producer() as p:\n"
+        "            print(type(p) is Producer)\n"
+        "            await p.send('t', b'x')\n"
+        "            [m] = await c.receive(1, timeout=5)\n"
+        "            print(dict(m.headers))\n"
         "asyncio.run(main())\n"
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:2] == [
-        "x 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-        "y -",
-    ]
+    assert done.stdout.split("\n")[:3] == ["False False", "True", "{}"]
+    assert "no OpenTelemetry tracer or meter provider is set" in done.stderr
+
+
+def test_a_provider_set_globally_is_used() -> None:
+    done = _python(
+        "import asyncio, anymq, anymq.otel\n"
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from opentelemetry.sdk.trace.export import SimpleSpanProcessor\n"
+        "from opentelemetry.sdk.trace.export.in_memory_span_exporter import "
+        "InMemorySpanExporter\n"
+        "exporter = InMemorySpanExporter()\n"
+        "provider = TracerProvider()\n"
+        "provider.add_span_processor(SimpleSpanProcessor(exporter))\n"
+        "trace.set_tracer_provider(provider)\n"
+        "print(anymq.otel.instrument(lag_interval=None))\n"
+        "async def main():\n"
+        "    async with anymq.connect('memory://x') as b:\n"
+        "        await b.create_topic('t')\n"
+        "        async with b.producer() as p:\n"
+        "            await p.send('t', b'x')\n"
+        "asyncio.run(main())\n"
+        "print([s.name for s in exporter.get_finished_spans()])\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["True", "['send t']"]
 
 
 def test_the_attribute_and_metric_names_are_the_conventions() -> None:

@@ -6,13 +6,14 @@
 
 Needs ``pip install 'anymq[otel]'`` (the OpenTelemetry API). Spans and metrics go to the
 providers you configure with the OpenTelemetry SDK (or to ``tracer_provider=`` /
-``meter_provider=``); without an SDK they cost little and record nothing, and a process
-that never calls :func:`instrument` runs exactly the code it ran before. See
+``meter_provider=``). Without them, or without :func:`instrument`, a process runs exactly
+the plain clients it ran before: tracing off costs nothing. See
 docs/tracing.md for the spans, their attributes and the metrics.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["instrument", "instrumented", "process", "uninstrument"]
 
+log = logging.getLogger("anymq.otel")
+
 _MISSING = (
     "anymq.otel needs the OpenTelemetry API, which is not installed: "
     "pip install 'anymq[otel]' (and an OpenTelemetry SDK to record and export)"
@@ -38,14 +41,16 @@ def instrument(
     tracer_provider: TracerProvider | None = None,
     meter_provider: MeterProvider | None = None,
     lag_interval: float | None = 15.0,
-) -> None:
+) -> bool:
     """Trace and measure every producer and consumer made from now on (``anymq.App``'s
-    too, which makes them when it starts), on every backend.
+    too, which makes them when it starts), on every backend; True if it did.
 
-    The providers default to OpenTelemetry's global ones (set with the SDK, before or
-    after this call). ``lag_interval``: seconds between reads of each consumer group's
-    lag for the ``anymq.consumer.lag`` gauge (None: no reads). Calling it again replaces
-    the providers for clients made afterwards.
+    The providers default to OpenTelemetry's global ones, so set those up with the SDK
+    first: while neither is set (nor passed) there is nothing to record to, and this
+    changes nothing and returns False, so the clients stay the plain, zero-cost ones.
+    ``lag_interval``: seconds between reads of each consumer group's lag for the
+    ``anymq.consumer.lag`` gauge (None: no reads). Calling it again replaces the
+    providers for clients made afterwards.
     """
     arguments.seconds("lag_interval", lag_interval, none="no lag gauge")
     if lag_interval is not None and lag_interval <= 0:
@@ -59,9 +64,30 @@ def instrument(
         raise ConfigError(_MISSING) from exc
     from anymq.client import Broker
 
+    if tracer_provider is None and meter_provider is None and not _sdk_configured():
+        log.warning(
+            "anymq.otel.instrument(): no OpenTelemetry tracer or meter provider is set, so "
+            "nothing is traced; set the SDK's providers first (or pass them)"
+        )
+        return False
     state.set_active(Telemetry.create(tracer_provider, meter_provider, lag_interval))
     Broker.producer_class = TracedProducer
     Broker.consumer_class = TracedConsumer
+    return True
+
+
+def _sdk_configured() -> bool:
+    """Whether a global tracer or meter provider was set (the API's defaults are proxies
+    that record nothing until one is)."""
+    from opentelemetry import metrics, trace
+
+    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return True
+    try:
+        from opentelemetry.metrics._internal import _ProxyMeterProvider
+    except ImportError:  # a future API without it: assume one is set
+        return True
+    return not isinstance(metrics.get_meter_provider(), _ProxyMeterProvider)
 
 
 def uninstrument() -> None:

@@ -7,7 +7,7 @@ the providers it started with and nothing is looked up per message.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,7 +113,3 @@ class Telemetry:
                 seen[tuple(sorted(attributes.items()))] = Observation(lag, attributes)
         return iter(seen.values())
 
-
-def link_targets(contexts: Iterable[trace.SpanContext]) -> list[trace.Link]:
-    """Links to the valid span contexts among ``contexts``."""
-    return [trace.Link(ctx) for ctx in contexts if ctx.is_valid]
