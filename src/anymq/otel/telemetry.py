@@ -112,4 +112,3 @@ class Telemetry:
             for lag, attributes in readings:
                 seen[tuple(sorted(attributes.items()))] = Observation(lag, attributes)
         return iter(seen.values())
-
