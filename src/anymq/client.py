@@ -10,9 +10,9 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from anymq import arguments, plugins
 from anymq.backend import (
@@ -93,6 +93,11 @@ class _Lifecycle:
 
 class Broker(_Lifecycle):
     """A connection to a broker: topics, groups, and a factory for producers and consumers."""
+
+    # What producer() and consumer() make. anymq.otel.instrument() puts traced subclasses
+    # here, so a process that never instruments runs the plain classes at no cost per message.
+    producer_class: ClassVar[type[Producer]]
+    consumer_class: ClassVar[type[Consumer]]
 
     def __init__(self, url: URL, driver: BrokerDriver) -> None:
         self.url = url
@@ -267,7 +272,7 @@ class Broker(_Lifecycle):
             compression=compression,
             extra=self.driver.parse_options("producer", options),
         )
-        producer = Producer(self, self.driver.producer(opts), resolve(serializer))
+        producer = self.producer_class(self, self.driver.producer(opts), resolve(serializer))
         self._children.append(producer)
         return producer
 
@@ -327,7 +332,7 @@ class Broker(_Lifecycle):
             binding=binding,
             extra=self.driver.parse_options("consumer", options),
         )
-        consumer = Consumer(self, self.driver.consumer(opts), opts, resolve(serializer))
+        consumer = self.consumer_class(self, self.driver.consumer(opts), opts, resolve(serializer))
         self._children.append(consumer)
         return consumer
 
@@ -614,6 +619,8 @@ class Consumer(_Child):
     """A live subscription: ``async for msg in consumer`` or ``await consumer.receive()``."""
 
     driver: ConsumerDriver
+    delivery_class: ClassVar[type[Delivery]] = Delivery
+    """Settles for this consumer; anymq.otel's subclass also counts acks, retries, dead letters."""
 
     def __init__(
         self,
@@ -624,7 +631,7 @@ class Consumer(_Child):
     ) -> None:
         self.broker = broker
         self.driver = driver
-        self.delivery = Delivery(driver, options, broker.capabilities)
+        self.delivery = self.delivery_class(driver, options, broker.capabilities)
         self.options = options
         self.serializer = serializer
         self._buffer: deque[Received] = deque()
@@ -740,6 +747,15 @@ class Consumer(_Child):
         self.delivery.ready.clear()  # redeliveries from before the seek are void
         await self.driver.seek(position)
 
+    def runtime_trace(self, handler: str) -> Callable[[Received], Callable[[], None]] | None:
+        """For the runtime (anymq.App): a function that opens the process span of a message
+        (and returns what closes it), or None when this consumer is not traced (anymq.otel)."""
+        return None
+
     def __repr__(self) -> str:
         group = self.options.group or "(no group)"
         return f"<anymq.Consumer {self.options.topic} {group} {self.broker.url.render()}>"
+
+
+Broker.producer_class = Producer
+Broker.consumer_class = Consumer

@@ -29,6 +29,7 @@ AREAS = {
     "src/anymq/cli.py": "cli",
     "src/anymq/cli_output.py": "cli",
     "src/anymq/demo.py": "cli",
+    "src/anymq/otel": "otel",
     "plugins/anymq_kafka": "kafka",
     "plugins/anymq_rabbitmq": "rabbitmq",
     "plugins/anymq_sqs": "sqs",

@@ -61,6 +61,8 @@ class Runner:
         """Set while the fetch loop waits for the buffer to drain below half."""
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self.trace = consumer.runtime_trace(handler.name)
+        """Opens a message's process span (anymq.otel), or None: not traced, no cost."""
 
     def start(self) -> None:
         """Start fetching and the workers (the consumer is already subscribed)."""
@@ -131,6 +133,7 @@ class Runner:
         raw = decode is raw_body  # the body as it is: no call per message
         wants_message = handler.wants_message
         publish_to = handler.publish_to
+        trace = self.trace
         while True:
             if not ready:
                 waiter = loop.create_future()
@@ -142,6 +145,7 @@ class Runner:
             if lanes.waiting <= low and (space := self._space) is not None and not space.done():
                 space.set_result(None)
             self.in_flight += 1
+            end_span = trace(message) if trace is not None else None
             try:
                 payload: Any
                 try:
@@ -167,6 +171,8 @@ class Runner:
                 except ClosedError:
                     pass  # stopping: it stays unsettled and is redelivered (at-least-once)
             finally:
+                if end_span is not None:
+                    end_span()
                 self.in_flight -= 1
                 if message.key is not None:
                     lanes.done(message)
