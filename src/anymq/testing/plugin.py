@@ -13,12 +13,25 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+_SUITE_MODULES = [
+    f"anymq.testing.{path.stem}"
+    for path in sorted(Path(__file__).parent.glob("*.py"))
+    if path.stem not in ("__init__", "plugin")
+]
+# Before they are imported: a failed assert in the suite shows what it compared.
+pytest.register_assert_rewrite(*(m for m in _SUITE_MODULES if m not in sys.modules))
+
+from anymq.testing.report import ProofReport  # noqa: E402  (after the rewrite is registered)
+
 DEFAULT_TIMEOUT = 120.0
+REPORT_PLUGIN = "anymq-proof-report"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,6 +53,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "anymq: run this async test on a fresh event loop with a time limit"
     )
+    config.pluginmanager.register(ProofReport(config), REPORT_PLUGIN)
+
+
+def proof_report(config: pytest.Config) -> ProofReport | None:
+    """The run's :class:`ProofReport` (None where the plugin is not loaded)."""
+    found = config.pluginmanager.get_plugin(REPORT_PLUGIN)
+    return found if isinstance(found, ProofReport) else None
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 import pytest
 
 from anymq.testing.context import TestContext
+from anymq.testing.plugin import proof_report
+from anymq.testing.report import target_of
 from anymq.testing.suite_arguments import ArgumentContract
 from anymq.testing.suite_basic import BasicContract
 from anymq.testing.suite_compression import CompressionContract
@@ -72,6 +74,10 @@ class ContractSuite(
     retention_seconds: ClassVar[float] = 1.0
     retention_bytes: ClassVar[int] = 4096
     retention_timeout: ClassVar[float] = 60.0
+    #: Seconds with no new message, after some arrived, that mean the missing ones are lost
+    #: (None: ten quiet periods, at least 3 s). A lost message then fails a test this soon
+    #: instead of at delivery_timeout; raise it for a broker that pauses mid-stream.
+    loss_grace: ClassVar[float | None] = None
 
     @pytest.fixture
     def ctx(self, anymq_url: str, request: pytest.FixtureRequest) -> TestContext:
@@ -83,10 +89,15 @@ class ContractSuite(
             "retention_seconds": self.retention_seconds,
             "retention_bytes": self.retention_bytes,
             "retention_timeout": self.retention_timeout,
+            "loss_grace": self.loss_grace,
         }
         node = request.node
 
         def record(key: str, value: object) -> None:
             node.user_properties.append((key, value))
 
-        return TestContext(anymq_url, test_name=node.name, settings=settings, record=record)
+        ctx = TestContext(anymq_url, test_name=node.name, settings=settings, record=record)
+        report = proof_report(request.config)
+        if report is not None:
+            report.note_target(node, target_of(ctx.backend, ctx.url_shown, ctx.capabilities))
+        return ctx

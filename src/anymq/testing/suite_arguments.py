@@ -62,7 +62,7 @@ class ArgumentContract:
             async with broker.consumer(topic, ctx.group()) as consumer:
                 async with broker.producer() as producer:
                     await producer.send(topic, b"nack-me")
-                [msg] = await ctx.collect(consumer, 1, ack=False)
+                msg = await ctx.receive_one(consumer, "b'nack-me'", ack=False)
                 for bad in BAD_SECONDS:
                     with pytest.raises(anymq.ConfigError) as info:
                         await asyncio.wait_for(msg.nack(delay=bad), PROMPT)

@@ -42,11 +42,13 @@ async def _nacked_until_dead(
                 await producer.send(topic, value, key=b"pk", headers={"h": "v"})
         counts = []
         for _ in range(2):
-            [msg] = await ctx.collect(consumer, 1, ack=False)
+            msg = await ctx.receive_one(
+                consumer, f"the poison message (delivery {len(counts) + 1})", ack=False
+            )
             assert msg.value == value, msg.value
             counts.append(msg.delivery_count)
             await msg.nack()
-        [letter] = await ctx.collect(dead, 1)
+        letter = await ctx.receive_one(dead, "the dead letter", who="the dead-letter topic's group")
         rest = [m.value for m in await ctx.quiet_receive(consumer)]
     assert counts == [1, 2], f"delivery counts {counts}"
     assert value not in rest, "the message came back after its dead letter"
@@ -121,9 +123,9 @@ class DeclareContract:
             async with broker.consumer(topic, group) as plain:
                 async with broker.producer() as producer:
                     await producer.send(topic, b"plain")
-                [msg] = await ctx.collect(plain, 1, ack=False)
+                msg = await ctx.receive_one(plain, "b'plain'", ack=False)
                 await msg.nack()  # no limit asked: it comes back, as often as nacked
-                [again] = await ctx.collect(plain, 1)
+                again = await ctx.receive_one(plain, "b'plain' again after its nack")
             assert (again.value, again.delivery_count) == (b"plain", 2)
             one = await _nacked_until_dead(ctx, broker, topic, group, first, b"poison-1")
             two = await _nacked_until_dead(ctx, broker, topic, group, second, b"poison-2")
@@ -227,7 +229,7 @@ class DeclareContract:
                     async with broker.producer() as producer:
                         await producer.send(topic, b"poison", key=b"pk", headers={"h": "v"})
                     for _ in range(2):  # nacked on every delivery: dead after the second
-                        [msg] = await ctx.collect(consumer, 1, ack=False)
+                        msg = await ctx.receive_one(consumer, "b'poison'", ack=False)
                         await msg.nack()
                     rest = await ctx.quiet_receive(consumer)
                 got_early = await ctx.collect(first, 1) + await ctx.quiet_receive(first)

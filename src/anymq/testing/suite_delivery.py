@@ -19,10 +19,12 @@ class DeliveryContract:
             async with broker.consumer(topic, ctx.group()) as consumer:
                 async with broker.producer() as producer:
                     await producer.send(topic, b"retry-me", key=b"k", headers={"h": "v"})
-                [first] = await ctx.collect(consumer, 1, ack=False)
+                first = await ctx.receive_one(consumer, "b'retry-me'", ack=False)
                 assert first.delivery_count == 1
                 await first.nack()
-                [again] = await ctx.collect(consumer, 1, ack=False)
+                again = await ctx.receive_one(
+                    consumer, "b'retry-me' again after its nack", ack=False
+                )
                 assert again.value == b"retry-me"
                 assert again.key == b"k"
                 assert again.headers == {"h": b"v"}
@@ -105,7 +107,9 @@ class DeliveryContract:
                     await msg.nack()
                     if msg.delivery_count >= 2:
                         break
-                [letter] = await ctx.collect(dead, 1)
+                letter = await ctx.receive_one(
+                    dead, "the dead letter", who="the dead-letter topic's group"
+                )
                 rest = [m.value for m in await ctx.quiet_receive(consumer)]
                 assert b"poison" not in rest, "poison came back after the dead letter"
         assert counts == [1, 2], f"delivery counts {counts}"
@@ -121,11 +125,11 @@ class DeliveryContract:
             async with broker.consumer(topic, ctx.group()) as consumer:
                 async with broker.producer() as producer:
                     await producer.send(topic, b"later")
-                [msg] = await ctx.collect(consumer, 1, ack=False)
+                msg = await ctx.receive_one(consumer, "b'later'", ack=False)
                 loop = asyncio.get_running_loop()
                 nacked = loop.time()
                 await msg.nack(delay=1.0)
-                [again] = await ctx.collect(consumer, 1)
+                again = await ctx.receive_one(consumer, "b'later' again after nack(delay=1.0)")
                 waited = loop.time() - nacked
         ctx.observe("nack_delay.seconds", round(waited, 3))
         assert again.value == b"later"
@@ -140,7 +144,7 @@ class DeliveryContract:
                 async with broker.producer() as producer:
                     sent = loop.time()
                     await producer.send(topic, b"delayed", delay=2)
-                [msg] = await ctx.collect(consumer, 1)
+                msg = await ctx.receive_one(consumer, "b'delayed' (sent with delay=2)")
                 waited = loop.time() - sent
         assert msg.value == b"delayed"
         assert waited >= 1.8, f"delivered after {waited:.2f}s, before the 2s delay"
