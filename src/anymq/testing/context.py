@@ -238,14 +238,32 @@ class TestContext:
         *,
         timeout: float | None = None,
         interval: float = 0.05,
+        seen: Callable[[], object] | None = None,
     ) -> float:
-        """Poll ``check`` until it is true; return the seconds it took, or fail naming ``what``."""
+        """Poll ``check`` until it is true; return the seconds it took, or fail naming ``what``.
+
+        ``seen()`` is what ``check`` last saw, named in the failure; where it stays the same
+        for ``loss_grace`` seconds after it changed (what was sent has settled short of
+        ``what``), the wait ends then rather than at the timeout.
+        """
         started = time.monotonic()
         limit = timeout if timeout is not None else self.timeout
+        last: object = None
+        changed = started
         while True:
             if await check():
                 return time.monotonic() - started
-            if time.monotonic() - started > limit:
-                raise AssertionError(f"timed out after {limit:g}s waiting until {what}")
+            now = time.monotonic()
+            shown = f"; last seen: {seen()!r}" if seen is not None else ""
+            if now - started > limit:
+                raise AssertionError(f"timed out after {limit:g}s waiting until {what}{shown}")
+            if seen is not None:
+                if seen() != last:
+                    last, changed = seen(), now
+                elif last is not None and now - changed >= self.loss_grace:
+                    raise AssertionError(
+                        f"gave up waiting until {what} after {now - started:.1f}s: it stayed "
+                        f"{last!r} for {self.loss_grace:g}s (loss_grace)"
+                    )
             await asyncio.sleep(interval)
             interval = min(interval * 1.5, 0.5)

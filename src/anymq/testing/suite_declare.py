@@ -15,6 +15,7 @@ from anymq.deadletter import PREFIX
 from anymq.features import Feature
 from anymq.testing.context import TestContext
 from anymq.testing.decorators import requires
+from anymq.testing.ledger import assert_received
 
 
 def _values(messages: list[anymq.Received]) -> list[bytes]:
@@ -84,8 +85,10 @@ class DeclareContract:
             async with broker.consumer(topic, latest, start="latest") as second:
                 got_latest = await ctx.collect(second, 4) + await ctx.quiet_receive(second)
         expected = [b"m%d" % i for i in range(4)]
-        assert _values(got_plain) == expected, "a declared group lost what was sent before"
-        assert _values(got_latest) == expected, "start='latest' skipped a declared group's"
+        assert_received(f"declared group {plain!r}", expected, _values(got_plain))
+        assert_received(
+            f"declared group {latest!r} (start='latest')", expected, _values(got_latest)
+        )
 
     @requires(Feature.DECLARED_GROUPS, Feature.DEAD_LETTER)
     async def test_declared_group_dead_letters_with_consumer_settings(
@@ -150,7 +153,7 @@ class DeclareContract:
                     received = await ctx.collect(consumer, 5) + await ctx.quiet_receive(consumer)
                 got[group] = _values(received)
         for group, values in got.items():
-            assert values == [b"m%d" % i for i in range(5)], f"group {group} missed some"
+            assert_received(f"declared group {group!r}", [b"m%d" % i for i in range(5)], values)
 
     @requires(Feature.DECLARED_GROUPS)
     async def test_declaring_again_keeps_the_group_position(self, ctx: TestContext) -> None:
@@ -171,8 +174,9 @@ class DeclareContract:
                 assert await broker.create_group(topic, group) is False
                 async with broker.consumer(topic, group) as consumer:
                     second = await ctx.collect(consumer, 1) + await ctx.quiet_receive(consumer)
-        assert _values(first) == [b"m0", b"m1"], "declaring again lost pending messages"
-        assert _values(second) == [b"m2"], "declaring again moved the group's position"
+        who = f"group {group!r} declared again"
+        assert_received(f"{who} (pending messages kept)", [b"m0", b"m1"], _values(first))
+        assert_received(f"{who} (its position kept)", [b"m2"], _values(second))
 
     @requires(Feature.DECLARED_GROUPS)
     async def test_earliest_on_a_declared_group_starts_at_its_position(
@@ -187,7 +191,11 @@ class DeclareContract:
                 await producer.send(topic, b"after")
             async with broker.consumer(topic, group, start="earliest") as consumer:
                 got = await ctx.collect(consumer, 1) + await ctx.quiet_receive(consumer)
-        assert _values(got) == [b"after"], "earliest on a declared group is not its position"
+        assert_received(
+            f"declared group {group!r} with start='earliest' (from its declaration on)",
+            [b"after"],
+            _values(got),
+        )
 
     @requires(Feature.CONSUMER_GROUPS, Feature.DURABLE_GROUPS)
     async def test_earliest_on_a_used_group_gets_what_waits_for_it(self, ctx: TestContext) -> None:
@@ -209,7 +217,11 @@ class DeclareContract:
                 await producer.send(topic, b"waiting")
             async with broker.consumer(topic, group, start="earliest") as consumer:
                 got = await ctx.collect(consumer, 1) + await ctx.quiet_receive(consumer)
-        assert _values(got) == [b"waiting"], "earliest on an existing group is not its oldest"
+        assert_received(
+            f"used group {group!r} with start='earliest' (what waits for it)",
+            [b"waiting"],
+            _values(got),
+        )
 
     @requires(Feature.DECLARED_GROUPS, Feature.DEAD_LETTER)
     async def test_declared_groups_of_a_dead_letter_topic_get_its_dead_letters(
@@ -237,7 +249,7 @@ class DeclareContract:
                 got_late = await ctx.collect(second, 1) + await ctx.quiet_receive(second)
         assert [m.value for m in rest] == [], "the dead letter came back to its group"
         for name, got in (("early", got_early), ("late", got_late)):
-            assert [m.value for m in got] == [b"poison"], f"group {name} got {got!r}"
+            assert_received(f"dead-letter group {name!r}", [b"poison"], [m.value for m in got])
             [letter] = got
             assert letter.key == b"pk", f"group {name}: the dead letter lost its key"
             assert letter.headers.get("h") == b"v", f"group {name}: it lost its headers"

@@ -8,6 +8,7 @@ import anymq
 from anymq.features import Feature
 from anymq.testing.context import TestContext
 from anymq.testing.decorators import requires
+from anymq.testing.ledger import Ledger, assert_count
 
 
 class DeliveryContract:
@@ -41,13 +42,16 @@ class DeliveryContract:
                     await producer.send(topic, b"unfinished")
                     await producer.send(topic, b"finished")
                 got = await ctx.collect(consumer, 2, ack=False)
-                assert len(got) == 2
+                assert_count(f"group {group!r}", 2, got)
                 await next(m for m in got if m.value == b"finished").ack()
             async with broker.consumer(topic, group) as consumer:
                 again = await ctx.collect(consumer, 1)
                 rest = await ctx.quiet_receive(consumer)
-        assert [m.value for m in again] == [b"unfinished"], "unacked message was not redelivered"
-        assert rest == [], "the acked message was delivered again"
+        assert [m.value for m in again] == [b"unfinished"], (
+            f"the unacked b'unfinished' was expected again after the close; got "
+            f"{[m.value for m in again]}"
+        )
+        assert rest == [], f"the acked message was delivered again: {[m.value for m in rest]}"
         ctx.observe("close_without_ack.delivery_count", again[0].delivery_count)
         assert again[0].delivery_count >= 1
 
@@ -56,15 +60,21 @@ class DeliveryContract:
             topic = await ctx.topic(broker, partitions=ctx.partitions(2))
             group = ctx.group()
             async with broker.consumer(topic, group) as consumer:
+                ledger = Ledger(f"group {group!r}", ordered=True)
                 async with broker.producer() as producer:
                     for i in range(5):
-                        await producer.send(topic, b"m%d" % i, key=b"k%d" % i)
-                assert len(await ctx.collect(consumer, 5)) == 5
+                        key = b"k%d" % i
+                        await producer.send(topic, ledger.expect(b"m%d" % i, key), key=key)
+                await ctx.collect(consumer, 5, ledger=ledger)
+                ledger.assert_complete()
             await ctx.eventually(
                 lambda: _backlog_is(broker, topic, group, 0), "the group's backlog is 0"
             )
             async with broker.consumer(topic, group) as consumer:
-                assert await ctx.quiet_receive(consumer) == []
+                back = await ctx.quiet_receive(consumer)
+                assert back == [], (
+                    f"acked messages came back to the group: {[m.value for m in back]}"
+                )
 
     async def test_backlog_counts_waiting_messages(self, ctx: TestContext) -> None:
         async with ctx.broker() as broker:
@@ -75,8 +85,16 @@ class DeliveryContract:
             async with broker.producer() as producer:
                 for i in range(7):
                     await producer.send(topic, b"m%d" % i)
+            backlog: list[int] = []
+
+            async def seven() -> bool:
+                backlog.append((await broker.describe_group(topic, group)).backlog)
+                return backlog[-1] == 7
+
             await ctx.eventually(
-                lambda: _backlog_is(broker, topic, group, 7), "describe_group shows a backlog of 7"
+                seven,
+                f"describe_group shows group {group!r} a backlog of the 7 messages sent",
+                seen=lambda: backlog[-1] if backlog else None,
             )
             info = await broker.describe_group(topic, group)
             assert info.topic == topic
@@ -158,8 +176,11 @@ class DeliveryContract:
                     await producer.send(topic, b"yes", routing_key="order.eu.created")
                     await producer.send(topic, b"no", routing_key="order.eu.deleted")
                     await producer.send(topic, b"also", routing_key="order.us.created")
-                got = await ctx.collect(consumer, 2) + await ctx.quiet_receive(consumer)
-        assert sorted(m.value for m in got) == [b"also", b"yes"]
+                ledger = Ledger("the consumer bound to 'order.*.created'")
+                ledger.expect(b"yes")
+                ledger.expect(b"also")
+                await ctx.receive_all(consumer, ledger)
+        ledger.assert_complete(exactly_once=True)  # b"no" is unexpected
 
 
 async def _backlog_is(broker: anymq.Broker, topic: str, group: str, expected: int) -> bool:
