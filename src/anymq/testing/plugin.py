@@ -109,6 +109,8 @@ async def limited(test: Coroutine[Any, Any, None], limit: float, name: str) -> N
     TimeoutError the test raises itself passes unchanged.
     """
     timer = asyncio.timeout(limit)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     try:
         async with timer:
             await test
@@ -116,9 +118,9 @@ async def limited(test: Coroutine[Any, Any, None], limit: float, name: str) -> N
         if not timer.expired():
             raise
         raise TimeoutError(
-            f"test ran out of its {limit:g}s anymq time limit ({name}; --anymq-timeout or "
-            "@pytest.mark.anymq(timeout=...) give more): cancelled where the traceback above "
-            "shows"
+            f"test ran out of its {limit:g}s anymq time limit after {loop.time() - started:.2f}s "
+            f"({name}; --anymq-timeout or @pytest.mark.anymq(timeout=...) give more): "
+            "cancelled where the traceback above shows"
         ) from (exc.__cause__ or exc)
 
 

@@ -163,8 +163,11 @@ class ProofReport:
                 for line in feature_lines(tally.target, "    "):
                     terminalreporter.write_line(line)
             if tally.refused:
-                refused = ", ".join(f"{f} ({n})" for f, n in sorted(tally.refused.items()))
-                terminalreporter.write_line(f"    proven to refuse (tests): {refused}")
+                refused = ", ".join(
+                    f"{f} ({n} test{'s' if n > 1 else ''})"
+                    for f, n in sorted(tally.refused.items())
+                )
+                terminalreporter.write_line(f"    proven to refuse (UnsupportedFeature): {refused}")
 
     # -- short ids for the shipped module --------------------------------------------------
     @pytest.hookimpl(tryfirst=True)

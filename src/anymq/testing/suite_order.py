@@ -96,5 +96,9 @@ class OrderContract:
         counts = [spread[p] for p in range(partitions)]
         ctx.observe("round_robin.per_partition", counts)
         mean = count / partitions
-        assert min(counts) >= 0.9 * mean, f"uneven: {counts}"
-        assert max(counts) <= 1.1 * mean, f"uneven: {counts}"
+        even = (
+            f"round_robin was expected to put {0.9 * mean:g} to {1.1 * mean:g} of {count} "
+            f"messages on each of {partitions} partitions; the receipts show {counts}"
+        )
+        assert min(counts) >= 0.9 * mean, even
+        assert max(counts) <= 1.1 * mean, even
