@@ -14,7 +14,7 @@ a later message of the same key arriving means the earlier one is not coming.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 SHOWN = 10
@@ -152,7 +152,7 @@ def assert_received(
     ledger.assert_complete(exactly_once=exactly_once)
 
 
-def assert_count(who: str, expected: int, got: list[object], what: str = "message") -> None:
+def assert_count(who: str, expected: int, got: Sequence[object], what: str = "message") -> None:
     """``got`` has ``expected`` items, or fail naming who got how many of what."""
     if len(got) != expected:
         raise AssertionError(

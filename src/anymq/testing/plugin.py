@@ -28,10 +28,12 @@ _SUITE_MODULES = [
 # Before they are imported: a failed assert in the suite shows what it compared.
 pytest.register_assert_rewrite(*(m for m in _SUITE_MODULES if m not in sys.modules))
 
-from anymq.testing.report import ProofReport  # noqa: E402  (after the rewrite is registered)
+from anymq.testing.report import (  # noqa: E402  (after the rewrite is registered)
+    REPORT_PLUGIN,
+    ProofReport,
+)
 
 DEFAULT_TIMEOUT = 120.0
-REPORT_PLUGIN = "anymq-proof-report"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,12 +56,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "anymq: run this async test on a fresh event loop with a time limit"
     )
     config.pluginmanager.register(ProofReport(config), REPORT_PLUGIN)
-
-
-def proof_report(config: pytest.Config) -> ProofReport | None:
-    """The run's :class:`ProofReport` (None where the plugin is not loaded)."""
-    found = config.pluginmanager.get_plugin(REPORT_PLUGIN)
-    return found if isinstance(found, ProofReport) else None
 
 
 @pytest.fixture(scope="session")

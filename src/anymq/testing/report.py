@@ -27,6 +27,15 @@ UNSUPPORTED = "unsupported"
 UNSUPPORTED_WORD = "UNSUPPORTED (proven to refuse)"
 SHIPPED_MODULE = Path(__file__).with_name("test_contract.py")
 SHIPPED_ID = "anymq.testing.test_contract"
+REPORT_PLUGIN = "anymq-proof-report"
+CONTRACT_MARK = "anymq_contract_suite"
+"""A class attribute every contract-suite class has (ContractSuite sets it)."""
+
+
+def proof_report(config: pytest.Config) -> ProofReport | None:
+    """The run's :class:`ProofReport` (None where the plugin is not loaded)."""
+    found = config.pluginmanager.get_plugin(REPORT_PLUGIN)
+    return found if isinstance(found, ProofReport) else None
 
 
 @dataclass
@@ -102,11 +111,9 @@ class ProofReport:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        from anymq.testing.suite import ContractSuite
-
         for item in items:
             cls = getattr(item, "cls", None)
-            if isinstance(cls, type) and issubclass(cls, ContractSuite) and item.parent:
+            if getattr(cls, CONTRACT_MARK, False) and item.parent:
                 self.suite_of[item.nodeid] = item.parent.nodeid
 
     # -- the outcome -----------------------------------------------------------------------

@@ -17,8 +17,7 @@ from typing import Any, ClassVar
 import pytest
 
 from anymq.testing.context import TestContext
-from anymq.testing.plugin import proof_report
-from anymq.testing.report import target_of
+from anymq.testing.report import proof_report, target_of
 from anymq.testing.suite_arguments import ArgumentContract
 from anymq.testing.suite_basic import BasicContract
 from anymq.testing.suite_compression import CompressionContract
@@ -62,6 +61,8 @@ class ContractSuite(
     """Every semantic of the anymq model, one test each; capabilities decide what is proven."""
 
     pytestmark: ClassVar[list[pytest.MarkDecorator]] = [pytest.mark.anymq]
+    #: Tells the plugin's report which classes are contract suites (report.CONTRACT_MARK).
+    anymq_contract_suite: ClassVar[bool] = True
 
     #: Seconds with no message that count as "nothing more is coming".
     quiet_period: ClassVar[float] = 0.3

@@ -41,7 +41,7 @@ async def _nacked_until_dead(
         if send:
             async with broker.producer() as producer:
                 await producer.send(topic, value, key=b"pk", headers={"h": "v"})
-        counts = []
+        counts: list[int] = []
         for _ in range(2):
             msg = await ctx.receive_one(
                 consumer, f"the poison message (delivery {len(counts) + 1})", ack=False
