@@ -122,7 +122,7 @@ class KeyLog:
         more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
         return (
             f"the group was expected to receive {self.total} messages at least once each; "
-            f"{len(missing)} never reached a live member: {names or 'none'}{more} "
+            f"{len(missing)} lost (never reached a live member): {names or 'none'}{more} "
             f"({self.summary()})"
         )
 
