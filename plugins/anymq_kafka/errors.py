@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from aiokafka import errors as kerr  # type: ignore[import-untyped]
@@ -89,21 +90,30 @@ async def start_client(
 ) -> None:
     """Await an aiokafka client's ``start()`` within ``timeout``; on failure ``stop()`` it
     and raise the mapped error (a ValueError from the client is a setting it cannot use)."""
+    started = time.monotonic()
     with bootstrap_errors(hosts) as seen:
         try:
             await asyncio.wait_for(start, timeout)
         except (kerr.KafkaError, OSError, TimeoutError) as exc:
             await stop()
-            raise start_failed(hosts, exc, timeout, seen) from exc
+            ran_out = time.monotonic() - started >= 0.9 * timeout
+            raise start_failed(hosts, exc, timeout, seen, ran_out=ran_out) from exc
         except ValueError as exc:  # e.g. a compression codec whose library is missing
             await stop()
             raise ConfigError(f"cannot start the Kafka client: {exc}") from exc
 
 
 def start_failed(
-    hosts: str, exc: BaseException, timeout: float, seen: Sequence[BaseException] = ()
+    hosts: str,
+    exc: BaseException,
+    timeout: float,
+    seen: Sequence[BaseException] = (),
+    *,
+    ran_out: bool = False,
 ) -> AnyMQError:
-    """The error a failed client start raises: the logged SASL reason if there is one."""
+    """The error a failed client start raises: the logged SASL reason if there is one.
+    ``ran_out``: the start took the whole ``timeout`` (aiokafka may then raise its own
+    connection error rather than a TimeoutError)."""
     for cause in (*seen, exc):
         if isinstance(cause, AUTH):
             return _auth(hosts, cause)
@@ -114,7 +124,7 @@ def start_failed(
                 "for a PLAINTEXT listener, or set security_protocol / sasl_mechanism to "
                 "match the broker"
             )
-    return unavailable(hosts, exc, timeout)
+    return unavailable(hosts, exc, timeout, ran_out=ran_out)
 
 
 def _auth(hosts: str, exc: BaseException) -> AuthenticationError:
@@ -125,9 +135,13 @@ def _auth(hosts: str, exc: BaseException) -> AuthenticationError:
     )
 
 
-def unavailable(hosts: str, exc: BaseException, timeout: float | None = None) -> BrokerUnavailable:
-    """BrokerUnavailable naming the bootstrap servers (never credentials)."""
-    within = f" within {timeout:g}s" if timeout is not None else ""
+def unavailable(
+    hosts: str, exc: BaseException, timeout: float | None = None, *, ran_out: bool = False
+) -> BrokerUnavailable:
+    """BrokerUnavailable naming the bootstrap servers (never credentials); "within N s"
+    only when that time ran out (a refused connection fails at once)."""
+    timed_out = ran_out or isinstance(exc, (TimeoutError, kerr.KafkaTimeoutError))
+    within = f" within {timeout:g}s" if timeout is not None and timed_out else ""
     name = type(exc).__name__
     text = str(exc)
     detail = text if text.startswith(name) else f"{name}: {text}" if text else name

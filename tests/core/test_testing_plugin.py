@@ -4,6 +4,7 @@ and a test that runs out of time fails with an error that says so."""
 from __future__ import annotations
 
 import asyncio
+import re
 import traceback
 
 import pytest
@@ -56,6 +57,10 @@ def test_running_out_of_time_names_the_limit_and_where_the_test_was() -> None:
         asyncio.run(limited(stuck_in_a_step(), 0.05, "tests/x.py::test_slow"))
     assert str(info.value).startswith("test ran out of its 0.05s anymq time limit")
     assert "tests/x.py::test_slow" in str(info.value)
+    # the time that really passed, not only the limit (issue 14: timeouts stated truthfully)
+    elapsed = re.search(r"after (\d+\.\d+)s", str(info.value))
+    assert elapsed is not None, str(info.value)
+    assert 0.05 <= float(elapsed[1]) < 1.0, str(info.value)
     cause = info.value.__cause__
     assert isinstance(cause, asyncio.CancelledError)
     frames = [frame.name for frame in traceback.extract_tb(cause.__traceback__)]

@@ -27,11 +27,19 @@ async def test_unreachable_broker_is_reported_fast_with_host_and_port() -> None:
 
 
 async def test_silent_host_times_out_within_connect_timeout() -> None:
+    """Where the address swallows packets the start gives up after connect_timeout and
+    says so; where the network refuses it at once (some sandboxes), it must not claim a
+    time limit ran out (issue 14: 'within 2s' after 0.1 s)."""
     started = time.monotonic()
     broker = anymq.connect("kafka://10.255.255.1:9092", connect_timeout=2)
-    with pytest.raises(anymq.BrokerUnavailable, match=r"10\.255\.255\.1:9092 within 2s"):
+    with pytest.raises(anymq.BrokerUnavailable, match=r"10\.255\.255\.1:9092") as info:
         await broker.start()
-    assert time.monotonic() - started < 5
+    elapsed = time.monotonic() - started
+    assert elapsed < 5
+    if elapsed >= 1.8:
+        assert "10.255.255.1:9092 within 2s" in str(info.value)
+    else:
+        assert "within" not in str(info.value), f"failed after {elapsed:.2f}s: {info.value}"
 
 
 async def test_sasl_against_a_plaintext_listener_fails_without_showing_the_password(

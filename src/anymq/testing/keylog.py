@@ -100,6 +100,32 @@ class KeyLog:
         have = self.received() | self.settled_elsewhere
         return sorted((k, s) for k, seqs in self.sent.items() for s in seqs if (k, s) not in have)
 
+    def passed_over(self) -> list[tuple[bytes, int]]:
+        """Messages never delivered (nor possibly acked elsewhere) although a later message
+        of their key was: lost, or about to arrive out of order. Either way the test fails,
+        so a wait for them can end at once."""
+        have = {(d.key, d.seq) for d in self.deliveries} | self.settled_elsewhere
+        latest: dict[bytes, int] = {}
+        for d in self.deliveries:
+            latest[d.key] = max(latest.get(d.key, -1), d.seq)
+        return sorted(
+            (k, s)
+            for k, seqs in self.sent.items()
+            for s in seqs
+            if s < latest.get(k, -1) and (k, s) not in have
+        )
+
+    def describe_missing(self) -> str:
+        """Which sent messages no live member got, in words."""
+        missing = self.missing()
+        names = ", ".join(f"{k.decode(errors='replace')}:{s}" for k, s in missing[:10])
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        return (
+            f"the group was expected to receive {self.total} messages at least once each; "
+            f"{len(missing)} lost (never reached a live member): {names or 'none'}{more} "
+            f"({self.summary()})"
+        )
+
     def overtaken(self) -> list[str]:
         """Keys whose first deliveries are not in the order the messages were sent."""
         first: dict[bytes, list[int]] = defaultdict(list)
@@ -168,8 +194,7 @@ class KeyLog:
 
     def assert_in_order(self) -> None:
         """Nothing missing, overtaken or taken early; every duplicate explained."""
-        missing = self.missing()
-        assert not missing, f"lost {missing[:10]} ({self.summary()})"
+        assert not self.missing(), self.describe_missing()
         overtaken = self.overtaken()
         assert not overtaken, f"a later message overtook: {overtaken[:5]} ({self.summary()})"
         early = self.taken_early()

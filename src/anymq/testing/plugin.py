@@ -13,10 +13,25 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+_SUITE_MODULES = [
+    f"anymq.testing.{path.stem}"
+    for path in sorted(Path(__file__).parent.glob("*.py"))
+    if path.stem not in ("__init__", "plugin")
+]
+# Before they are imported: a failed assert in the suite shows what it compared.
+pytest.register_assert_rewrite(*(m for m in _SUITE_MODULES if m not in sys.modules))
+
+from anymq.testing.report import (  # noqa: E402  (after the rewrite is registered)
+    REPORT_PLUGIN,
+    ProofReport,
+)
 
 DEFAULT_TIMEOUT = 120.0
 
@@ -40,6 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "anymq: run this async test on a fresh event loop with a time limit"
     )
+    config.pluginmanager.register(ProofReport(config), REPORT_PLUGIN)
 
 
 @pytest.fixture(scope="session")
@@ -89,6 +105,8 @@ async def limited(test: Coroutine[Any, Any, None], limit: float, name: str) -> N
     TimeoutError the test raises itself passes unchanged.
     """
     timer = asyncio.timeout(limit)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     try:
         async with timer:
             await test
@@ -96,9 +114,9 @@ async def limited(test: Coroutine[Any, Any, None], limit: float, name: str) -> N
         if not timer.expired():
             raise
         raise TimeoutError(
-            f"test ran out of its {limit:g}s anymq time limit ({name}; --anymq-timeout or "
-            "@pytest.mark.anymq(timeout=...) give more): cancelled where the traceback above "
-            "shows"
+            f"test ran out of its {limit:g}s anymq time limit after {loop.time() - started:.2f}s "
+            f"({name}; --anymq-timeout or @pytest.mark.anymq(timeout=...) give more): "
+            "cancelled where the traceback above shows"
         ) from (exc.__cause__ or exc)
 
 

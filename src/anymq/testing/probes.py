@@ -85,7 +85,7 @@ async def _send(broker: anymq.Broker, topic: str, **options: object) -> None:
 async def _nack_delay(ctx: TestContext, broker: anymq.Broker, topic: str) -> None:
     async with broker.consumer(topic, ctx.group()) as consumer, broker.producer() as producer:
         await producer.send(topic, b"probe")
-        [msg] = await ctx.collect(consumer, 1, ack=False)
+        msg = await ctx.receive_one(consumer, "the probe message b'probe'", ack=False)
         await msg.nack(delay=0.5)
 
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import pytest
 
 from anymq.testing.context import TestContext
+from anymq.testing.report import proof_report, target_of
 from anymq.testing.suite_arguments import ArgumentContract
 from anymq.testing.suite_basic import BasicContract
 from anymq.testing.suite_compression import CompressionContract
@@ -62,6 +63,8 @@ class ContractSuite(
     """Every semantic of the anymq model, one test each; capabilities decide what is proven."""
 
     pytestmark: ClassVar[list[pytest.MarkDecorator]] = [pytest.mark.anymq]
+    #: Tells the plugin's report which classes are contract suites (report.CONTRACT_MARK).
+    anymq_contract_suite: ClassVar[bool] = True
 
     #: Seconds with no message that count as "nothing more is coming".
     quiet_period: ClassVar[float] = 0.3
@@ -74,6 +77,10 @@ class ContractSuite(
     retention_seconds: ClassVar[float] = 1.0
     retention_bytes: ClassVar[int] = 4096
     retention_timeout: ClassVar[float] = 60.0
+    #: Seconds with no new message, after some arrived, that mean the missing ones are lost
+    #: (None: ten quiet periods, at least 3 s). A lost message then fails a test this soon
+    #: instead of at delivery_timeout; raise it for a broker that pauses mid-stream.
+    loss_grace: ClassVar[float | None] = None
 
     @pytest.fixture
     def ctx(self, anymq_url: str, request: pytest.FixtureRequest) -> TestContext:
@@ -85,10 +92,15 @@ class ContractSuite(
             "retention_seconds": self.retention_seconds,
             "retention_bytes": self.retention_bytes,
             "retention_timeout": self.retention_timeout,
+            "loss_grace": self.loss_grace,
         }
         node = request.node
 
         def record(key: str, value: object) -> None:
             node.user_properties.append((key, value))
 
-        return TestContext(anymq_url, test_name=node.name, settings=settings, record=record)
+        ctx = TestContext(anymq_url, test_name=node.name, settings=settings, record=record)
+        report = proof_report(request.config)
+        if report is not None:
+            report.note_target(node, target_of(ctx.backend, ctx.url_shown, ctx.capabilities))
+        return ctx

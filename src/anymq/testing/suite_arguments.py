@@ -54,7 +54,10 @@ class ArgumentContract:
                 async with broker.producer() as producer:
                     await producer.send(topic, b"kept")
                 got = await ctx.collect(consumer, 1)
-            assert [m.value for m in got] == [b"kept"], "a refused receive consumed a message"
+            assert [m.value for m in got] == [b"kept"], (
+                f"a refused receive consumed a message: expected [b'kept'], got "
+                f"{[m.value for m in got]}"
+            )
 
     async def test_nack_refuses_bad_delay(self, ctx: TestContext) -> None:
         async with ctx.broker() as broker:
@@ -62,7 +65,7 @@ class ArgumentContract:
             async with broker.consumer(topic, ctx.group()) as consumer:
                 async with broker.producer() as producer:
                     await producer.send(topic, b"nack-me")
-                [msg] = await ctx.collect(consumer, 1, ack=False)
+                msg = await ctx.receive_one(consumer, "b'nack-me'", ack=False)
                 for bad in BAD_SECONDS:
                     with pytest.raises(anymq.ConfigError) as info:
                         await asyncio.wait_for(msg.nack(delay=bad), PROMPT)
@@ -98,4 +101,6 @@ class ArgumentContract:
                     await producer.send(topic, b"sentinel")
                 got = await ctx.collect(consumer, 1)
                 got += await ctx.quiet_receive(consumer)
-            assert [m.value for m in got] == [b"sentinel"], "a refused message was sent"
+            assert [m.value for m in got] == [b"sentinel"], (
+                f"a refused message was sent: expected [b'sentinel'], got {[m.value for m in got]}"
+            )

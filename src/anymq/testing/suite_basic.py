@@ -30,8 +30,11 @@ class BasicContract:
                     for value, key, headers in sent:
                         receipt = await producer.send(topic, value, key=key, headers=headers)
                         assert receipt.topic == topic
-                got = await ctx.collect(consumer, len(sent))
-            assert len(got) == len(sent), f"expected {len(sent)} messages, got {len(got)}"
+                ledger = Ledger(f"group {ctx.group()!r}", ordered=True)
+                for value, key, _ in sent:
+                    ledger.expect(value, key)
+                got = await ctx.collect(consumer, len(sent), ledger=ledger)
+            ledger.assert_complete()
             by_value = {m.body: m for m in got}
             for value, key, headers in sent:
                 msg = by_value[value]
@@ -58,32 +61,38 @@ class BasicContract:
                     with pytest.raises(anymq.MessageTooLarge) as info:
                         await producer.send(topic, value + b"!", key=key)
                     assert str(limit) in str(info.value)
-                got = await ctx.collect(consumer, 1)
-                assert len(got) == 1
-                assert got[0].value == value, "max-size body changed on the way"
-                assert await ctx.quiet_receive(consumer) == [], "the oversized message leaked"
+                msg = await ctx.receive_one(consumer, f"the max-size message ({len(value)} bytes)")
+                assert msg.value == value, (
+                    f"the max-size body ({len(value)} bytes) was expected unchanged; "
+                    f"got {len(msg.value)} bytes"
+                )
+                leaked = await ctx.quiet_receive(consumer)
+                assert leaked == [], (
+                    f"nothing was expected after the refused oversized send; got {len(leaked)} "
+                    f"message(s) of {[len(m.body) for m in leaked]} bytes"
+                )
 
     async def test_topic_isolation(self, ctx: TestContext) -> None:
         async with ctx.broker() as broker:
             first = await ctx.topic(broker, "a")
             second = await ctx.topic(broker, "b")
+            on_first = Ledger(f"the consumer of topic {first!r}", ordered=True)
+            on_second = Ledger(f"the consumer of topic {second!r}", ordered=True)
             async with (
                 broker.consumer(first, ctx.group()) as c1,
                 broker.consumer(second, ctx.group()) as c2,
                 broker.producer() as producer,
             ):
                 for i in range(5):
-                    await producer.send(first, b"a%d" % i)
-                    await producer.send(second, b"b%d" % i)
-                got1 = await ctx.collect(c1, 5)
-                got2 = await ctx.collect(c2, 5)
-                got1 += await ctx.quiet_receive(c1)
-                got2 += await ctx.quiet_receive(c2)
-            assert sorted(m.value for m in got1) == [b"a%d" % i for i in range(5)]
-            assert sorted(m.value for m in got2) == [b"b%d" % i for i in range(5)]
+                    await producer.send(first, on_first.expect(b"a%d" % i))
+                    await producer.send(second, on_second.expect(b"b%d" % i))
+                await ctx.receive_all(c1, on_first)
+                await ctx.receive_all(c2, on_second)
+            on_first.assert_complete(exactly_once=True)
+            on_second.assert_complete(exactly_once=True)
 
     async def test_parallel_producers_lose_nothing(self, ctx: TestContext) -> None:
-        ledger = Ledger()
+        ledger = Ledger(f"group {ctx.group()!r} (4 producers sending at once)")
         producers, each = 4, 50
         async with ctx.broker() as broker:
             topic = await ctx.topic(broker, partitions=ctx.partitions(3))
@@ -97,10 +106,7 @@ class BasicContract:
                             )
 
                 await asyncio.gather(*(produce(n) for n in range(producers)))
-                for msg in await ctx.collect(consumer, producers * each):
-                    ledger.record(msg.value)
-                for msg in await ctx.quiet_receive(consumer):
-                    ledger.record(msg.value)
+                await ctx.receive_all(consumer, ledger)
         ctx.observe("parallel_producers.duplicates", ledger.duplicates)
         ledger.assert_complete(exactly_once=ctx.has(Feature.EXACTLY_ONCE))
 
@@ -115,12 +121,20 @@ class BasicContract:
                         for i in range(count)
                     ]
                     receipts = await producer.send_batch(topic, batch)
-                assert len(receipts) == count
-                got = await ctx.collect(consumer, count)
-                got += await ctx.quiet_receive(consumer)
-            assert sorted(m.value for m in got) == sorted(b"m%d" % i for i in range(count))
+                assert len(receipts) == count, (
+                    f"send_batch of {count} messages was expected to return {count} receipts; "
+                    f"got {len(receipts)}"
+                )
+                ledger = Ledger(f"group {ctx.group()!r} (one send_batch)", ordered=True)
+                for i in range(count):
+                    ledger.expect(b"m%d" % i, b"k%d" % (i % 7))
+                got = await ctx.receive_all(consumer, ledger)
+            ledger.assert_complete(exactly_once=True)
             for msg in got:
-                assert msg.headers["i"] == msg.value[1:]
+                assert msg.headers.get("i") == msg.value[1:], (
+                    f"{msg.value!r} was expected with header i={msg.value[1:]!r}; "
+                    f"got headers {msg.headers!r}"
+                )
 
     async def test_invalid_batch_sends_nothing(self, ctx: TestContext) -> None:
         limit = ctx.capabilities.max_message_bytes
@@ -138,9 +152,10 @@ class BasicContract:
                     with pytest.raises(anymq.SerializationError, match="header"):
                         await producer.send(topic, b"v", headers={"n": 3})  # type: ignore[dict-item]
                     await producer.send(topic, b"sentinel")
-                got = await ctx.collect(consumer, 1)
-                got += await ctx.quiet_receive(consumer)
-            assert [m.value for m in got] == [b"sentinel"], "a refused message was half-sent"
+                ledger = Ledger("the consumer (only b'sentinel': the refused sends send nothing)")
+                ledger.expect(b"sentinel")
+                await ctx.receive_all(consumer, ledger)
+            ledger.assert_complete(exactly_once=True)
 
     async def test_json_serializer_roundtrip(self, ctx: TestContext) -> None:
         payload = {"id": 7, "name": "Zoë", "tags": ["a", "b"], "nested": {"ok": True}}
@@ -149,7 +164,7 @@ class BasicContract:
             async with broker.consumer(topic, ctx.group(), serializer="json") as consumer:
                 async with broker.producer(serializer="json") as producer:
                     await producer.send(topic, payload)
-                [msg] = await ctx.collect(consumer, 1)
+                msg = await ctx.receive_one(consumer, "the JSON message")
             assert msg.value == payload
             assert isinstance(msg.body, bytes)
 

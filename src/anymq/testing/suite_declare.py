@@ -15,6 +15,7 @@ from anymq.deadletter import PREFIX
 from anymq.features import Feature
 from anymq.testing.context import TestContext
 from anymq.testing.decorators import requires
+from anymq.testing.ledger import assert_received
 
 
 def _values(messages: list[anymq.Received]) -> list[bytes]:
@@ -40,13 +41,15 @@ async def _nacked_until_dead(
         if send:
             async with broker.producer() as producer:
                 await producer.send(topic, value, key=b"pk", headers={"h": "v"})
-        counts = []
+        counts: list[int] = []
         for _ in range(2):
-            [msg] = await ctx.collect(consumer, 1, ack=False)
+            msg = await ctx.receive_one(
+                consumer, f"the poison message (delivery {len(counts) + 1})", ack=False
+            )
             assert msg.value == value, msg.value
             counts.append(msg.delivery_count)
             await msg.nack()
-        [letter] = await ctx.collect(dead, 1)
+        letter = await ctx.receive_one(dead, "the dead letter", who="the dead-letter topic's group")
         rest = [m.value for m in await ctx.quiet_receive(consumer)]
     assert counts == [1, 2], f"delivery counts {counts}"
     assert value not in rest, "the message came back after its dead letter"
@@ -82,8 +85,10 @@ class DeclareContract:
             async with broker.consumer(topic, latest, start="latest") as second:
                 got_latest = await ctx.collect(second, 4) + await ctx.quiet_receive(second)
         expected = [b"m%d" % i for i in range(4)]
-        assert _values(got_plain) == expected, "a declared group lost what was sent before"
-        assert _values(got_latest) == expected, "start='latest' skipped a declared group's"
+        assert_received(f"declared group {plain!r}", expected, _values(got_plain))
+        assert_received(
+            f"declared group {latest!r} (start='latest')", expected, _values(got_latest)
+        )
 
     @requires(Feature.DECLARED_GROUPS, Feature.DEAD_LETTER)
     async def test_declared_group_dead_letters_with_consumer_settings(
@@ -121,9 +126,9 @@ class DeclareContract:
             async with broker.consumer(topic, group) as plain:
                 async with broker.producer() as producer:
                     await producer.send(topic, b"plain")
-                [msg] = await ctx.collect(plain, 1, ack=False)
+                msg = await ctx.receive_one(plain, "b'plain'", ack=False)
                 await msg.nack()  # no limit asked: it comes back, as often as nacked
-                [again] = await ctx.collect(plain, 1)
+                again = await ctx.receive_one(plain, "b'plain' again after its nack")
             assert (again.value, again.delivery_count) == (b"plain", 2)
             one = await _nacked_until_dead(ctx, broker, topic, group, first, b"poison-1")
             two = await _nacked_until_dead(ctx, broker, topic, group, second, b"poison-2")
@@ -148,7 +153,7 @@ class DeclareContract:
                     received = await ctx.collect(consumer, 5) + await ctx.quiet_receive(consumer)
                 got[group] = _values(received)
         for group, values in got.items():
-            assert values == [b"m%d" % i for i in range(5)], f"group {group} missed some"
+            assert_received(f"declared group {group!r}", [b"m%d" % i for i in range(5)], values)
 
     @requires(Feature.DECLARED_GROUPS)
     async def test_declaring_again_keeps_the_group_position(self, ctx: TestContext) -> None:
@@ -169,8 +174,9 @@ class DeclareContract:
                 assert await broker.create_group(topic, group) is False
                 async with broker.consumer(topic, group) as consumer:
                     second = await ctx.collect(consumer, 1) + await ctx.quiet_receive(consumer)
-        assert _values(first) == [b"m0", b"m1"], "declaring again lost pending messages"
-        assert _values(second) == [b"m2"], "declaring again moved the group's position"
+        who = f"group {group!r} declared again"
+        assert_received(f"{who} (pending messages kept)", [b"m0", b"m1"], _values(first))
+        assert_received(f"{who} (its position kept)", [b"m2"], _values(second))
 
     @requires(Feature.DECLARED_GROUPS)
     async def test_earliest_on_a_declared_group_starts_at_its_position(
@@ -185,7 +191,11 @@ class DeclareContract:
                 await producer.send(topic, b"after")
             async with broker.consumer(topic, group, start="earliest") as consumer:
                 got = await ctx.collect(consumer, 1) + await ctx.quiet_receive(consumer)
-        assert _values(got) == [b"after"], "earliest on a declared group is not its position"
+        assert_received(
+            f"declared group {group!r} with start='earliest' (from its declaration on)",
+            [b"after"],
+            _values(got),
+        )
 
     @requires(Feature.CONSUMER_GROUPS, Feature.DURABLE_GROUPS)
     async def test_earliest_on_a_used_group_gets_what_waits_for_it(self, ctx: TestContext) -> None:
@@ -207,7 +217,11 @@ class DeclareContract:
                 await producer.send(topic, b"waiting")
             async with broker.consumer(topic, group, start="earliest") as consumer:
                 got = await ctx.collect(consumer, 1) + await ctx.quiet_receive(consumer)
-        assert _values(got) == [b"waiting"], "earliest on an existing group is not its oldest"
+        assert_received(
+            f"used group {group!r} with start='earliest' (what waits for it)",
+            [b"waiting"],
+            _values(got),
+        )
 
     @requires(Feature.DECLARED_GROUPS, Feature.DEAD_LETTER)
     async def test_declared_groups_of_a_dead_letter_topic_get_its_dead_letters(
@@ -227,7 +241,7 @@ class DeclareContract:
                     async with broker.producer() as producer:
                         await producer.send(topic, b"poison", key=b"pk", headers={"h": "v"})
                     for _ in range(2):  # nacked on every delivery: dead after the second
-                        [msg] = await ctx.collect(consumer, 1, ack=False)
+                        msg = await ctx.receive_one(consumer, "b'poison'", ack=False)
                         await msg.nack()
                     rest = await ctx.quiet_receive(consumer)
                 got_early = await ctx.collect(first, 1) + await ctx.quiet_receive(first)
@@ -235,7 +249,7 @@ class DeclareContract:
                 got_late = await ctx.collect(second, 1) + await ctx.quiet_receive(second)
         assert [m.value for m in rest] == [], "the dead letter came back to its group"
         for name, got in (("early", got_early), ("late", got_late)):
-            assert [m.value for m in got] == [b"poison"], f"group {name} got {got!r}"
+            assert_received(f"dead-letter group {name!r}", [b"poison"], [m.value for m in got])
             [letter] = got
             assert letter.key == b"pk", f"group {name}: the dead letter lost its key"
             assert letter.headers.get("h") == b"v", f"group {name}: it lost its headers"

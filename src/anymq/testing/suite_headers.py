@@ -7,6 +7,7 @@ import pytest
 
 import anymq
 from anymq.testing.context import TestContext
+from anymq.testing.ledger import assert_count
 
 
 class HeaderContract:
@@ -25,7 +26,7 @@ class HeaderContract:
                 for i in range(3):
                     await producer.send(topic, b"held-%d" % i)
                 held = await ctx.collect(consumer, 3, ack=False)
-                assert len(held) == 3
+                assert_count("the consumer", 3, held)
                 too_long = [
                     {"key": b"k" * (limit + 1)},
                     {"key": "k" * (limit + 1)},
@@ -48,7 +49,8 @@ class HeaderContract:
                 got = await ctx.collect(consumer, 1)
                 got += await ctx.quiet_receive(consumer)
             assert [(m.value, m.delivery_count) for m in got] == [(b"after", 1)], (
-                "a refused message was sent, or held messages were redelivered"
+                "a refused message was sent, or held messages were redelivered: expected "
+                f"[(b'after', 1)], got {[(m.value, m.delivery_count) for m in got]}"
             )
 
     async def test_metadata_at_the_limit_arrives_intact(self, ctx: TestContext) -> None:
@@ -68,7 +70,7 @@ class HeaderContract:
                     await producer.send(topic, b"", key=key, headers=headers)
                 got = await ctx.collect(consumer, 1)
                 got += await ctx.quiet_receive(consumer)
-            assert len(got) == 1
+            assert_count("the consumer", 1, got)
             assert got[0].key == key, "the key changed on the way"
             assert got[0].headers == headers, "headers changed on the way"
 

@@ -8,6 +8,7 @@ import pytest
 
 import anymq
 from anymq.testing.context import TestContext
+from anymq.testing.ledger import assert_received
 
 #: Failed starts per test: enough that a leak per start stands out from noise.
 ATTEMPTS = 20
@@ -64,6 +65,8 @@ class LifecycleContract:
             async with broker.producer() as producer:
                 await producer.send(topic, b"after the retry")
             got = await ctx.collect(consumer, 1)
-            assert [m.value for m in got] == [b"after the retry"]
+            assert_received(
+                "the consumer started again", [b"after the retry"], [m.value for m in got]
+            )
         with pytest.raises(anymq.ClosedError):
             await consumer.receive(timeout=0)

@@ -16,6 +16,7 @@ from anymq.client import Consumer
 from anymq.features import Feature
 from anymq.testing.context import TestContext
 from anymq.testing.decorators import requires
+from anymq.testing.ledger import Ledger
 
 #: Characters names commonly use as separators (each tried where the name rule allows it).
 SEPARATORS = (".", "-", "_", ":")
@@ -48,16 +49,17 @@ class NamingContract:
                 consumer = broker.consumer(topic, group)
                 await consumer.start()
                 consumers.append(consumer)
+            ledgers = [
+                Ledger(f"group {group!r} of topic {topic!r} (only its own topic's messages)")
+                for _, topic, group in pairs
+            ]
             async with broker.producer() as producer:
-                for _, topic, _ in pairs:
+                for (_, topic, _), ledger in zip(pairs, ledgers, strict=True):
                     for i in range(count):
-                        await producer.send(topic, f"{topic}#{i}".encode())
-            for (_, topic, group), consumer in zip(pairs, consumers, strict=True):
-                got = await ctx.collect(consumer, count) + await ctx.quiet_receive(consumer)
-                received = sorted((m.topic, m.value.decode()) for m in got)
-                expected = [(topic, f"{topic}#{i}") for i in range(count)]
-                assert received == expected, (
-                    f"group {group!r} of topic {topic!r} got {received}, expected only its "
-                    f"own topic's {count} messages"
-                )
+                        await producer.send(topic, ledger.expect(f"{topic}#{i}".encode()))
+            for (_, topic, _), consumer, ledger in zip(pairs, consumers, ledgers, strict=True):
+                got = await ctx.receive_all(consumer, ledger)
                 await consumer.close()
+                ledger.assert_complete(exactly_once=True)
+                elsewhere = [(m.topic, m.body) for m in got if m.topic != topic]
+                assert not elsewhere, f"{ledger.who} got messages naming another topic: {elsewhere}"

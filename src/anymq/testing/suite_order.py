@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections import Counter, defaultdict
 
 from anymq.client import Consumer
 from anymq.features import Feature
-from anymq.message import Received
 from anymq.testing.context import TestContext
 from anymq.testing.decorators import requires
+from anymq.testing.ledger import Ledger
 
 
 class OrderContract:
@@ -26,46 +25,56 @@ class OrderContract:
             consumers = [broker.consumer(topic, group, prefetch=20) for _ in range(members)]
             for consumer in consumers:
                 await consumer.start()
+            ledger = Ledger(f"group {group!r}", ordered=True)
             async with broker.producer() as producer:
                 for seq in range(per_key):
                     for k in range(keys):
-                        await producer.send(topic, b"%d:%d" % (k, seq), key=b"key-%d" % k)
+                        key = b"key-%d" % k
+                        await producer.send(topic, ledger.expect(b"%d:%d" % (k, seq), key), key=key)
             seen: dict[bytes, list[int]] = defaultdict(list)
-            total = keys * per_key
-            received: list[Received] = []
 
             async def drain(consumer: Consumer) -> None:
-                while len(received) < total:
+                while not ledger.complete():
                     for msg in await consumer.receive(max_messages=20, timeout=0.2):
-                        received.append(msg)
+                        ledger.record(msg.value)
                         seen[msg.key or b""].append(int(msg.value.split(b":")[1]))
                         await msg.ack()
 
-            await asyncio.wait_for(asyncio.gather(*(drain(c) for c in consumers)), ctx.timeout)
+            await ctx.until_delivered(
+                *(drain(c) for c in consumers),
+                arrived=lambda: len(ledger.received),
+                missing=ledger.describe,
+                proven=lambda: ctx.proven_lost(ledger),
+            )
             for consumer in consumers:
                 await consumer.close()
         violations = sum(
             1 for order in seen.values() for a, b in itertools.pairwise(order) if b < a
         )
         ctx.observe("key_order.violations", violations)
-        assert len(seen) == keys
+        ledger.assert_complete()
         for key, order in seen.items():
-            assert order == sorted(order), f"{key!r} out of order: {order}"
+            assert order == sorted(order), (
+                f"{key!r} was expected in send order 0..{per_key - 1}; received as {order}"
+            )
 
     @requires(Feature.PARTITIONS)
     async def test_key_stays_on_one_partition(self, ctx: TestContext) -> None:
         partitions = ctx.partitions(4)
         async with ctx.broker() as broker:
             topic = await ctx.topic(broker, partitions=partitions)
+            ledger = Ledger(f"group {ctx.group()!r}", ordered=True)
             async with broker.consumer(topic, ctx.group()) as consumer:
                 placed: dict[bytes, set[int | None]] = defaultdict(set)
                 async with broker.producer() as producer:
                     for rnd in range(3):
                         for k in range(30):
                             key = b"user-%d" % k
-                            receipt = await producer.send(topic, b"%d" % rnd, key=key)
+                            value = ledger.expect(b"%d:%d" % (k, rnd), key)
+                            receipt = await producer.send(topic, value, key=key)
                             placed[key].add(receipt.partition)
-                got = await ctx.collect(consumer, 90)
+                got = await ctx.collect(consumer, 90, ledger=ledger)
+        ledger.assert_complete()
         for key, where in placed.items():
             assert len(where) == 1, f"{key!r} landed on partitions {where}"
         for msg in got:
@@ -87,5 +96,9 @@ class OrderContract:
         counts = [spread[p] for p in range(partitions)]
         ctx.observe("round_robin.per_partition", counts)
         mean = count / partitions
-        assert min(counts) >= 0.9 * mean, f"uneven: {counts}"
-        assert max(counts) <= 1.1 * mean, f"uneven: {counts}"
+        even = (
+            f"round_robin was expected to put {0.9 * mean:g} to {1.1 * mean:g} of {count} "
+            f"messages on each of {partitions} partitions; the receipts show {counts}"
+        )
+        assert min(counts) >= 0.9 * mean, even
+        assert max(counts) <= 1.1 * mean, even

@@ -29,14 +29,14 @@ class RedeliveryContract:
             async with broker.consumer(topic, ctx.group()) as consumer:
                 async with broker.producer() as producer:
                     await producer.send(topic, b"too-late")
-                [msg] = await ctx.collect(consumer, 1, ack=False)
+                msg = await ctx.receive_one(consumer, "b'too-late'", ack=False)
                 with pytest.raises(anymq.ConfigError) as info:
                     await msg.nack(delay=limit + 1)
                 assert "delay" in str(info.value), info.value
                 assert f"{limit:g}" in str(info.value), info.value
                 assert not msg.settled, "a refused nack(delay=...) settled the message"
                 await msg.nack()  # a retry is not a silent no-op: the message comes back
-                [again] = await ctx.collect(consumer, 1)
+                again = await ctx.receive_one(consumer, "b'too-late' again after a plain nack")
         assert again.value == b"too-late"
         assert again.delivery_count == 2, f"delivery_count {again.delivery_count}"
 
@@ -57,14 +57,16 @@ class RedeliveryContract:
                             )
                             async with broker.producer() as producer:
                                 await producer.send(topic, b"poison")
-                        [msg] = await ctx.collect(consumer, 1, ack=False)
+                        msg = await ctx.receive_one(consumer, "b'poison'", ack=False)
                         assert msg.delivery_count == attempt, f"delivery {msg.delivery_count}"
                 async with broker.consumer(topic, group, max_deliveries=2) as consumer:
                     late = await ctx.quiet_receive(consumer)
                     assert [(m.value, m.delivery_count) for m in late] == [], (
                         "a message delivered max_deliveries times came a third time"
                     )
-                [letter] = await ctx.collect(dead, 1)
+                letter = await ctx.receive_one(
+                    dead, "the dead letter", who="the dead-letter topic's group"
+                )
         assert letter.value == b"poison"
 
     @requires(Feature.KEY_ORDERING)
@@ -91,7 +93,7 @@ class RedeliveryContract:
             async with consumer:
                 async with broker.producer() as producer:
                     await producer.send(topic, b"in-hand")
-                [msg] = await ctx.collect(consumer, 1, ack=False)
+                msg = await ctx.receive_one(consumer, "b'in-hand'", ack=False)
                 closing = asyncio.create_task(consumer.close())
                 await asyncio.sleep(0)  # close has begun (and may be waiting on the broker)
                 with pytest.raises(anymq.ClosedError) as info:
@@ -100,5 +102,7 @@ class RedeliveryContract:
                 await closing
             assert "closed" in str(info.value)
             async with broker.consumer(topic, group) as again:
-                [back] = await ctx.collect(again, 1)
+                back = await ctx.receive_one(
+                    again, "b'in-hand' again (its ack was refused)", who=f"group {group!r}"
+                )
         assert back.value == b"in-hand"

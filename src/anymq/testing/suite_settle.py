@@ -11,6 +11,7 @@ import pytest
 
 import anymq
 from anymq.testing.context import TestContext
+from anymq.testing.ledger import assert_count, assert_received
 
 
 class SettleContract:
@@ -25,7 +26,7 @@ class SettleContract:
                     for value in (b"one", b"two"):
                         await producer.send(topic, value)
                 got = await ctx.collect(consumer, 2, ack=False)
-                assert len(got) == 2
+                assert_count(f"group {group!r}", 2, got)
             for attempt in (1, 2):
                 with pytest.raises(anymq.ClosedError):
                     await consumer.ack_many(got)
@@ -38,7 +39,12 @@ class SettleContract:
                 assert not got[1].settled, f"refused nack #{attempt} settled the message"
             async with broker.consumer(topic, group) as again:
                 redelivered = await ctx.collect(again, 2, ack=False)
-                assert sorted(m.value for m in redelivered) == [b"one", b"two"]
+                assert_received(
+                    f"group {group!r} (after the refused acks)",
+                    [b"one", b"two"],
+                    [m.value for m in redelivered],
+                )
                 await again.ack_many(redelivered)
-                assert all(m.settled for m in redelivered)
-                assert await ctx.quiet_receive(again) == [], "an acked message came back"
+                assert all(m.settled for m in redelivered), "ack_many left messages unsettled"
+                back = await ctx.quiet_receive(again)
+                assert back == [], f"acked messages came back: {[m.value for m in back]}"

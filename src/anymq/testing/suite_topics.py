@@ -20,6 +20,7 @@ import pytest
 import anymq
 from anymq.client import Broker
 from anymq.testing.context import TestContext
+from anymq.testing.ledger import assert_received
 
 #: Seconds within which a client of the stale connection must notice the deletion.
 DETECT_WITHIN = 10.0
@@ -65,7 +66,7 @@ async def waiting_consumer_fails(
     async with broker.producer() as producer:
         await producer.send(topic, b"before")
     got = await ctx.collect(consumer, 1)
-    assert [m.value for m in got] == [b"before"]
+    assert_received(f"the consumer of {topic!r}", [b"before"], [m.value for m in got])
     waiting = asyncio.ensure_future(anext(consumer))  # what `async for` waits in
     await asyncio.sleep(0.5)
     assert not waiting.done(), waiting
