@@ -178,9 +178,7 @@ def _replaced(scheme: str, broker: str) -> bool:
     return scheme in SCHEMES and not (broker == "memory" == SCHEMES[scheme])
 
 
-def prepare(
-    code: str, broker: str, url: str, language: str = "python"
-) -> tuple[str, list[str]]:
+def prepare(code: str, broker: str, url: str, language: str = "python") -> tuple[str, list[str]]:
     """The block with its broker URLs replaced by ``url`` (unless ``broker`` is memory) and
     its topic and group names made unique; also the renamed topics, to delete afterwards."""
     if language == "bash":

@@ -120,8 +120,6 @@ def prepare(code: str, new_url: Callable[[str], str | None]) -> tuple[str, list[
     topics, groups = names(code)
     every = sorted(topics | groups, key=len, reverse=True)
     if every:
-        word = re.compile(
-            r"(?<![\w./-])(?:" + "|".join(map(re.escape, every)) + r")(?![\w./-])"
-        )
+        word = re.compile(r"(?<![\w./-])(?:" + "|".join(map(re.escape, every)) + r")(?![\w./-])")
         code = word.sub(lambda m: m[0] + suffix, code)
     return replace_urls(code, new_url), sorted(t + suffix for t in topics)

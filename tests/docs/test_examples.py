@@ -144,8 +144,7 @@ def test_example(block: Block, broker: str, request: pytest.FixtureRequest, tmp_
         )
     if returncode != 0:
         pytest.fail(
-            f"{block.where} on {broker}: exit {returncode}\n{out}{err}"
-            f"--- the code run ---\n{code}",
+            f"{block.where} on {broker}: exit {returncode}\n{out}{err}--- the code run ---\n{code}",
             pytrace=False,
         )
     if block.prints is not None and block.prints not in out:
