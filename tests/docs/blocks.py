@@ -183,11 +183,11 @@ def prepare(code: str, broker: str, url: str, language: str = "python") -> tuple
     its topic and group names made unique; also the renamed topics, to delete afterwards."""
     if language == "bash":
 
-        def new(old: str) -> str | None:
-            match = _URL.match(old)
+        def test_url(written: str) -> str | None:
+            match = _URL.match(written)
             return url if match and _replaced(match["scheme"], broker) else None
 
-        return shell.prepare(code, new)
+        return shell.prepare(code, test_url)
     suffix = "-" + uuid.uuid4().hex[:8]
     names = _names(code)
     lines = code.splitlines(keepends=True)
