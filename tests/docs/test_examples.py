@@ -1,12 +1,13 @@
-"""Every ```python block in README.md and docs/ runs, against memory:// and the broker its
-page is about (see tests/docs/blocks.py for the markers); a block that hangs or raises fails
-with its page and line."""
+"""Every ```python and ```bash block in README.md and docs/ runs, against memory:// and the
+broker its page is about (see tests/docs/blocks.py for the markers); a block that hangs or
+fails fails with its page and line."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,10 @@ import anymq_memory
 from tests.docs.blocks import ROOT, Block, blocks, pages, prepare
 
 TIMEOUT = float(os.environ.get("ANYMQ_DOCS_TIMEOUT", "60"))  # seconds per block
+SHELL_TIMEOUT = 2 * TIMEOUT  # a shell block starts a Python process per command
 RUNNER = Path(__file__).with_name("run_block.py")
+_Outcome = tuple[int | None, str, str]  # exit status (None: killed after the timeout), out, err
+BROKER_VARS = {b: f"ANYMQ_{b.upper()}_URL" for b in ("kafka", "rabbitmq", "sqs")}
 
 
 def _params() -> list[object]:
@@ -61,7 +65,45 @@ def _text(output: str | bytes | None) -> str:
     return output or ""
 
 
-def _run(block: Block, code: str, cwd: Path) -> tuple[int | None, str, str]:
+def _shell_env(broker: str, url: str) -> dict[str, str]:
+    """The block's ``anymq`` and ``python`` are this session's, importing this checkout; its
+    broker is the test broker, and only that one (``anymq compare`` reads the variables)."""
+    env = {k: v for k, v in os.environ.items() if k not in {"ANYMQ_URL", *BROKER_VARS.values()}}
+    env["ANYMQ_URL"] = url
+    if broker in BROKER_VARS:
+        env[BROKER_VARS[broker]] = url
+    path = [str(Path(sys.executable).parent), str(ROOT / ".venv" / "bin"), env.get("PATH", "")]
+    env["PATH"] = os.pathsep.join(dict.fromkeys(p for p in path if p))
+    env["PYTHONPATH"] = _pythonpath()
+    return env
+
+
+def _run_shell(block: Block, code: str, cwd: Path, env: dict[str, str]) -> _Outcome:
+    """Like ``_run``, with ``bash -euo pipefail``; a hang kills every process of the block
+    (a pipeline's too), not just bash, so nothing keeps running on the shared brokers."""
+    script = cwd / "block.sh"
+    trace = "PS4='+ line $LINENO: '; set -x"  # on stderr: which line failed or hangs
+    script.write_text(trace + "\n" * block.line + code, encoding="utf-8")  # the page's lines
+    process = subprocess.Popen(
+        ["bash", "-euo", "pipefail", str(script)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=SHELL_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        return None, out, err
+    return process.returncode, out, err
+
+
+def _run(block: Block, code: str, cwd: Path) -> _Outcome:
     """Exit status (None: killed after TIMEOUT), stdout and stderr of the block as a script."""
     env = {**os.environ, "PYTHONPATH": _pythonpath(), "ANYMQ_DOCS_HANG": str(TIMEOUT * 0.9)}
     env.pop("ANYMQ_URL", None)
@@ -84,21 +126,25 @@ def _run(block: Block, code: str, cwd: Path) -> tuple[int | None, str, str]:
 @pytest.mark.parametrize(("block", "broker"), _params())
 def test_example(block: Block, broker: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     url = "memory://" if broker == "memory" else str(request.getfixturevalue(f"{broker}_url"))
-    code, topics = prepare(block.code, broker, url)
+    code, topics = prepare(block.code, broker, url, block.language)
     try:
-        returncode, out, err = _run(block, code, tmp_path)
+        if block.language == "bash":
+            returncode, out, err = _run_shell(block, code, tmp_path, _shell_env(broker, url))
+        else:
+            returncode, out, err = _run(block, code, tmp_path)
     finally:
         if broker != "memory" and topics:
             asyncio.run(_delete(url, topics))
     if returncode is None:
+        limit = SHELL_TIMEOUT if block.language == "bash" else TIMEOUT
         pytest.fail(
-            f"{block.where} on {broker}: still running after {TIMEOUT:.0f} s (a hang), killed\n"
+            f"{block.where} on {broker}: still running after {limit:.0f} s (a hang), killed\n"
             f"{out}{err}--- the code run ---\n{code}",
             pytrace=False,
         )
     if returncode != 0:
         pytest.fail(
-            f"{block.where} on {broker}: exit {returncode}\n{err}--- the code run ---\n{code}",
+            f"{block.where} on {broker}: exit {returncode}\n{out}{err}--- the code run ---\n{code}",
             pytrace=False,
         )
     if block.prints is not None and block.prints not in out:
