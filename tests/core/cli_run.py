@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(sys.executable).with_name("anymq")
+"""The installed console script (scripts/setup.sh installs it); PYTHONPATH makes it import
+this checkout, so the tests run what a user runs: the entry point, not ``python -m``."""
 
 
 def env(**extra: str) -> dict[str, str]:
@@ -19,9 +22,10 @@ def env(**extra: str) -> dict[str, str]:
 def anymq(
     *args: str, stdin: bytes = b"", timeout: float = 60, **extra: str
 ) -> subprocess.CompletedProcess[bytes]:
-    """``python -m anymq ARGS`` with ``stdin``; stdout and stderr captured as bytes."""
+    """``anymq ARGS`` (the console script) with ``stdin``; stdout and stderr as bytes."""
+    assert SCRIPT.exists(), f"no console script at {SCRIPT}: run scripts/setup.sh"
     return subprocess.run(
-        [sys.executable, "-m", "anymq", *args],
+        [str(SCRIPT), *args],
         input=stdin,
         capture_output=True,
         timeout=timeout,
