@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+from tests.core.cli_run import SCRIPT
+
 
 def _env() -> dict[str, str]:
     path = os.environ.get("PYTHONPATH")
@@ -21,7 +23,7 @@ def _env() -> dict[str, str]:
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "anymq", *args],
+        [str(SCRIPT), *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -32,6 +34,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 SETUP = """
 import sys
 from anymq.cli import main
+
+from tests.core.cli_run import SCRIPT
 url = 'memory://cli-admin'
 def quiet(*args):  # set-up commands: their own output is not what is tested
     import contextlib, io

@@ -91,9 +91,5 @@ def _options(parser: argparse.ArgumentParser, path: str = "anymq") -> list[tuple
 
 
 def test_every_option_of_every_command_has_help() -> None:
-    missing = [
-        where
-        for where, help_text in _options(build_parser())
-        if not help_text.strip()
-    ]
+    missing = [where for where, help_text in _options(build_parser()) if not help_text.strip()]
     assert not missing, f"options without help text: {missing}"

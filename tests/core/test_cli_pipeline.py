@@ -13,14 +13,13 @@ import random
 import re
 import shlex
 import subprocess
-import sys
 import uuid
 
 import pytest
 
 import anymq
+from tests.core.cli_run import SCRIPT, env, text
 from tests.core.cli_run import anymq as run
-from tests.core.cli_run import env, text
 
 BROKERS = [
     pytest.param("kafka", marks=pytest.mark.kafka),
@@ -101,7 +100,7 @@ def test_consume_json_piped_into_produce_json_copies_messages(url: str) -> None:
             stdin=lines,
         )  # fmt: skip
         assert sent.returncode == 0, text(sent.stderr)
-        python = [sys.executable, "-m", "anymq"]
+        python = [str(SCRIPT)]
         pipeline = (
             shlex.join([*python, *consume_args(url, src, 3, "json")])
             + " | "

@@ -11,12 +11,12 @@ import asyncio
 import os
 import re
 import subprocess
-import sys
 import time
 
 import pytest
 
 from anymq.demo import Step, collect
+from tests.core.cli_run import SCRIPT
 
 
 def _env() -> dict[str, str]:
@@ -27,7 +27,7 @@ def _env() -> dict[str, str]:
 def run_demo(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "anymq", "demo", *args],
+        [str(SCRIPT), "demo", *args],
         capture_output=True,
         text=True,
         timeout=180,
