@@ -13,7 +13,7 @@ class RedisOptions(Options):
         Seconds(minimum=0.5),
         10.0,
         "seconds a group member may go unheard before its partitions move to the others, "
-        "who then XAUTOCLAIM what it held unacked (a dead member's messages come back after "
+        "who then XCLAIM what it held unacked (a dead member's messages come back after "
         "this idle time)",
         scopes=("connect", "consumer"),
     )
