@@ -32,6 +32,7 @@ AREAS = {
     "plugins/anymq_kafka": "kafka",
     "plugins/anymq_rabbitmq": "rabbitmq",
     "plugins/anymq_sqs": "sqs",
+    "plugins/anymq_redis": "redis",
 }
 CORE = "(core)"
 
@@ -103,6 +104,7 @@ def test_the_scan_sees_the_backend_clients() -> None:
     assert {"aiokafka"} <= set(imports["kafka"])
     assert {"aio_pika", "aiormq", "pamqp"} <= set(imports["rabbitmq"])
     assert {"aiobotocore", "botocore"} <= set(imports["sqs"])
+    assert {"redis"} <= set(imports["redis"])
     assert {"pytest"} <= set(imports["testing"])
 
 
