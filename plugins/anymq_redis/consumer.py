@@ -68,6 +68,8 @@ class RedisConsumer(ConsumerDriver):
         self.heart: asyncio.Task[None] | None = None
         self.next_tick = 0.0
         self.next_sweep = 0.0
+        self.recover = False
+        """A fetch failed: what this member's pending list holds is queued again."""
         self.closed = False
 
     # -- joining -------------------------------------------------------------------------
@@ -191,7 +193,13 @@ class RedisConsumer(ConsumerDriver):
                     if self.closed:
                         raise ClosedError("consumer is closed")
                     with errors(self.broker.where):
-                        self.buffer.extend(await self._fetch(max_messages, wait))
+                        try:
+                            self.buffer.extend(await self._fetch(max_messages, wait))
+                        except rx.RedisError:
+                            # the server may have applied a read (or a claim) whose answer
+                            # was lost: those entries sit in this member's pending list
+                            self.recover = True
+                            raise
             if self.buffer:
                 return [self.buffer.popleft() for _ in range(min(max_messages, len(self.buffer)))]
             if deadline is not None and loop.time() >= deadline:
@@ -202,6 +210,10 @@ class RedisConsumer(ConsumerDriver):
             await self._tick()
         if self.group is None:
             return await self._read(limit, wait)
+        if self.recover:  # hand out again all that is pending here, duplicates included
+            for part in list(self.parts.values()):
+                await self._sweep(part, 0, everyone=True)
+            self.recover = False
         out = await self._redeliveries(limit)
         if out:
             return out
