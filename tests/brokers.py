@@ -44,6 +44,9 @@ KINDS = {
         "sqs.sh",
         "localstack/localstack:4.14.0",
     ),
+    "redis": BrokerKind(
+        "redis", "ANYMQ_REDIS_URL", "redis://127.0.0.1:6379/0", "redis.sh", "redis:7.0"
+    ),
 }
 
 

@@ -27,6 +27,13 @@ def start_container(kind: BrokerKind) -> str:
         container.start()
         host, port = container.get_container_host_ip(), container.get_exposed_port(5672)
         url = f"amqp://guest:guest@{host}:{port}/"
+    elif kind.name == "redis":
+        from testcontainers.redis import RedisContainer
+
+        container = RedisContainer(kind.image)
+        container.start()
+        host, port = container.get_container_host_ip(), container.get_exposed_port(6379)
+        url = f"redis://{host}:{port}/0"
     else:
         from testcontainers.localstack import LocalStackContainer
 

@@ -33,6 +33,7 @@ AREAS = {
     "plugins/anymq_kafka": "kafka",
     "plugins/anymq_rabbitmq": "rabbitmq",
     "plugins/anymq_sqs": "sqs",
+    "plugins/anymq_redis": "redis",
 }
 CORE = "(core)"
 
@@ -104,6 +105,7 @@ def test_the_scan_sees_the_backend_clients() -> None:
     assert {"aiokafka"} <= set(imports["kafka"])
     assert {"aio_pika", "aiormq", "pamqp"} <= set(imports["rabbitmq"])
     assert {"aiobotocore", "botocore"} <= set(imports["sqs"])
+    assert {"redis"} <= set(imports["redis"])
     assert {"pytest"} <= set(imports["testing"])
 
 

@@ -1,0 +1,1 @@
+"""``redis://``: anymq on Redis Streams (redis-py's asyncio client)."""
