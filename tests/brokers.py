@@ -44,6 +44,9 @@ KINDS = {
         "sqs.sh",
         "localstack/localstack:4.14.0",
     ),
+    "nats": BrokerKind(
+        "nats", "ANYMQ_NATS_URL", "nats://127.0.0.1:4222", "nats.sh", "nats:2.9-alpine"
+    ),
 }
 
 

@@ -22,7 +22,12 @@ def sqs_url() -> str:
     return broker_url("sqs")
 
 
-_BROKER_MARKS = ("kafka", "rabbitmq", "sqs")
+@pytest.fixture(scope="session")
+def nats_url() -> str:
+    return broker_url("nats")
+
+
+_BROKER_MARKS = ("kafka", "rabbitmq", "sqs", "nats")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -39,6 +39,7 @@ DEFAULT_PLUGINS = (
     "anymq_kafka.plugin",
     "anymq_rabbitmq.plugin",
     "anymq_sqs.plugin",
+    "anymq_nats.plugin",
 )
 
 _manager: pluggy.PluginManager | None = None
