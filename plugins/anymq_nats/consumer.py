@@ -13,7 +13,7 @@ import contextlib
 import json
 from collections import deque
 from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -32,8 +32,9 @@ from anymq_nats.producer import Publisher
 if TYPE_CHECKING:
     from anymq_nats.driver import NatsBroker
 
-PULL_SECONDS = 5.0
-"""Longest a pull request waits on the server (a deleted topic is noticed by then at the latest)."""
+PULL_SECONDS = 1.0
+"""Longest a pull request waits on the server: a deleted topic is noticed by then at the
+latest, and close() waits for the open request to end."""
 INACTIVE_SECONDS = 3600.0
 """The server removes a private consumer whose client vanished after this long."""
 
@@ -146,17 +147,18 @@ class NatsConsumer(ConsumerDriver):
             if remaining <= 0:
                 return []
             if now >= self.open_until:
-                await self._pull(max(max_messages, self.options.prefetch), now)
+                await self._pull(max(max_messages, self.options.prefetch), now, remaining)
             self.arrived.clear()
             wait = min(remaining, self.open_until - now + 0.2)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.arrived.wait(), wait)
 
-    async def _pull(self, batch: int, now: float) -> None:
-        seconds = PULL_SECONDS
+    async def _pull(self, batch: int, now: float, remaining: float) -> None:
+        seconds = min(PULL_SECONDS, max(0.05, remaining))
         request = {"batch": batch, "expires": int(seconds * 1e9)}
         nc, sub = self.broker.nc, self.sub
-        assert nc is not None and sub is not None
+        assert nc is not None
+        assert sub is not None
         self.open_until, self.wanted = now + seconds, batch
         try:
             await nc.publish(self.next_subject, json.dumps(request).encode(), reply=sub.subject)
@@ -193,7 +195,7 @@ class NatsConsumer(ConsumerDriver):
         await self._open(position)
 
     def _take(self, limit: int) -> list[Received]:
-        out = []
+        out: list[Received] = []
         ready, held, topic, generation = self.ready, self.held, self.topic, self.generation
         while ready and len(out) < limit:
             msg = ready.popleft()
@@ -222,7 +224,7 @@ class NatsConsumer(ConsumerDriver):
     # -- primitives for anymq.delivery -----------------------------------------------------
     def _settle(self, message: Received, verb: bytes) -> Awaitable[None]:
         msg, generation = message.handle
-        if generation != self.generation or self.held.pop(message.offset, None) is None:
+        if generation != self.generation or self.held.pop(message.offset or 0, None) is None:
             return DONE  # delivered before a seek, or already settled: nothing to tell
         nc = self.broker.nc
         if nc is None:
@@ -238,9 +240,7 @@ class NatsConsumer(ConsumerDriver):
 
     def holds(self, message: Received) -> bool:
         return (
-            not self.closed
-            and message.handle[1] == self.generation
-            and message.offset in self.held
+            not self.closed and message.handle[1] == self.generation and message.offset in self.held
         )
 
     def requeue(self, message: Received, delay: float | None) -> Awaitable[None]:
@@ -278,19 +278,25 @@ class NatsConsumer(ConsumerDriver):
             raise mapped(exc, self.broker.address, topic=self.topic) from exc
 
     async def close(self) -> None:
-        """Nak what was delivered here and not settled: the group has it again at once."""
+        """Nak what was delivered here and not settled: the group has it again at once.
+
+        An open pull request would take the nak'd messages straight back to this (closing)
+        inbox, and nats-server 2.9 delivers to it even after an unsubscribe: so close first
+        waits for the request to end (at most PULL_SECONDS), then naks everything."""
         if self.closed:
             return
         self.closed = True
-        nc = self.broker.nc
-        pending: list[Any] = list(self.held.values()) + list(self.ready)
-        self.held.clear()
-        self.ready.clear()
-        if nc is not None and not nc.is_closed:
+        nc, loop = self.broker.nc, asyncio.get_running_loop()
+        if nc is not None and not nc.is_closed and self.sub is not None:
             with contextlib.suppress(Exception):
+                while (left := self.open_until - loop.time()) > 0:
+                    self.arrived.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.arrived.wait(), left + 0.2)
+                pending = list(self.held.values()) + list(self.ready)
                 for msg in pending:
                     await nc.publish(msg.reply, b"-NAK")
-                await nc.flush(timeout=self.settings.connect_timeout)
+                await nc.flush(timeout=max(1, round(self.settings.connect_timeout)))
+        self.held.clear()
+        self.ready.clear()
         await self._release()
-
-

@@ -8,6 +8,7 @@ an ephemeral pull consumer from new messages. Offsets are stream sequences.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Mapping
 from datetime import timedelta
@@ -30,12 +31,18 @@ from anymq.features import Capabilities, Feature, HeaderRule
 from anymq.model import GroupInfo, PartitionLag, Position, Retention, TopicInfo
 from anymq.url import URL
 from anymq_nats import codec
-from anymq_nats.errors import BACKEND, CONSUMER_EXISTS, CONSUMER_NOT_FOUND, STREAM_IN_USE, code
-from anymq_nats.errors import mapped
+from anymq_nats.errors import (
+    BACKEND,
+    CONSUMER_EXISTS,
+    CONSUMER_NOT_FOUND,
+    STREAM_IN_USE,
+    code,
+    mapped,
+)
 from anymq_nats.options import NatsOptions
 
 MAX_PAYLOAD = 1_048_576  # nats-server's default max_payload
-MAX_METADATA = 65_536
+MAX_METADATA = 21_500  # JetStream refuses header blocks over 64 KiB; percent-encoding can triple
 CAPABILITIES = Capabilities(
     backend=BACKEND,
     features=frozenset(
@@ -58,8 +65,8 @@ CAPABILITIES = Capabilities(
             Feature.RETENTION_MESSAGES,
         }
     ),
-    # Percent-encoding can triple key and headers on the wire: what is left of max_payload.
-    max_message_bytes=MAX_PAYLOAD - 2 * MAX_METADATA - 1024,
+    # The value gets what the 64 KiB header block leaves of max_payload.
+    max_message_bytes=MAX_PAYLOAD - 65_536 - 1024,
     max_batch=1000,
     max_partitions=256,
     topic_names=codec.NAME_RULE,
@@ -118,19 +125,21 @@ class NatsBroker(BrokerDriver):
             pass
 
         try:
-            self.nc = await nats.connect(
-                servers=self.servers,
-                user=url.username,
-                password=url.password,
-                connect_timeout=timeout,
-                allow_reconnect=True,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
-                error_cb=quiet,
-                name="anymq",
-            )
+            async with asyncio.timeout(timeout + 1):
+                self.nc = await nats.connect(
+                    servers=self.servers,
+                    user=url.username,
+                    password=url.password,
+                    connect_timeout=timeout,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=1,  # the first connect: each server twice, then fail
+                    reconnect_time_wait=0.5,
+                    error_cb=quiet,
+                    name="anymq",
+                )
         except Exception as exc:
             raise mapped(exc, self.address) from exc
+        self.nc.options["max_reconnect_attempts"] = -1  # once connected: reconnect for ever
         self._js = self.nc.jetstream(timeout=timeout)
 
     async def close(self) -> None:
@@ -189,7 +198,7 @@ class NatsBroker(BrokerDriver):
         per_subject = config.max_msgs_per_subject or -1
         retention = Retention(
             time=timedelta(seconds=config.max_age) if config.max_age else None,
-            bytes=config.max_bytes // partitions if (config.max_bytes or -1) > 0 else None,
+            bytes=max(config.max_bytes or 0, 0) // partitions or None,
             messages=per_subject if per_subject > 0 else None,
         )
         details = {
@@ -216,9 +225,7 @@ class NatsBroker(BrokerDriver):
         return sorted(out)
 
     # -- groups ----------------------------------------------------------------------------
-    async def ensure_group(
-        self, topic: str, group: str, start: Position, ack_wait: float
-    ) -> bool:
+    async def ensure_group(self, topic: str, group: str, start: Position, ack_wait: float) -> bool:
         """The group's durable consumer, created at ``start`` if it is new (True); an existing
         one is left as it is (False). The one place a group comes to exist."""
         stream, durable = codec.stream_name(topic), codec.durable_name(group)

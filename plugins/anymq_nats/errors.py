@@ -1,15 +1,15 @@
 """nats-py exceptions -> anymq errors, in one place (``raise mapped(...) from exc``).
 
-    nats-py                                         anymq
-    NotFoundError code 10059 (stream not found),    TopicNotFound
-    NoStreamResponseError (no stream for a subject)
-    AuthorizationError, "authorization violation"   AuthenticationError
-    NoServersError, ConnectionClosedError,          BrokerUnavailable (host and port named)
-    StaleConnectionError, OSError
-    TimeoutError while sending                      DeliveryUncertain: the message may be stored
-    TimeoutError otherwise                          BrokerUnavailable
-    APIError (any other JetStream refusal)          PublishError when sending, else BrokerError;
-                                                    retriable when the server says 5xx
+nats-py                                         anymq
+NotFoundError code 10059 (stream not found),    TopicNotFound
+NoStreamResponseError (no stream for a subject)
+AuthorizationError, "authorization violation"   AuthenticationError
+NoServersError, ConnectionClosedError,          BrokerUnavailable (host and port named)
+StaleConnectionError, OSError
+TimeoutError while sending                      DeliveryUncertain: the message may be stored
+TimeoutError otherwise                          BrokerUnavailable
+APIError (any other JetStream refusal)          PublishError when sending, else BrokerError;
+                                                retriable when the server says 5xx
 """
 
 from __future__ import annotations

@@ -32,5 +32,8 @@ class NatsOptions(Options):
         scopes=("connect", "topic"),
     )
     replicas = Option(
-        Int(1, 5), 1, "copies of a new topic's stream in a JetStream cluster", scopes=("connect", "topic")
+        Int(1, 5),
+        1,
+        "copies of a new topic's stream in a JetStream cluster",
+        scopes=("connect", "topic"),
     )

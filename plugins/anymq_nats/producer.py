@@ -55,7 +55,9 @@ class Publisher:
             futures: list[asyncio.Future[Any]] = []
             for message, index in zip(messages, places, strict=True):
                 headers = codec.encode_headers(message.key, message.headers)
-                futures.append(await js.publish_async(f"{topic}.{index}", message.value, headers=headers))
+                futures.append(
+                    await js.publish_async(f"{topic}.{index}", message.value, headers=headers)
+                )
             acks = await asyncio.wait_for(asyncio.gather(*futures), self.timeout)
         except Exception as exc:
             self.counts.pop(topic, None)  # deleted or recreated: look again next time
