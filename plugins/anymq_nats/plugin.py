@@ -17,5 +17,6 @@ def anymq_backends() -> list[BackendSpec]:
             extra="nats",
             install_hint="pip install 'anymq[nats]'",
             description="NATS JetStream through nats-py: streams, durable pull consumers, replay",
+            compare_profile="anymq_nats.profile:PROFILE",
         )
     ]

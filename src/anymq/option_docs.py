@@ -20,6 +20,7 @@ PAGES = (
     "docs/backends/kafka.md",
     "docs/backends/rabbitmq.md",
     "docs/backends/sqs.md",
+    "docs/backends/nats.md",
 )
 _BLOCK = re.compile(r"(<!-- options: ([a-z0-9+.-]+) -->\n)(.*?)(<!-- /options -->)", re.DOTALL)
 

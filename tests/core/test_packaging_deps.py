@@ -32,6 +32,7 @@ AREAS = {
     "plugins/anymq_kafka": "kafka",
     "plugins/anymq_rabbitmq": "rabbitmq",
     "plugins/anymq_sqs": "sqs",
+    "plugins/anymq_nats": "nats",
 }
 CORE = "(core)"
 

@@ -18,8 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BROKERS = ("memory", "kafka", "rabbitmq", "sqs")
-SCHEMES = {"memory": "memory", "kafka": "kafka", "amqp": "rabbitmq", "sqs": "sqs"}
+BROKERS = ("memory", "kafka", "rabbitmq", "sqs", "nats")
+SCHEMES = {
+    "memory": "memory",
+    "kafka": "kafka",
+    "amqp": "rabbitmq",
+    "sqs": "sqs",
+    "nats": "nats",
+}
 """URL scheme -> broker; only these URLs are replaced (kafka+ssl:// etc. stay as written)."""
 
 _FENCE = re.compile(r"^(?P<indent>\s*)```(?P<info>[^`]*)$")
