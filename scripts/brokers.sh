@@ -6,6 +6,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$ROOT/.venv/bin:$PATH"
 action="${1:-start}"
-for kind in kafka rabbitmq sqs redis; do
+for kind in kafka rabbitmq sqs redis nats; do
   bash "$ROOT/compose/$kind.sh" "$action"
 done

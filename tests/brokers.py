@@ -47,6 +47,9 @@ KINDS = {
     "redis": BrokerKind(
         "redis", "ANYMQ_REDIS_URL", "redis://127.0.0.1:6379/0", "redis.sh", "redis:7.0"
     ),
+    "nats": BrokerKind(
+        "nats", "ANYMQ_NATS_URL", "nats://127.0.0.1:4222", "nats.sh", "nats:2.9-alpine"
+    ),
 }
 
 

@@ -27,7 +27,12 @@ def redis_url() -> str:
     return broker_url("redis")
 
 
-_BROKER_MARKS = ("kafka", "rabbitmq", "sqs", "redis")
+@pytest.fixture(scope="session")
+def nats_url() -> str:
+    return broker_url("nats")
+
+
+_BROKER_MARKS = ("kafka", "rabbitmq", "sqs", "redis", "nats")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

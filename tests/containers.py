@@ -34,6 +34,15 @@ def start_container(kind: BrokerKind) -> str:
         container.start()
         host, port = container.get_container_host_ip(), container.get_exposed_port(6379)
         url = f"redis://{host}:{port}/0"
+    elif kind.name == "nats":
+        from testcontainers.core.container import DockerContainer
+        from testcontainers.core.waiting_utils import wait_for_logs
+
+        container = DockerContainer(kind.image).with_command("-js").with_exposed_ports(4222)
+        container.start()
+        wait_for_logs(container, "Server is ready")
+        host, port = container.get_container_host_ip(), container.get_exposed_port(4222)
+        url = f"nats://{host}:{port}"
     else:
         from testcontainers.localstack import LocalStackContainer
 

@@ -21,6 +21,7 @@ PAGES = (
     "docs/backends/rabbitmq.md",
     "docs/backends/sqs.md",
     "docs/backends/redis.md",
+    "docs/backends/nats.md",
 )
 _BLOCK = re.compile(r"(<!-- options: ([a-z0-9+.-]+) -->\n)(.*?)(<!-- /options -->)", re.DOTALL)
 

@@ -40,6 +40,7 @@ DEFAULT_PLUGINS = (
     "anymq_rabbitmq.plugin",
     "anymq_sqs.plugin",
     "anymq_redis.plugin",
+    "anymq_nats.plugin",
 )
 
 _manager: pluggy.PluginManager | None = None

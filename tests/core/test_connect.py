@@ -25,9 +25,9 @@ def test_env_url_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_unknown_scheme_lists_installed_backends() -> None:
     with pytest.raises(anymq.UnknownBackend) as info:
-        anymq.connect("nats://u:secret@localhost:4222")
+        anymq.connect("mqtt://u:secret@localhost:1883")
     message = str(info.value)
-    assert "'nats'" in message
+    assert "'mqtt'" in message
     assert "memory://" in message
     assert "pip install" in message
     assert "secret" not in message

@@ -34,6 +34,7 @@ AREAS = {
     "plugins/anymq_rabbitmq": "rabbitmq",
     "plugins/anymq_sqs": "sqs",
     "plugins/anymq_redis": "redis",
+    "plugins/anymq_nats": "nats",
 }
 CORE = "(core)"
 

@@ -38,8 +38,15 @@ from pathlib import Path
 from tests.docs import shell
 
 ROOT = Path(__file__).resolve().parents[2]
-BROKERS = ("memory", "kafka", "rabbitmq", "sqs", "redis")
-SCHEMES = {"memory": "memory", "kafka": "kafka", "amqp": "rabbitmq", "sqs": "sqs", "redis": "redis"}
+BROKERS = ("memory", "kafka", "rabbitmq", "sqs", "redis", "nats")
+SCHEMES = {
+    "memory": "memory",
+    "kafka": "kafka",
+    "amqp": "rabbitmq",
+    "sqs": "sqs",
+    "redis": "redis",
+    "nats": "nats",
+}
 """URL scheme -> broker; only these URLs are replaced (kafka+ssl:// etc. stay as written)."""
 
 _FENCE = re.compile(r"^(?P<indent>\s*)```(?P<info>[^`]*)$")

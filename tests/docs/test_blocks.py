@@ -53,7 +53,7 @@ def test_brokers_come_from_the_marker_the_page_or_the_urls(
 
 
 @pytest.mark.parametrize(
-    "marker", ["<!-- not run: -->", "<!-- run on: nats -->", "<!-- runs: memory -->"]
+    "marker", ["<!-- not run: -->", "<!-- run on: mqtt -->", "<!-- runs: memory -->"]
 )
 def test_a_bad_marker_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, marker: str

@@ -1,0 +1,1 @@
+"""The NATS JetStream backend (``nats://``), written against anymq's public plugin interface."""
