@@ -64,7 +64,7 @@ class App:
         self, url: str | None = None, *, drain_timeout: float = 30.0, **options: Any
     ) -> None:
         self.url = url
-        self.drain_timeout = _drain_timeout(drain_timeout)
+        self._drain = _drain_timeout(drain_timeout)
         self.options = options
         self.handlers: list[Handler] = []
         self.runners: list[Runner] = []
@@ -72,6 +72,16 @@ class App:
         self._done: asyncio.Future[None] | None = None
         self._error: BaseException | None = None
         self._draining = False
+
+    @property
+    def drain_timeout(self) -> float:
+        """Seconds a graceful stop waits for the handlers in flight before it cancels them
+        (their messages are then redelivered); ConfigError for a negative one."""
+        return self._drain
+
+    @drain_timeout.setter
+    def drain_timeout(self, value: float) -> None:
+        self._drain = _drain_timeout(value)
 
     # -- registration ------------------------------------------------------------------
     def handler(
