@@ -206,7 +206,7 @@ async def test_the_health_endpoints_answer_with_the_state(url: str) -> None:
     assert app.health_address is not None
     port = app.health_address[1]
     status, ready = await _get(port, "/readyz")
-    assert status == 200 and ready["ready"] and ready["handlers"][0]["subscribed"]
+    assert (status, ready["ready"], ready["handlers"][0]["subscribed"]) == (200, True, True)
     await send(app.broker, name, [(None, b"x")])
     await until(lambda: app.runners[0].in_flight == 1, "the handler")
     app.stop()  # draining: alive, but no longer ready
