@@ -278,14 +278,14 @@ class App:
         ``health_port`` (0: any free one, see :attr:`health_address`) ``/healthz`` and
         ``/readyz`` are served on ``health_host`` while it runs."""
         with graceful(self.stop) if signals else contextlib.nullcontext(False):
-            await self.start(url)
             server = None
             try:
-                if health_port is not None:
+                if health_port is not None:  # up first: /readyz says 503 while connecting
                     server = await health_http.serve(self.health, health_host, health_port)
                     host, port = server.sockets[0].getsockname()[:2]
                     self.health_address = (host, port)
                     log.info("health checks on http://%s:%d/readyz", host, port)
+                await self.start(url)
                 done = self._done
                 assert done is not None
                 try:
@@ -299,8 +299,6 @@ class App:
                 if server is not None:
                     server.close()
                     self.health_address = None
-                if self._done is not None:  # the health server failed to start
-                    await self._close()
 
     health_address: tuple[str, int] | None = None
     """Where :meth:`run` serves the health checks, once it does."""
@@ -320,27 +318,28 @@ class App:
             if runner is None:
                 handlers.append(
                     HandlerHealth(
-                        handler.name,
-                        handler.topic,
-                        handler.group,
-                        False,
-                        0,
-                        0,
-                        0,
-                        None,
-                        None,
-                        None,
+                        name=handler.name,
+                        topic=handler.topic,
+                        group=handler.group,
+                        subscribed=False,
+                        in_flight=0,
+                        waiting=0,
+                        retrying=0,
+                        partitions=None,
+                        lag=None,
+                        unsettled=None,
+                        last_error=None,
                     )
                 )
                 continue
             consumer = runner.consumer
             subscribed = consumer._started and not consumer._closed and not runner.draining
-            lag = None
+            lag = unsettled = None
             if connected and broker is not None and handler.group is not None:
                 try:
                     async with asyncio.timeout(LAG_TIMEOUT):
                         info = await broker.describe_group(handler.topic, handler.group)
-                    lag = info.backlog
+                    lag, unsettled = info.backlog, info.in_flight
                 except Exception as exc:
                     log.debug("no lag for %s: %s", handler.name, exc)
             handlers.append(
@@ -354,6 +353,7 @@ class App:
                     retrying=len(runner.retrying),
                     partitions=consumer.driver.partitions_held() if subscribed else None,
                     lag=lag,
+                    unsettled=unsettled,
                     last_error=runner.last_error,
                 )
             )

@@ -1,6 +1,6 @@
 """Health of a running App: a typed snapshot, and the HTTP endpoints that serve it.
 
-``/healthz`` (liveness) answers 200 while the app runs and no handler's consumer died;
+``/healthz`` (liveness) answers 200 unless a handler's consumer died (the app then stops);
 ``/readyz`` (readiness) 200 once every handler is subscribed and until the app starts
 draining, so a load balancer or Kubernetes stops sending work before the shutdown. Both
 return the snapshot as JSON. Served with asyncio's own server: no web framework needed.
@@ -36,7 +36,11 @@ class HandlerHealth:
     partitions: tuple[int, ...] | None
     """Partitions this member holds, where the backend tells (else None)."""
     lag: int | None
-    """Messages the group has not consumed yet (``describe_group``), None where unknown."""
+    """Messages waiting for the group (``describe_group().backlog``), None where unknown.
+    On a log (Kafka, memory) it counts from the committed offset, so it includes the
+    unfinished messages; on a queue (RabbitMQ, SQS) those are ``unsettled`` instead."""
+    unsettled: int | None
+    """Delivered to the group and not settled, where the broker tells (queues)."""
     last_error: str | None
     """The last handler exception, ``type: message``."""
 
@@ -54,14 +58,16 @@ class Health:
 
     @property
     def live(self) -> bool:
-        """The process is doing its job: running, and nothing has failed for good."""
-        return self.running and self.last_error is None
+        """Nothing has failed for good (while starting and draining too: a restart would
+        not help then)."""
+        return self.last_error is None
 
     @property
     def ready(self) -> bool:
         """Connected, every handler subscribed, and not shutting down."""
         return (
             self.live
+            and self.running
             and self.connected
             and not self.draining
             and all(h.subscribed for h in self.handlers)
