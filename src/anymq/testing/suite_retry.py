@@ -213,13 +213,12 @@ class RetryContract:
             ctx.outcome = "unsupported"
             return
         ctx._topics.append(dead_letters)
-        async with app:
-            async with app.broker.consumer(dead_letters, ctx.group("dlt")) as letters:
-                async with app.broker.producer() as producer:
-                    for body in (b"invalid", b"unknown", b"flaky"):
-                        await producer.send(topic, body, key=body)
-                got = await ctx.collect(letters, 1)
-                await _until(ctx, lambda: (b"flaky", 2) in seen, "the retry")
+        async with app, app.broker.consumer(dead_letters, ctx.group("dlt")) as letters:
+            async with app.broker.producer() as producer:
+                for body in (b"invalid", b"unknown", b"flaky"):
+                    await producer.send(topic, body, key=body)
+            got = await ctx.collect(letters, 1)
+            await _until(ctx, lambda: (b"flaky", 2) in seen, "the retry")
         assert [m.body for m in got] == [b"invalid"]
         assert got[0].headers[PREFIX + "exception-fqcn"] == b"ValueError"
         assert sorted(seen) == [(b"flaky", 1), (b"flaky", 2), (b"invalid", 1), (b"unknown", 1)]
