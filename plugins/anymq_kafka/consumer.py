@@ -227,6 +227,9 @@ class KafkaConsumer(ConsumerDriver):
             self.tracks[tp.partition] = Track(tp, starts[tp])
         self._release(tps)
 
+    def partitions_held(self) -> tuple[int, ...]:
+        return tuple(sorted(self.tracks))
+
     async def close(self) -> None:
         if self.closed:
             return

@@ -69,6 +69,11 @@ class MemoryConsumer(ConsumerDriver):
         self.state = state
         state.join(self)
 
+    def partitions_held(self) -> tuple[int, ...] | None:
+        if self.closed or self.state is None:
+            return None
+        return tuple(sorted(self.state.assigned(self)))
+
     def _live(self) -> tuple[Topic, GroupState]:
         if self.closed or self.state is None or self.found is None:
             raise ClosedError("consumer is closed")

@@ -32,17 +32,18 @@ from anymq.serializers import JsonSerializer, Serializer, StrSerializer
 from anymq.url import URL
 
 if TYPE_CHECKING:
-    from anymq.runtime import App
+    from anymq.runtime import App, Backoff, Health
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    """``anymq.App`` is imported on first use: a plain client never loads the runtime."""
-    if name == "App":
-        from anymq.runtime import App
+    """``anymq.App`` (and its ``Backoff``, ``Health``) are imported on first use: a plain
+    client never loads the runtime."""
+    if name in ("App", "Backoff", "Health"):
+        from anymq import runtime
 
-        return App
+        return getattr(runtime, name)
     raise AttributeError(f"module 'anymq' has no attribute {name!r}")
 
 
@@ -51,6 +52,7 @@ __all__ = [
     "App",
     "AnyMQError",
     "AuthenticationError",
+    "Backoff",
     "Broker",
     "BrokerError",
     "BrokerUnavailable",
@@ -62,6 +64,7 @@ __all__ = [
     "Feature",
     "GroupInfo",
     "HeaderRule",
+    "Health",
     "InvalidTopicName",
     "JsonSerializer",
     "Message",

@@ -279,6 +279,11 @@ class ConsumerDriver(ABC):
     def wake(self) -> None:
         """A client-side redelivery is due: end a waiting receive (see native_requeue)."""
 
+    def partitions_held(self) -> tuple[int, ...] | None:
+        """The partitions this member holds now, for health checks; None where the backend
+        does not tell (a queue has no partitions a member could hold)."""
+        return None
+
     async def dead_letter(self, message: Received, topic: str, headers: dict[str, bytes]) -> None:
         """Publish the message to the dead-letter topic with ``headers``; Delivery acks it
         afterwards. Raise (mapped) when it was not published: the message stays unsettled."""

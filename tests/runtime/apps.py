@@ -30,3 +30,16 @@ async def finish_all_but_stuck(body: bytes, msg: Received) -> None:
 
 
 not_an_app = object()
+
+sleepy = anymq.App()
+
+
+@sleepy.handler(TOPIC, group=GROUP, concurrency=4, serializer=None)
+async def sleep_as_told(body: bytes) -> None:
+    """A body ``name:seconds`` sleeps that long; 'start name' and 'done name' on stdout."""
+    name, _, seconds = body.decode().partition(":")
+    sys.stdout.write(f"start {name}\n")
+    sys.stdout.flush()
+    await asyncio.sleep(float(seconds))
+    sys.stdout.write(f"done {name}\n")
+    sys.stdout.flush()

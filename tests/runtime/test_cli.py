@@ -33,3 +33,17 @@ def test_load_says_what_is_wrong(spec: str, message: str) -> None:
 def test_a_bad_app_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "tests.runtime.apps:nope", "--url", "memory://"]) == 2
     assert "has no attribute 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--drain-timeout", "-1"], "drain_timeout must be a number of seconds >= 0"),
+        (["--health-port", "70000"], "--health-port must be 0..65535"),
+    ],
+)
+def test_bad_run_options_are_usage_errors(
+    option: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "tests.runtime.apps:sleepy", "--url", "memory://", *option]) == 2
+    assert message in capsys.readouterr().err

@@ -558,6 +558,43 @@ SEMANTICS: tuple[Semantic, ...] = (
         "the error's type and message, and the key's next message is handled; without dead "
         "letters the handler is refused at start (nothing is lost silently).",
     ),
+    Semantic(
+        "test_app_retries_with_the_backoff",
+        "app: retries wait the backoff",
+        "Delivery",
+        "A keyed and a keyless message that fail twice are retried with delivery_count 2 and "
+        "3, each retry at least the Backoff's delay after the failure, and the attempt that "
+        "succeeds is acked; without dead letters a retry policy is refused at start.",
+    ),
+    Semantic(
+        "test_app_keeps_key_order_while_retrying",
+        "app: a retry keeps its key's order",
+        "Order and partitions",
+        "While a failed message waits for its retry, its key's next message waits too and "
+        "another key's messages are handled.",
+    ),
+    Semantic(
+        "test_app_dead_letters_exhausted_retries_with_the_exception",
+        "app: exhausted retries are dead-lettered",
+        "Delivery",
+        "A message that fails max_deliveries times goes to the dead-letter topic with the "
+        "exception's type and message and its delivery count; its key's next message is "
+        "handled.",
+    ),
+    Semantic(
+        "test_app_applies_error_rules",
+        "app: rules per exception",
+        "Delivery",
+        "on_error: a ValueError dead-letters at once, a KeyError drops (acks) the message, "
+        "other errors retry; nothing is left for the group.",
+    ),
+    Semantic(
+        "test_app_stop_drains_finished_work_and_redelivers_the_rest",
+        "app: a stop drains, the rest is redelivered",
+        "Delivery",
+        "A stop waits for the handlers in flight and acks them; one that outlasts the drain "
+        "timeout is not settled and the group's next run gets exactly that one.",
+    ),
 )
 
 BY_TEST: Mapping[str, Semantic] = {s.test: s for s in SEMANTICS}

@@ -5,6 +5,16 @@ is :class:`SettlePolicy`.
 """
 
 from anymq.runtime.app import App
+from anymq.runtime.health import HandlerHealth, Health
+from anymq.runtime.retry import Backoff, ErrorAction
 from anymq.runtime.settle import Outcome, SettlePolicy
 
-__all__ = ["App", "Outcome", "SettlePolicy"]
+__all__ = [
+    "App",
+    "Backoff",
+    "ErrorAction",
+    "HandlerHealth",
+    "Health",
+    "Outcome",
+    "SettlePolicy",
+]

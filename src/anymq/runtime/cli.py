@@ -19,6 +19,11 @@ from anymq.runtime.app import App
 DESCRIPTION = """\
 Run the handlers of an anymq App until interrupted: MODULE:APP names the module to
 import (from the current directory too) and the App in it (default attribute: app).
+
+SIGTERM or SIGINT (Ctrl-C) stops it gracefully: nothing new is fetched, the handlers in
+flight get up to --drain-timeout seconds to finish and be acked, the consumers leave their
+groups, exit status 0. A second signal exits at once (status 130 for SIGINT, 143 for
+SIGTERM); what was in flight is redelivered.
 """
 
 
@@ -32,6 +37,24 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("app", metavar="MODULE:APP", help="e.g. service:app")
     add_common(parser, "broker URL (default: the App's, else $ANYMQ_URL)")
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="how long a stop waits for the handlers in flight (default: the App's, 30)",
+    )
+    parser.add_argument(
+        "--health-port",
+        type=int,
+        metavar="PORT",
+        help="serve GET /healthz (liveness) and /readyz (readiness) as JSON on this port",
+    )
+    parser.add_argument(
+        "--health-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address for --health-port (default 127.0.0.1; 0.0.0.0 for a container)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -60,5 +83,10 @@ def load(spec: str) -> App:
 
 async def run(args: argparse.Namespace) -> int:
     """The subcommand: load the app, run it until interrupted."""
-    await load(args.app).run(url=args.url)
+    app = load(args.app)
+    if args.drain_timeout is not None:
+        app.drain_timeout = args.drain_timeout
+    if args.health_port is not None and not 0 <= args.health_port <= 65535:
+        raise ConfigError(f"--health-port must be 0..65535, got {args.health_port}")
+    await app.run(url=args.url, health_port=args.health_port, health_host=args.health_host)
     return 0

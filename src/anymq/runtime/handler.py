@@ -17,6 +17,7 @@ from typing import Any
 from anymq.errors import ConfigError
 from anymq.message import Received
 from anymq.runtime.payloads import Decoder, Encoder, decoder, encoder
+from anymq.runtime.retry import DEFAULT_MAX_DELIVERIES, IMMEDIATE, Backoff, rules
 from anymq.runtime.settle import SettlePolicy
 from anymq.serializers import Serializer, resolve
 
@@ -99,6 +100,9 @@ def make_handler(
     serializer: str | Serializer | None,
     publish_to: str | None,
     on_poison: str,
+    retry: Backoff | None = None,
+    max_deliveries: int | None = None,
+    on_error: object = None,
     consumer_options: Mapping[str, Any],
 ) -> Handler:
     """Check a registration and build its :class:`Handler` (ConfigError on bad input)."""
@@ -114,9 +118,24 @@ def make_handler(
     _name_of("publish_to", publish_to, where, optional=True)
     concurrency = _positive("concurrency", concurrency, where)
     buffer = max(concurrency, 100) if buffer is None else _positive("buffer", buffer, where)
+    if retry is not None and not isinstance(retry, Backoff):
+        raise ConfigError(
+            f"{where}: retry must be an anymq.Backoff or None, got {retry!r} "
+            "(e.g. retry=anymq.Backoff(initial=0.5, max=30))"
+        )
+    if max_deliveries is not None:
+        max_deliveries = _positive("max_deliveries", max_deliveries, where)
+    elif retry is not None:
+        max_deliveries = DEFAULT_MAX_DELIVERIES
+    table = rules(on_error, where)
     try:
         codec = resolve(serializer)
-        settle = SettlePolicy(on_poison)  # type: ignore[arg-type]  # checked in __post_init__
+        settle = SettlePolicy(
+            on_poison,  # type: ignore[arg-type]  # checked in __post_init__
+            backoff=retry or IMMEDIATE,
+            max_deliveries=max_deliveries,
+            rules=table,
+        )
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from exc
     payload, wants_message = _parameters(function, where)

@@ -9,6 +9,13 @@ so a slow handler holds back fetching instead of filling memory.
 A message is acked only after its handler returned (and its result, with ``publish_to``,
 was confirmed by the broker); what was fetched and not finished when the runner stops stays
 unsettled and goes back to the group, so a stop or a crash never skips work.
+
+A retry of a keyed message is held here, unsettled, for its backoff: its key's lane stays
+blocked (the key's later messages wait, other keys go on) and no worker waits with it. Only
+a keyless message, which has no order to keep, goes back to the broker with
+``nack(delay=)`` where the backend declares ``Feature.NACK_DELAY`` (SQS waits natively).
+Handing a keyed one back would break its order: on a FIFO queue the broker would not even
+redeliver it while its key's later messages are held here.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any
 
 from anymq.client import Consumer, Producer
 from anymq.errors import ClosedError
+from anymq.features import Feature
 from anymq.message import Message, Received
 from anymq.runtime.handler import Handler
 from anymq.runtime.lanes import Lanes
@@ -60,9 +68,15 @@ class Runner:
         self._space: asyncio.Future[None] | None = None
         """Set while the fetch loop waits for the buffer to drain below half."""
         self._tasks: list[asyncio.Task[None]] = []
-        self._stopping = False
         self.trace = consumer.runtime_trace(handler.name)
         """Opens a message's process span (anymq.otel), or None: not traced, no cost."""
+        self.draining = False
+        """Set by :meth:`stop`: workers start nothing new, the fetch loop has ended."""
+        self.retrying: dict[int, tuple[Received, asyncio.TimerHandle]] = {}
+        """Keyed messages held for their backoff (by ``id``): unsettled, their key blocked."""
+        self.last_error: str | None = None
+        """The last handler exception (``fqcn: message``), for health checks."""
+        self._nack_delay = Feature.NACK_DELAY in consumer.delivery.capabilities
 
     def start(self) -> None:
         """Start fetching and the workers (the consumer is already subscribed)."""
@@ -80,12 +94,26 @@ class Runner:
         if not task.cancelled() and (error := task.exception()) is not None:
             self._on_failure(error)
 
-    async def stop(self) -> None:
-        """Stop fetching and cancel the handlers in flight; their messages stay unsettled
-        and are redelivered to the group when the consumer closes. (The drain of issue 15
-        item 4 goes here: wait for in-flight handlers up to a timeout before cancelling.)"""
-        self._stopping = True
+    async def stop(self, drain_timeout: float = 0.0) -> None:
+        """Stop fetching and starting handlers; wait up to ``drain_timeout`` seconds for the
+        handlers in flight to finish and be settled, then cancel the rest. What was not
+        finished (cancelled, waiting for a slot or for its retry) stays unsettled and is
+        redelivered to the group when the consumer closes."""
+        self.draining = True
         tasks, self._tasks = self._tasks, []
+        retrying, self.retrying = self.retrying, {}
+        for _, timer in retrying.values():
+            timer.cancel()
+        if not tasks:
+            return
+        fetch, workers = tasks[0], tasks[1:]
+        fetch.cancel()
+        idle, self._idle = self._idle, deque()
+        for waiter in idle:  # idle workers see draining and end
+            if not waiter.done():
+                waiter.set_result(None)
+        if drain_timeout > 0 and self.in_flight:
+            await asyncio.wait(workers, timeout=drain_timeout)
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -134,7 +162,7 @@ class Runner:
         wants_message = handler.wants_message
         publish_to = handler.publish_to
         trace = self.trace
-        while True:
+        while not self.draining:
             if not ready:
                 waiter = loop.create_future()
                 idle.append(waiter)
@@ -146,6 +174,7 @@ class Runner:
                 space.set_result(None)
             self.in_flight += 1
             end_span = trace(message) if trace is not None else None
+            held = False
             try:
                 payload: Any
                 try:
@@ -154,7 +183,7 @@ class Runner:
                     else:
                         payload = decode(message.body) if decode is not None else message
                 except Exception as error:
-                    await self._settle(message, handler.settle.on_poison(message, error), error)
+                    await self._poison(message, error)
                     continue
                 try:
                     if wants_message:
@@ -164,7 +193,7 @@ class Runner:
                     if result is not None and publish_to is not None:
                         await self._publish(publish_to, result, message)
                 except Exception as error:
-                    await self._failed(message, error)
+                    held = await self._failed(message, error)
                     continue
                 try:  # noqa: SIM105 - try is free on the per-message path, suppress() is not
                     await message.ack()
@@ -174,20 +203,57 @@ class Runner:
                 if end_span is not None:
                     end_span()
                 self.in_flight -= 1
-                if message.key is not None:
+                if message.key is not None and not held:
                     lanes.done(message)
 
-    async def _failed(self, message: Received, error: Exception) -> None:
+    async def _poison(self, message: Received, error: Exception) -> None:
+        """A body that does not decode: never retried (it cannot succeed)."""
+        reason = f"the payload does not decode for {self.handler.name}: {error}"
+        outcome = self.handler.settle.on_poison(message, error)
+        await self._settle(message, outcome, error, reason=reason)
+
+    async def _failed(self, message: Received, error: Exception) -> bool:
+        """Settle a message whose handler raised, per the handler's policy; True when it is
+        held here for a retry (its key's lane stays blocked until the retry is handled)."""
         handler = self.handler
+        fqcn = _fqcn(error)
+        self.last_error = f"{fqcn}: {error}"
         log.warning(
             "handler %s failed on %r: %s: %s",
             handler.name,
             message,
-            _fqcn(error),
+            fqcn,
             error,
             exc_info=log.isEnabledFor(logging.DEBUG),
         )
-        await self._settle(message, handler.settle.on_error(message, error), error)
+        policy = handler.settle
+        outcome = policy.on_error(message, error)
+        if outcome is not Outcome.RETRY:
+            await self._settle(message, outcome, error)
+            return False
+        delay = policy.retry_delay(message)
+        if message.key is None and self._nack_delay:
+            await self._settle(message, outcome, error, delay)
+            return False
+        timer = asyncio.get_running_loop().call_later(delay, self._due, message)
+        self.retrying[id(message)] = (message, timer)
+        return True
+
+    def _due(self, message: Received) -> None:
+        """A held retry's backoff is over: it is the next delivery, and starts before
+        anything else that is ready (its key's later messages still wait behind it)."""
+        if self.retrying.pop(id(message), None) is None or self.draining:
+            return
+        message.delivery_count += 1
+        lanes = self.lanes
+        lanes.ready.appendleft(message)
+        lanes.waiting += 1
+        idle = self._idle
+        while idle:
+            waiter = idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                break
 
     def _publish(self, topic: str, result: Any, message: Received) -> Any:
         """Send a handler's result on, keeping the incoming key (so per-key order carries
@@ -207,19 +273,32 @@ class Runner:
             )
         return producer.send(topic, encode(result), key=message.key)
 
-    async def _settle(self, message: Received, outcome: Outcome, error: BaseException) -> None:
+    async def _settle(
+        self,
+        message: Received,
+        outcome: Outcome,
+        error: BaseException,
+        delay: float = 0.0,
+        reason: str | None = None,
+    ) -> None:
         """Carry out a :class:`SettlePolicy` decision; a refused settle (the consumer is
-        closing) leaves the message unsettled, so it is redelivered."""
+        closing) leaves the message unsettled, so it is redelivered. A dead letter's
+        ``kafka_dlt-exception-message`` is ``reason``, else the exception's message."""
+        name = self.handler.name
         try:
             if outcome is Outcome.ACK:
                 await message.ack()
             elif outcome is Outcome.RETRY:
-                await message.nack(requeue=True)
+                await message.nack(requeue=True, delay=delay or None)
+            elif outcome is Outcome.DROP:
+                log.warning("handler %s dropped %r (its on_error rule): %s", name, message, error)
+                await message.ack()
             elif outcome is Outcome.REJECT:
-                log.error("handler %s rejected %r: %s", self.handler.name, message, error)
+                log.error("handler %s rejected %r: %s", name, message, error)
                 await message.nack(requeue=False)
             else:
-                reason = f"the payload does not decode for {self.handler.name}: {error}"
+                if reason is None:
+                    reason = str(error) or _fqcn(error)
                 log.error("dead-lettering %r: %s", message, reason)
                 await self.consumer.delivery.dead_letter(message, reason, _fqcn(error))
         except ClosedError:

@@ -33,6 +33,7 @@ from anymq.testing.suite_options import OptionsContract
 from anymq.testing.suite_order import OrderContract
 from anymq.testing.suite_partitions import PartitionContract
 from anymq.testing.suite_redelivery import RedeliveryContract
+from anymq.testing.suite_retry import RetryContract
 from anymq.testing.suite_runtime import RuntimeContract
 from anymq.testing.suite_secrets import SecretsContract
 from anymq.testing.suite_settle import SettleContract
@@ -59,6 +60,7 @@ class ContractSuite(
     CompressionContract,
     ErrorContract,
     RuntimeContract,
+    RetryContract,
 ):
     """Every semantic of the anymq model, one test each; capabilities decide what is proven."""
 
