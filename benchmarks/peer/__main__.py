@@ -11,13 +11,12 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 import benchmarks.peer as package
 from benchmarks.peer import report
 from benchmarks.peer.common import SIDES
 from benchmarks.peer.run import Row, plan, run, select
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 DEFAULT_URLS = ("kafka://127.0.0.1:9092", "amqp://guest:guest@127.0.0.1:5672/")
 QUIET = ("aiokafka", "aio_pika", "aiormq", "faststream", "anymq")

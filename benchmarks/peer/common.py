@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from anymq.compare.perf.workload import HEADER_SIZE, body, bodies
+from anymq.compare.perf.workload import HEADER_SIZE, bodies, body
 
 __all__ = ["HEADER_SIZE", "PeerCountError", "Tally", "Workload", "body", "bodies", "unique"]
 

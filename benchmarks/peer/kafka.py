@@ -13,9 +13,6 @@ import contextlib
 from typing import Any
 
 import aiokafka  # type: ignore[import-untyped]
-
-import anymq
-from anymq_kafka import baseline
 from benchmarks.peer.common import (
     Outcome,
     Side,
@@ -28,6 +25,9 @@ from benchmarks.peer.common import (
     timed,
     unique,
 )
+
+import anymq
+from anymq_kafka import baseline
 
 PARTITIONS = 3
 BATCH_BYTES = 1024 * 1024
@@ -106,7 +106,9 @@ async def anymq_side(url: str, w: Workload, count: int, timeout: float) -> Outco
             elif w.kind == "produce-batch":
                 keyed = [
                     [anymq.Message(item, key=key_of(i + n)) for n, item in enumerate(chunk)]
-                    for i, chunk in zip(range(0, count, w.batch), chunks(data, w.batch), strict=True)
+                    for i, chunk in zip(
+                        range(0, count, w.batch), chunks(data, w.batch), strict=True
+                    )
                 ]
 
                 async def batches() -> None:
@@ -163,7 +165,7 @@ async def raw_side(url: str, w: Workload, count: int, timeout: float) -> Outcome
         clients.append(consumer)
         await consumer.start()
         async with asyncio.timeout(timeout):
-            while len(consumer.assignment()) < w.partitions:
+            while len(consumer.assignment()) < w.partitions:  # noqa: ASYNC110 (aiokafka has no assignment event)
                 await asyncio.sleep(0.05)
         producer = aiokafka.AIOKafkaProducer(acks="all", enable_idempotence=True, **options)
         clients.append(producer)

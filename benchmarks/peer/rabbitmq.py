@@ -14,9 +14,6 @@ import contextlib
 from typing import Any
 
 import aio_pika
-
-import anymq
-from anymq_rabbitmq import baseline
 from benchmarks.peer.common import (
     Outcome,
     Side,
@@ -28,6 +25,9 @@ from benchmarks.peer.common import (
     timed,
     unique,
 )
+
+import anymq
+from anymq_rabbitmq import baseline
 
 PREFETCH = 100
 HEADERS = "anymq adds a message id and a timestamp header to each message"
@@ -130,7 +130,10 @@ async def raw_side(url: str, w: Workload, count: int, timeout: float) -> Outcome
 
         async def publish(chunk: list[bytes]) -> None:
             await asyncio.gather(
-                *(exchange.publish(aio_pika.Message(b, delivery_mode=persistent), "k") for b in chunk)
+                *(
+                    exchange.publish(aio_pika.Message(b, delivery_mode=persistent), "k")
+                    for b in chunk
+                )
             )
 
         seconds = 0.0

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import math
 
+from benchmarks.peer.run import Row
 from rich.table import Table
 
 from anymq.compare import svg
-from benchmarks.peer.run import Row
 
 
 def ratio(values: tuple[float, float, float]) -> str:
     median, low, high = values
     if not math.isfinite(median):
         return "-"
-    return f"{median:.2f} ({low:.2f}–{high:.2f})"
+    return f"{median:.2f} ({low:.2f}..{high:.2f})"
 
 
 def rate(value: float) -> str:
@@ -28,7 +28,7 @@ def about_line(rounds: int, about: dict[str, str]) -> str:
 
 def table(rows: list[Row], rounds: int, about: dict[str, str]) -> Table:
     out = Table(
-        title="anymq vs raw client vs FastStream: median (min–max) of anymq ÷ peer per round",
+        title="anymq vs raw client vs FastStream: median (min..max) of anymq ÷ peer per round",
         caption=f"msg/s, higher is better; {about_line(rounds, about)}; every side received "
         "every message exactly once",
     )

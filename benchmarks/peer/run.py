@@ -9,8 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import anymq
 from benchmarks.peer.common import SIDES, Side, Workload
+
+import anymq
 
 
 def broker_of(url: str) -> str:
