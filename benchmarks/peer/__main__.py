@@ -10,6 +10,7 @@ import platform
 import sys
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import benchmarks.peer as package
 from benchmarks.peer import report
@@ -36,6 +37,9 @@ def parser() -> argparse.ArgumentParser:
     out.add_argument("--out", type=Path, default=Path("reports/peer"),
                      help="folder for peer.json, peer.md and the SVG charts")  # fmt: skip
     out.add_argument("--list", action="store_true", help="list the workloads and exit")
+    out.add_argument(
+        "--replot", type=Path, metavar="PEER_JSON", help="redraw an earlier run's peer.json"
+    )
     return out
 
 
@@ -80,6 +84,17 @@ async def measure(args: argparse.Namespace, urls: list[str], console: Console) -
     return rows
 
 
+def load(data: dict[str, Any]) -> list[Row]:
+    """The rows of an earlier run's peer.json (workloads looked up by name)."""
+    known = {w.name: w for url in DEFAULT_URLS for w in plan(url)[0]}
+    rows = []
+    for item in data["rows"]:
+        row = Row(item["url"], known[item["workload"]], item["count"])
+        row.rates, row.counts = item["rates"], item["counts"]
+        rows.append(row)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     console = Console()
@@ -100,15 +115,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for name in QUIET:  # their warnings would tear the progress bar
         logging.getLogger(name).setLevel(logging.ERROR)
-    rows = asyncio.run(measure(args, urls, console))
-    about = versions()
-    console.print(report.table(rows, args.rounds, about))
+    if args.replot:
+        data = json.loads(args.replot.read_text())
+        rows, about, rounds = load(data), data["versions"], data["rounds"]
+    else:
+        rows, about, rounds = asyncio.run(measure(args, urls, console)), versions(), args.rounds
+        data = {"rounds": rounds, "count": args.count, "versions": about,
+                "rows": [row.public() for row in rows]}  # fmt: skip
+    console.print(report.table(rows, rounds, about))
     args.out.mkdir(parents=True, exist_ok=True)
-    data = {"rounds": args.rounds, "count": args.count, "versions": about,
-            "rows": [row.public() for row in rows]}  # fmt: skip
     (args.out / "peer.json").write_text(json.dumps(data, indent=2) + "\n")
-    (args.out / "peer.md").write_text(report.markdown(rows, args.rounds, about))
-    for name, svg in report.charts(rows, args.rounds).items():
+    (args.out / "peer.md").write_text(report.markdown(rows, rounds, about))
+    for name, svg in report.charts(rows, rounds).items():
         (args.out / name).write_text(svg + "\n")
     console.print(f"wrote {args.out}/peer.json, peer.md, peer-raw.svg, peer-faststream.svg")
     return 0

@@ -33,6 +33,8 @@ class Workload:
     partitions: int = 1
     batch: int = 500
     prefetch: int = 500
+    label: str = ""
+    """A short name for the chart (under 20 characters)."""
 
     def count(self, base: int) -> int:
         return max(2, int(base * self.scale))

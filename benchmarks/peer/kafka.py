@@ -49,7 +49,7 @@ def workloads() -> tuple[Workload, ...]:
             Workload(
                 f"kafka-consume-each-{label}", "kafka", "consume-each", size,
                 f"Kafka consume {label}, one at a time (`async for` + `ack`)",
-                each, partitions=PARTITIONS,
+                each, partitions=PARTITIONS, label=f"Kafka ack each {label}",
             )
         )  # fmt: skip
         out.append(
@@ -58,7 +58,7 @@ def workloads() -> tuple[Workload, ...]:
                 f"Kafka consume {label}, batches (`receive(500)` + `ack_many`)",
                 f"{ANYMQ_COMMIT}; raw: getmany(max_records=500); FastStream: "
                 "`batch=True, max_records=500` (one handler call per batch, ACK_FIRST)",
-                partitions=PARTITIONS,
+                partitions=PARTITIONS, label=f"Kafka ack_many {label}",
             )
         )  # fmt: skip
     out.append(
@@ -66,7 +66,7 @@ def workloads() -> tuple[Workload, ...]:
             "kafka-produce-awaited-1KiB", "kafka", "produce-awaited", 1024,
             "Kafka produce 1 KiB, each send awaited",
             "anymq `send`; raw `send_and_wait`; FastStream `broker.publish` (all unkeyed)",
-            scale=0.1, partitions=PARTITIONS,
+            scale=0.1, partitions=PARTITIONS, label="Kafka send 1KiB",
         )
     )  # fmt: skip
     for label, size in (("1KiB", 1024), ("100B", 100)):
@@ -78,7 +78,7 @@ def workloads() -> tuple[Workload, ...]:
                 "keyed message + gather; FastStream `publish_batch` has no keys: one "
                 "unkeyed batch to one partition (less work), with max_batch_size raised to 1 MiB "
                 "so 500 messages fit",
-                partitions=PARTITIONS,
+                partitions=PARTITIONS, label=f"Kafka batch {label}",
             )
         )  # fmt: skip
     return tuple(out)

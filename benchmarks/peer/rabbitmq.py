@@ -40,13 +40,13 @@ def workloads() -> tuple[Workload, ...]:
             "RabbitMQ consume 1 KiB, prefetch 100, ack each",
             "the same on every side: basic.ack per message; FastStream acks after its "
             "handler (its default REJECT_ON_ERROR policy)",
-            prefetch=PREFETCH,
+            prefetch=PREFETCH, label="AMQP ack each 1KiB",
         ),
         Workload(
             "rabbitmq-publish-single-1KiB", "rabbitmq", "produce-awaited", 1024,
             "RabbitMQ publish 1 KiB confirmed, one at a time",
             f"each publish awaits its confirm on every side; {HEADERS}",
-            scale=0.1, prefetch=PREFETCH,
+            scale=0.1, prefetch=PREFETCH, label="AMQP send 1KiB",
         ),
         Workload(
             "rabbitmq-publish-batch-1KiB", "rabbitmq", "produce-batch", 1024,
@@ -54,7 +54,7 @@ def workloads() -> tuple[Workload, ...]:
             "anymq `send_batch` writes a batch's frames at once and awaits the confirms "
             "together; raw aio-pika and FastStream gather 500 publishes, each awaiting its "
             f"own confirm (FastStream has no batch publish for RabbitMQ); {HEADERS}",
-            prefetch=PREFETCH,
+            prefetch=PREFETCH, label="AMQP batch 1KiB",
         ),
     )  # fmt: skip
 

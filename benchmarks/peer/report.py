@@ -62,7 +62,7 @@ def markdown(rows: list[Row], rounds: int, about: dict[str, str]) -> str:
 def charts(rows: list[Row], rounds: int) -> dict[str, str]:
     """Two horizontal bar charts (medians; 1.0 = the peer's rate): one scale each, since
     anymq ÷ FastStream runs far past anymq ÷ raw."""
-    names = [row.workload.name for row in rows]
+    names = [row.workload.label or row.workload.name for row in rows]
     out = {}
     for other, label, colour in (
         ("raw", "the raw client (aiokafka / aio-pika)", svg.BLUE),
