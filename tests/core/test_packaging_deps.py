@@ -143,3 +143,22 @@ def test_each_extra_declares_only_what_its_code_imports(extra: str) -> None:
 
 def test_all_installs_every_extra_of_the_code() -> None:
     assert {d for extra in set(AREAS.values()) for d in declared(extra)} <= declared("all")
+
+
+def test_faststream_is_a_benchmark_only_dependency() -> None:
+    """benchmarks/peer imports FastStream: the bench extra declares it (dev includes bench
+    for CI's short peer run), and neither the bare install nor `all` pulls it in."""
+    peer = ROOT / "benchmarks" / "peer"
+    imported = {
+        (node.module if isinstance(node, ast.ImportFrom) else node.names[0].name).split(".")[0]
+        for path in peer.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        and getattr(node, "level", 0) == 0
+        and (not isinstance(node, ast.ImportFrom) or node.module)
+    }
+    assert "faststream" in imported
+    assert "faststream" in declared("bench")
+    assert "faststream" in declared("dev")
+    assert "faststream" not in declared("all")
+    assert {"aiokafka", "aio-pika", "rich"} <= declared("bench")
