@@ -212,20 +212,37 @@ def _masked(key: str, value: str, secrets: frozenset[str] = frozenset()) -> str:
 
 
 def mask_url_password(value: str) -> str:
-    """``value`` with the password of a URL in it masked (``http://u:***@host``).
+    """``value`` with the password of a URL in it masked (``http://u:***@host``), and the
+    values of secret-named keys in that URL's own query (``?password=***``).
 
     Conservative: when an unencoded '/' or '?' makes the user info ambiguous, everything up
     to the last '@' is masked.
     """
     scheme, sep, rest = value.partition("://")
-    if not sep or "@" not in rest:
+    if not sep:
         return value
+    rest = _mask_nested_query(rest)
+    if "@" not in rest:
+        return f"{scheme}://{rest}"
     cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
     end = rest.rfind("@", 0, cut) if "@" in rest[:cut] else rest.rfind("@")
     userinfo = rest[:end]
     if ":" not in userinfo:
-        return value
+        return f"{scheme}://{rest}"
     return f"{scheme}://{userinfo.partition(':')[0]}:{_MASK}{rest[end:]}"
+
+
+def _mask_nested_query(rest: str) -> str:
+    """``host/path?query#fragment`` with secret-named query values masked."""
+    head, sep, query = rest.partition("?")
+    if not sep:
+        return rest
+    query, hash_, fragment = query.partition("#")
+    items = []
+    for item in query.split("&"):
+        key, eq, _ = item.partition("=")
+        items.append(f"{key}={_MASK}" if eq and _secret_key(unquote(key)) else item)
+    return f"{head}?{'&'.join(items)}{hash_}{fragment}"
 
 
 def _shown(text: object) -> str:

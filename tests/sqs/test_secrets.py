@@ -122,3 +122,19 @@ def test_aws_secret_with_a_slash_must_be_percent_encoded() -> None:
     assert settings.secret_key == secret
     for text in (repr(settings), repr(broker), str(broker.url)):
         assert "K7MDENG" not in text
+
+
+@pytest.mark.parametrize("tail", [f"/?password={SECRET}", f"/?x=1&token={SECRET}", f"/#{SECRET}"])
+async def test_endpoint_url_with_a_query_or_fragment_is_refused_without_echo(
+    sqs_url: str, tail: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """botocore logs the endpoint at DEBUG level, query included (issue 18: a
+    ``?password=`` there reached the 'Endpoint provider result' line); SQS endpoints take
+    no query, so it is refused before anything is sent."""
+    endpoint = _endpoint(sqs_url) + tail
+    with caplog.at_level(logging.DEBUG), pytest.raises(anymq.ConfigError) as info:
+        async with anymq.connect("sqs://?region=us-east-1", endpoint_url=endpoint) as broker:
+            await broker.list_topics()
+    assert "endpoint_url" in str(info.value)
+    assert SECRET not in str(info.value)
+    assert SECRET not in caplog.text
