@@ -138,3 +138,53 @@ async def test_endpoint_url_with_a_query_or_fragment_is_refused_without_echo(
     assert "endpoint_url" in str(info.value)
     assert SECRET not in str(info.value)
     assert SECRET not in caplog.text
+
+
+async def test_marker_sweep_every_position(sqs_url: str) -> None:
+    """The issue 18 sweep: the marker as the secret key (moto accepts any), in
+    endpoint_url's user info or query, under the option names of other tools (refused), and
+    unreachable: never in a repr, an error or a DEBUG line (botocore's included)."""
+    from tests.marker import MARKER, sweep
+    from tests.sqs.helpers import own_moto
+
+    host = _endpoint(sqs_url).split("://", 1)[1]
+    positions: list[tuple[str, str, dict[str, object], str]] = [
+        ("secret key, accepted", f"sqs://AKID:{MARKER}@{host}?region=us-east-1", {}, "connected"),
+        (
+            "secret key, unreachable",
+            f"sqs://AKID:{MARKER}@127.0.0.1:1?region=us-east-1",
+            {},
+            "BrokerUnavailable",
+        ),
+        (
+            "endpoint_url user info",
+            "sqs://?region=us-east-1",
+            {"endpoint_url": f"http://u:{MARKER}@{host}"},
+            "ConfigError",
+        ),
+        (
+            "endpoint_url query",
+            "sqs://?region=us-east-1",
+            {"endpoint_url": f"http://{host}/?password={MARKER}"},
+            "ConfigError",
+        ),
+    ]
+    for name in ("aws_secret_access_key", "secret_key", "password", "session_token"):
+        positions.append(
+            (f"?{name}=", f"{sqs_url}&{name}={MARKER}", {}, "ConfigError"),
+        )
+    with own_moto(INITIAL_NO_AUTH_ACTION_COUNT="0") as (port, _):
+        positions.append(
+            (
+                "secret key, refused",
+                f"sqs://AKIDWRONG:{MARKER}@127.0.0.1:{port}?region=us-east-1",
+                {},
+                "AuthenticationError",
+            )
+        )
+        for label, url, options, expected in positions:
+            outcome, leaks, logged = await sweep(url, connect_timeout=3, **options)
+            assert outcome == expected, f"{label}: {outcome}"
+            assert not leaks, f"{label}: the secret showed in {leaks[:2]}"
+            if expected == "connected":
+                assert logged > 20, "botocore logged nothing at DEBUG: the sweep saw nothing"
