@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.marker import MARKER, sweep
+from tests.rabbitmq.helpers import server
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.anymq]
 
@@ -27,3 +28,26 @@ async def test_marker_never_shows_in_any_position(rabbitmq_url: str, mode: str) 
         assert outcome == expected, f"{label}: {outcome}"
         assert logged or expected == "ConfigError", f"{label}: nothing logged at DEBUG"
         assert not leaks, f"{label}: the secret showed in {leaks[:2]}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["classic", "stream"])
+async def test_marker_as_an_accepted_password_never_shows(mode: str) -> None:
+    """A successful connect with the marker as the password, on a throwaway node of this
+    test's own (the shared server's users are left alone)."""
+    port = 5737
+    env = {"ANYMQ_RABBITMQ_PORT": str(port), "ANYMQ_RABBITMQ_DIR": f"/tmp/rmq-{port}"}
+    url = f"amqp://app:{MARKER}@127.0.0.1:{port}/?mode={mode}"
+    await server(url, "start", env)
+    try:
+        await server(url, f"ctl add_user app {MARKER}", env)
+    except AssertionError as exc:  # already there from an earlier run
+        assert "already exists" in str(exc)
+    try:
+        await server(url, 'ctl set_permissions -p / app ".*" ".*" ".*"', env)
+        outcome, leaks, logged = await sweep(url, connect_timeout=5)
+        assert outcome == "connected"
+        assert logged > 5, "aio-pika and aiormq logged nothing at DEBUG: the sweep saw nothing"
+        assert not leaks, f"the secret showed in {leaks[:2]}"
+    finally:
+        await server(url, "stop", env)
