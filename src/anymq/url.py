@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from anymq.errors import ConfigError
 
@@ -230,6 +230,22 @@ def mask_url_password(value: str) -> str:
     if ":" not in userinfo:
         return f"{scheme}://{rest}"
     return f"{scheme}://{userinfo.partition(':')[0]}:{_MASK}{rest[end:]}"
+
+
+def secret_values(url: URL) -> list[str]:
+    """Every secret in ``url``, for masking text that may quote one (a library's error):
+    the password, secret options (declared or named like one), and the password and
+    secret-named query values of a URL given as an option (``endpoint_url=``)."""
+    secrets = declared_secrets(url.scheme)
+    found = [url.password or ""]
+    for key, value in url.query.items():
+        if _secret_key(key, secrets):
+            found.append(value)
+        elif "://" in value:
+            nested = urlsplit(value)
+            found.append(unquote(nested.password or ""))
+            found += [v for k, v in parse_qsl(nested.query) if _secret_key(k)]
+    return [secret for secret in found if secret]
 
 
 def _mask_nested_query(rest: str) -> str:
