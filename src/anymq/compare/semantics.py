@@ -472,7 +472,7 @@ SEMANTICS: tuple[Semantic, ...] = (
         "test_every_secret_option_stays_out_of_reprs_errors_and_logs",
         "secret options stay out of logs and errors",
         "Basics",
-        "Every option the backend declares secret (e.g. Kafka's sasl_password), in the URL or "
+        "Every option the backend declares secret (a SASL or TLS key password), in the URL or "
         "as a keyword, shows in no repr, error or DEBUG log line.",
     ),
     Semantic(
