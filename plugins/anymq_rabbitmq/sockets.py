@@ -12,7 +12,6 @@ import asyncio
 from typing import Any
 
 from aiormq.connection import TCPTransportFactory, TLSTransportFactory, TransportFactory
-from yarl import URL
 
 
 class TrackedSockets(TransportFactory):
@@ -23,7 +22,9 @@ class TrackedSockets(TransportFactory):
         self._writers: list[asyncio.StreamWriter] = []
 
     async def create(
-        self, url: URL, **kwargs: Any
+        self,
+        url: Any,  # a yarl.URL, aiormq's (yarl is not ours to import)
+        **kwargs: Any,
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         reader, writer = await self._factory.create(url, **kwargs)
         self._writers = [w for w in self._writers if not w.is_closing()]
