@@ -34,6 +34,7 @@ from anymq_rabbitmq.errors import (
     where,
 )
 from anymq_rabbitmq.options import RabbitOptions
+from anymq_rabbitmq.sockets import TrackedSockets
 
 __all__ = ["CONNECTION_ERRORS", "Amqp", "amqp_url", "queue_down", "where"]
 
@@ -99,11 +100,13 @@ class Amqp:
         """
         timeout = self.settings.connect_timeout
         conn = aio_pika.RobustConnection(make_url(self._target))
+        sockets = TrackedSockets(tls=self.url.scheme == "amqps")
+        conn.kwargs["transport_factory"] = sockets  # handed on to aiormq.Connection
         try:
             async with asyncio.timeout(timeout):
                 await conn.connect(timeout=timeout)
         except BaseException as exc:
-            await _discard(conn)
+            await _discard(conn, sockets)
             error = start_failed(self.url, exc, timeout)
             if error is None:
                 raise  # a cancel or an unexpected error: unchanged
@@ -233,11 +236,13 @@ class Amqp:
         return lost(self.url, exc, what)
 
 
-async def _discard(conn: AbstractRobustConnection) -> None:
+async def _discard(conn: AbstractRobustConnection, sockets: TrackedSockets) -> None:
     """Close a connection that never became ours, even while being cancelled.
 
     The close runs in its own task and is awaited to the end (bounded), so a second
-    cancel (Ctrl-C twice) cannot leave the reconnect task alive.
+    cancel (Ctrl-C twice) cannot leave the reconnect task alive. Then every socket the
+    attempts opened is closed: one whose handshake a cancel cut off is not reachable
+    through ``conn`` (see sockets.py).
     """
     closing = asyncio.ensure_future(conn.close())
     try:
@@ -246,5 +251,6 @@ async def _discard(conn: AbstractRobustConnection) -> None:
         await asyncio.wait({closing}, timeout=_DISCARD_SECONDS)
         raise
     finally:
+        sockets.close_all()
         if closing.done() and not closing.cancelled():
             closing.exception()  # retrieved: a failed close of a dead connection is expected

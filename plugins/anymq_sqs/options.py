@@ -152,6 +152,14 @@ def _check_endpoint(endpoint: str) -> None:
         raise ConfigError(
             f"endpoint_url must be http(s)://host[:port], got {mask_url_password(endpoint)!r}"
         )
+    if parts.query or parts.fragment or endpoint.endswith(("?", "#")):
+        # botocore logs the endpoint, query included, at DEBUG level; an SQS endpoint takes
+        # no query, so one here is a mistake or a secret in the wrong place.
+        raise ConfigError(
+            f"endpoint_url takes no query or fragment ('?...' or '#...'), got "
+            f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}?…: give "
+            "http(s)://host[:port]; credentials go in sqs://KEY:SECRET@host:port"
+        )
 
 
 #: Settings taken as the options give them (the others are derived in :func:`parse`).

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from anymq.errors import ConfigError
 
@@ -212,20 +212,53 @@ def _masked(key: str, value: str, secrets: frozenset[str] = frozenset()) -> str:
 
 
 def mask_url_password(value: str) -> str:
-    """``value`` with the password of a URL in it masked (``http://u:***@host``).
+    """``value`` with the password of a URL in it masked (``http://u:***@host``), and the
+    values of secret-named keys in that URL's own query (``?password=***``).
 
     Conservative: when an unencoded '/' or '?' makes the user info ambiguous, everything up
     to the last '@' is masked.
     """
     scheme, sep, rest = value.partition("://")
-    if not sep or "@" not in rest:
+    if not sep:
         return value
+    rest = _mask_nested_query(rest)
+    if "@" not in rest:
+        return f"{scheme}://{rest}"
     cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
     end = rest.rfind("@", 0, cut) if "@" in rest[:cut] else rest.rfind("@")
     userinfo = rest[:end]
     if ":" not in userinfo:
-        return value
+        return f"{scheme}://{rest}"
     return f"{scheme}://{userinfo.partition(':')[0]}:{_MASK}{rest[end:]}"
+
+
+def secret_values(url: URL) -> list[str]:
+    """Every secret in ``url``, for masking text that may quote one (a library's error):
+    the password, secret options (declared or named like one), and the password and
+    secret-named query values of a URL given as an option (``endpoint_url=``)."""
+    secrets = declared_secrets(url.scheme)
+    found = [url.password or ""]
+    for key, value in url.query.items():
+        if _secret_key(key, secrets):
+            found.append(value)
+        elif "://" in value:
+            nested = urlsplit(value)
+            found.append(unquote(nested.password or ""))
+            found += [v for k, v in parse_qsl(nested.query) if _secret_key(k)]
+    return [secret for secret in found if secret]
+
+
+def _mask_nested_query(rest: str) -> str:
+    """``host/path?query#fragment`` with secret-named query values masked."""
+    head, sep, query = rest.partition("?")
+    if not sep:
+        return rest
+    query, hash_, fragment = query.partition("#")
+    items = []
+    for item in query.split("&"):
+        key, eq, _ = item.partition("=")
+        items.append(f"{key}={_MASK}" if eq and _secret_key(unquote(key)) else item)
+    return f"{head}?{'&'.join(items)}{hash_}{fragment}"
 
 
 def _shown(text: object) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from urllib.parse import quote
 
 import pytest
 
@@ -270,3 +271,19 @@ def test_an_option_declared_secret_is_masked_whatever_its_name() -> None:
         assert "api_key" in str(info.value)
     finally:
         plugins.unregister(_SecretToyPlugin)
+
+
+@pytest.mark.parametrize("key", ["password", "secret_key", "token", "aws_secret_access_key"])
+def test_secret_in_the_query_of_a_nested_url_is_masked(key: str) -> None:
+    """A URL given as an option value (endpoint_url=...) may carry a secret in its own
+    query: str() and repr() mask it like a top-level secret option (issue 18)."""
+    marker = "s3cr3t-MARKER"
+    nested = f"http://127.0.0.1:4566/?{key}={marker}&x=1"
+    for text in (
+        f"sqs://?endpoint_url={quote(nested, safe='')}&region=us-east-1",
+        f"sqs://?endpoint_url={nested}",
+    ):
+        url = URL.parse(text)
+        assert marker not in str(url)
+        assert marker not in repr(url)
+        assert "x%3D1" in str(url) or "x=1" in str(url)  # the rest stays readable

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shlex
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -38,7 +39,7 @@ async def server(url: str, action: str, env: dict[str, str] | None = None) -> fl
     process = await asyncio.create_subprocess_exec(
         "bash",
         str(ROOT / "compose" / "rabbitmq.sh"),
-        action,
+        *shlex.split(action),  # "ctl add_user NAME PASSWORD" takes several words
         env=environ,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,

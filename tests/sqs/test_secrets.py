@@ -122,3 +122,69 @@ def test_aws_secret_with_a_slash_must_be_percent_encoded() -> None:
     assert settings.secret_key == secret
     for text in (repr(settings), repr(broker), str(broker.url)):
         assert "K7MDENG" not in text
+
+
+@pytest.mark.parametrize("tail", [f"/?password={SECRET}", f"/?x=1&token={SECRET}", f"/#{SECRET}"])
+async def test_endpoint_url_with_a_query_or_fragment_is_refused_without_echo(
+    sqs_url: str, tail: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """botocore logs the endpoint at DEBUG level, query included (issue 18: a
+    ``?password=`` there reached the 'Endpoint provider result' line); SQS endpoints take
+    no query, so it is refused before anything is sent."""
+    endpoint = _endpoint(sqs_url) + tail
+    with caplog.at_level(logging.DEBUG), pytest.raises(anymq.ConfigError) as info:
+        async with anymq.connect("sqs://?region=us-east-1", endpoint_url=endpoint) as broker:
+            await broker.list_topics()
+    assert "endpoint_url" in str(info.value)
+    assert SECRET not in str(info.value)
+    assert SECRET not in caplog.text
+
+
+async def test_marker_sweep_every_position(sqs_url: str) -> None:
+    """The issue 18 sweep: the marker as the secret key (moto accepts any), in
+    endpoint_url's user info or query, under the option names of other tools (refused), and
+    unreachable: never in a repr, an error or a DEBUG line (botocore's included)."""
+    from tests.marker import MARKER, sweep
+    from tests.sqs.helpers import own_moto
+
+    host = _endpoint(sqs_url).split("://", 1)[1]
+    positions: list[tuple[str, str, dict[str, object], str]] = [
+        ("secret key, accepted", f"sqs://AKID:{MARKER}@{host}?region=us-east-1", {}, "connected"),
+        (
+            "secret key, unreachable",
+            f"sqs://AKID:{MARKER}@127.0.0.1:1?region=us-east-1",
+            {},
+            "BrokerUnavailable",
+        ),
+        (
+            "endpoint_url user info",
+            "sqs://?region=us-east-1",
+            {"endpoint_url": f"http://u:{MARKER}@{host}"},
+            "ConfigError",
+        ),
+        (
+            "endpoint_url query",
+            "sqs://?region=us-east-1",
+            {"endpoint_url": f"http://{host}/?password={MARKER}"},
+            "ConfigError",
+        ),
+    ]
+    for name in ("aws_secret_access_key", "secret_key", "password", "session_token"):
+        positions.append(
+            (f"?{name}=", f"{sqs_url}&{name}={MARKER}", {}, "ConfigError"),
+        )
+    with own_moto(INITIAL_NO_AUTH_ACTION_COUNT="0") as (port, _):
+        positions.append(
+            (
+                "secret key, refused",
+                f"sqs://AKIDWRONG:{MARKER}@127.0.0.1:{port}?region=us-east-1",
+                {},
+                "AuthenticationError",
+            )
+        )
+        for label, url, options, expected in positions:
+            outcome, leaks, logged = await sweep(url, connect_timeout=3, **options)
+            assert outcome == expected, f"{label}: {outcome}"
+            assert not leaks, f"{label}: the secret showed in {leaks[:2]}"
+            if expected == "connected":
+                assert logged > 20, "botocore logged nothing at DEBUG: the sweep saw nothing"

@@ -469,6 +469,13 @@ SEMANTICS: tuple[Semantic, ...] = (
         "Connecting with a password, accepted or refused, logs it nowhere, even at DEBUG.",
     ),
     Semantic(
+        "test_every_secret_option_stays_out_of_reprs_errors_and_logs",
+        "secret options stay out of logs and errors",
+        "Basics",
+        "Every option the backend declares secret (a SASL or TLS key password), in the URL or "
+        "as a keyword, shows in no repr, error or DEBUG log line.",
+    ),
+    Semantic(
         "test_unencoded_slash_in_password_is_refused_without_echo",
         "an unencoded '/' in a password is refused",
         "Basics",

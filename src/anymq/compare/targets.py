@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from anymq.compare.profile import for_scheme
-from anymq.url import URL
+from anymq.url import URL, secret_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +28,10 @@ class Target:
 
     def redact(self, text: str) -> str:
         """``text`` (an error message, a log) with this URL's password masked."""
-        parsed = URL.parse(self.url)
-        secrets = [parsed.password or ""]
-        secrets += [v for k, v in parsed.query.items() if "secret" in k or "password" in k]
-        for secret in secrets:
+        for secret in secret_values(URL.parse(self.url)):
             if len(secret) >= 3:
-                text = text.replace(secret, "***")
+                for form in {secret, quote(secret, safe="")}:
+                    text = text.replace(form, "***")
         return text
 
 
