@@ -28,7 +28,7 @@ from nats.js.kv import KeyValue
 
 from anymq_nats.puller import PULL_SECONDS
 
-BEAT_SECONDS = 1.0
+BEAT_SECONDS = 0.5
 """How often a member renews its keys and looks for partitions to move."""
 
 
