@@ -40,6 +40,17 @@ durable_name = stream_name
 group_name = topic_name
 
 
+def partition_durable(group: str, partition: int) -> str:
+    """The durable consumer of one partition of a group: ``<group>_<partition>``."""
+    return f"{durable_name(group)}_{partition}"
+
+
+def group_of(durable: str) -> str | None:
+    """The group a partition's durable consumer belongs to (None: not one of anymq's)."""
+    group, _, partition = durable.rpartition("_")
+    return group_name(group) if group and partition.isdigit() else None
+
+
 def subjects(topic: str, partitions: int) -> list[str]:
     return [f"{topic}.{p}" for p in range(partitions)]
 

@@ -39,6 +39,7 @@ from anymq_nats.errors import (
     code,
     mapped,
 )
+from anymq_nats.members import bucket_name
 from anymq_nats.options import NatsOptions
 
 MAX_PAYLOAD = 1_048_576  # nats-server's default max_payload
@@ -48,6 +49,7 @@ CAPABILITIES = Capabilities(
     features=frozenset(
         {
             Feature.CONSUMER_GROUPS,
+            Feature.KEY_ORDERING,
             Feature.FAN_OUT,
             Feature.BROADCAST,
             Feature.DURABLE_GROUPS,
@@ -186,8 +188,12 @@ class NatsBroker(BrokerDriver):
             raise mapped(exc, self.address, topic=topic) from exc
 
     async def delete_topic(self, name: str) -> None:
+        stream = codec.stream_name(name)
+        with contextlib.suppress(Exception):  # the groups' member buckets go with the topic
+            for group in await self._consumers(name):
+                await self.js.delete_key_value(bucket_name(stream, group))
         try:
-            await self.js.delete_stream(codec.stream_name(name))
+            await self.js.delete_stream(stream)
         except Exception as exc:
             raise mapped(exc, self.address, topic=name) from exc
 
@@ -226,56 +232,68 @@ class NatsBroker(BrokerDriver):
 
     # -- groups ----------------------------------------------------------------------------
     async def ensure_group(self, topic: str, group: str, start: Position, ack_wait: float) -> bool:
-        """The group's durable consumer, created at ``start`` if it is new (True); an existing
-        one is left as it is (False). The one place a group comes to exist."""
-        stream, durable = codec.stream_name(topic), codec.durable_name(group)
-        try:
-            await self.js.consumer_info(stream, durable)
-            return False
-        except Exception as exc:
-            if code(exc) != CONSUMER_NOT_FOUND:
+        """The group's durable consumers, one per partition, each created at ``start`` if it
+        is missing (True if the first one was new); existing ones are left as they are. The
+        one place a group comes to exist."""
+        info = await self.stream(topic)
+        stream = info.config.name or ""
+        created = False
+        for p, subject in enumerate(info.config.subjects or ()):
+            durable = codec.partition_durable(group, p)
+            try:
+                await self.js.consumer_info(stream, durable)
+                continue
+            except Exception as exc:
+                if code(exc) != CONSUMER_NOT_FOUND:
+                    raise mapped(exc, self.address, topic=topic) from exc
+            config = js_api.ConsumerConfig(
+                durable_name=durable,
+                filter_subject=subject,
+                ack_policy=js_api.AckPolicy.EXPLICIT,
+                ack_wait=ack_wait,
+                max_deliver=-1,
+                max_ack_pending=-1,
+                **deliver_from(start),
+            )
+            try:
+                await self.js.add_consumer(stream, config)
+            except Exception as exc:
+                if code(exc) == CONSUMER_EXISTS:
+                    continue  # another member created it meanwhile
                 raise mapped(exc, self.address, topic=topic) from exc
-        config = js_api.ConsumerConfig(
-            durable_name=durable,
-            ack_policy=js_api.AckPolicy.EXPLICIT,
-            ack_wait=ack_wait,
-            max_deliver=-1,
-            max_ack_pending=-1,
-            **deliver_from(start),
-        )
-        try:
-            await self.js.add_consumer(stream, config)
-        except Exception as exc:
-            if code(exc) == CONSUMER_EXISTS:
-                return False  # another member created it meanwhile
-            raise mapped(exc, self.address, topic=topic) from exc
-        return True
+            created = created or p == 0
+        return created
 
     async def create_group(self, topic: str, group: str) -> bool:
         return await self.ensure_group(topic, group, Position.latest(), self.settings.ack_wait)
 
-    async def list_groups(self, topic: str) -> list[str]:
-        await self.stream(topic)
+    async def _consumers(self, topic: str) -> dict[str, list[js_api.ConsumerInfo]]:
+        """The stream's partition consumers by group."""
         try:
             infos = await self.js.consumers_info(codec.stream_name(topic))
         except Exception as exc:
             raise mapped(exc, self.address, topic=topic) from exc
-        return sorted(
-            codec.group_name(i.config.durable_name) for i in infos if i.config.durable_name
-        )
+        out: dict[str, list[js_api.ConsumerInfo]] = {}
+        for info in infos:
+            group = codec.group_of(info.config.durable_name or "")
+            if group is not None:
+                out.setdefault(group, []).append(info)
+        return out
+
+    async def list_groups(self, topic: str) -> list[str]:
+        await self.stream(topic)
+        return sorted(await self._consumers(topic))
 
     async def describe_group(self, topic: str, group: str) -> GroupInfo:
         info = await self.stream(topic)
         end = (info.state.last_seq or 0) + 1
-        try:
-            found = await self.js.consumer_info(info.config.name or "", codec.durable_name(group))
-        except Exception as exc:
-            if code(exc) != CONSUMER_NOT_FOUND:
-                raise mapped(exc, self.address, topic=topic) from exc
+        found = (await self._consumers(topic)).get(group)
+        if not found:
             lag = PartitionLag(partition=None, committed=None, end=end, lag=info.state.messages)
             return GroupInfo(topic=topic, group=group, partitions=(lag,), members=0)
-        waiting, in_flight = found.num_pending or 0, found.num_ack_pending or 0
-        floor = found.ack_floor.stream_seq if found.ack_floor else 0
+        waiting = sum(i.num_pending or 0 for i in found)
+        in_flight = sum(i.num_ack_pending or 0 for i in found)
+        floor = min((i.ack_floor.stream_seq or 0) if i.ack_floor else 0 for i in found)
         lag = PartitionLag(
             partition=None, committed=(floor or 0) + 1, end=end, lag=waiting + in_flight
         )

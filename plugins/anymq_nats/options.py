@@ -19,10 +19,10 @@ class NatsOptions(Options):
     )
     ack_wait = Option(
         Seconds(),
-        30.0,
-        "seconds a delivered, unsettled message stays with its consumer before the group gets "
-        "it again (what frees the messages of a member that died without closing); applies "
-        "when the group's consumer is created",
+        5.0,
+        "seconds before the messages of a member that died without closing go to the group "
+        "again (a live member keeps what it holds: it sends progress); applies when the "
+        "group is created",
         scopes=("connect", "consumer"),
     )
     storage = Option(
