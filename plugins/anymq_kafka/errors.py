@@ -101,6 +101,11 @@ async def start_client(
         except ValueError as exc:  # e.g. a compression codec whose library is missing
             await stop()
             raise ConfigError(f"cannot start the Kafka client: {exc}") from exc
+        except asyncio.CancelledError:
+            # older aiokafka leaves a half-started client's connections and metadata task
+            # running when its start is cancelled: stop it before the cancel goes on
+            await stop()
+            raise
 
 
 def start_failed(
