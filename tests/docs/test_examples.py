@@ -16,13 +16,15 @@ import pytest
 
 import anymq
 import anymq_memory
-from tests.docs.blocks import ROOT, Block, blocks, pages, prepare
+from tests.docs.blocks import BROKERS, ROOT, Block, blocks, pages, prepare
 
 TIMEOUT = float(os.environ.get("ANYMQ_DOCS_TIMEOUT", "60"))  # seconds per block
 SHELL_TIMEOUT = 2 * TIMEOUT  # a shell block starts a Python process per command
 RUNNER = Path(__file__).with_name("run_block.py")
 _Outcome = tuple[int | None, str, str]  # exit status (None: killed after the timeout), out, err
-BROKER_VARS = {b: f"ANYMQ_{b.upper()}_URL" for b in ("kafka", "rabbitmq", "sqs")}
+BROKER_VARS = {b: f"ANYMQ_{b.upper()}_URL" for b in BROKERS if b != "memory"}
+"""Every broker's variable: a block sees only its own broker's (a memory:// block running
+`anymq compare` with NATS exported would otherwise compare NATS too)."""
 
 
 def _params() -> list[object]:
