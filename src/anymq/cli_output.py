@@ -182,10 +182,16 @@ def configure_logging(verbosity: int) -> None:
         root.removeHandler(old)  # main() run again in one process: one handler, not two
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Escaped("%(levelname)s %(name)s: %(message)s"))
+    if verbosity == 0:
+        # Filter at the handler, not by the libraries' logger levels: anymq itself reads
+        # some of their records (aiokafka logs the SASL failure reason and nothing else).
+        handler.addFilter(_not_client_libraries)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
-    for name in CLIENT_LIBRARIES:
-        logging.getLogger(name).setLevel(logging.CRITICAL + 1 if verbosity == 0 else logging.NOTSET)
+
+
+def _not_client_libraries(record: logging.LogRecord) -> bool:
+    return record.name.partition(".")[0] not in CLIENT_LIBRARIES
 
 
 def _cell(text: str) -> str:

@@ -58,3 +58,26 @@ def test_markup_in_input_prints_as_it_is() -> None:
     done = run(code.replace("main([", "import sys; sys.exit(main([") + ")")
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("error: invalid topic name '[red]x[/]'"), done.stderr
+
+
+def test_quiet_cli_logging_still_lets_anymq_read_client_records() -> None:
+    """Silencing the clients at the terminal must not silence them for anymq itself: the
+    Kafka plugin finds a SASL failure's reason in aiokafka's log record (it broke when the
+    CLI set the libraries' logger levels, once main() had run in the same process)."""
+    code = (
+        "import logging, sys\n"
+        "from anymq.cli_output import configure_logging\n"
+        "configure_logging(0)\n"
+        "seen = []\n"
+        "class Capture(logging.Handler):\n"
+        "    def emit(self, record): seen.append(record.getMessage())\n"
+        "logging.getLogger('aiokafka').addHandler(Capture())\n"
+        "logging.getLogger('aiokafka.conn').error('SASL authentication failed')\n"
+        "logging.getLogger('anymq.x').warning('own warning')\n"
+        "print(seen)\n"
+    )
+    done = run(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['SASL authentication failed']"
+    assert "SASL" not in done.stderr  # not shown to the user without -v
+    assert "own warning" in done.stderr
