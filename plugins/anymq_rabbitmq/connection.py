@@ -22,6 +22,7 @@ from aio_pika.connection import make_url
 
 from anymq.errors import AnyMQError, BrokerUnavailable, ClosedError, ConfigError
 from anymq.url import URL
+from anymq_rabbitmq.channels import ChannelNumbers, unbounded_writes
 from anymq_rabbitmq.errors import (
     AUTH_ERRORS,
     CONNECTION_ERRORS,
@@ -81,6 +82,15 @@ def amqp_url(url: URL, settings: RabbitOptions) -> str:
     return f"{url.scheme}://{user}:{password}@{host}:{port}/{vhost}?{urlencode(query)}"
 
 
+class _Connection(aio_pika.RobustConnection):
+    """aio-pika's robust connection; each new AMQP connection never drops a Close-Ok."""
+
+    async def _on_connected(self) -> None:
+        if self.transport is not None:
+            unbounded_writes(self.transport.connection)
+        await super()._on_connected()
+
+
 class Amqp:
     """The broker's connection: opens channels and maps connection failures."""
 
@@ -90,6 +100,7 @@ class Amqp:
         self._target = amqp_url(url, settings)
         self.conn: AbstractRobustConnection | None = None
         self.closed = False
+        self.numbers = ChannelNumbers()
 
     async def start(self) -> None:
         """Connect within ``connect_timeout``; on any failure or cancel, close what was opened.
@@ -99,7 +110,7 @@ class Amqp:
         swallows the cancellation ``asyncio.run()`` sends at exit, so the program hangs.
         """
         timeout = self.settings.connect_timeout
-        conn = aio_pika.RobustConnection(make_url(self._target))
+        conn = _Connection(make_url(self._target))
         sockets = TrackedSockets(tls=self.url.scheme == "amqps")
         conn.kwargs["transport_factory"] = sockets  # handed on to aiormq.Connection
         try:
@@ -137,7 +148,9 @@ class Amqp:
                 if conn.transport is not None:
                     break
                 await asyncio.sleep(0.05)
-            channel = conn.channel(publisher_confirms=confirms)
+            number = self.numbers.next(conn.transport.connection)
+            channel = conn.channel(channel_number=number, publisher_confirms=confirms)
+            self.numbers.keep(number, channel)  # aio-pika reopens it under this number
             try:
                 await channel.initialize()
             except BaseException:
@@ -161,8 +174,12 @@ class Amqp:
                 await conn.ready()
                 transport = conn.transport
                 if transport is not None and not transport.connection.is_closed:
+                    connection = transport.connection
                     try:
-                        return await transport.connection.channel(publisher_confirms=confirms)
+                        return await connection.channel(
+                            channel_number=self.numbers.next(connection),
+                            publisher_confirms=confirms,
+                        )
                     except _CHANNEL_ERRORS:
                         if self.closed:
                             raise
