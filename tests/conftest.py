@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from tests.brokers import broker_url
@@ -30,6 +32,14 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def nats_url() -> str:
     return broker_url("nats")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C reaches pytest and the commands the tests start, even when pytest was started
+    in the background of a script: bash starts those with SIGINT ignored, children inherit
+    that, and the tests that press Ctrl-C on a command (exit 130) would see it ignored."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 _BROKER_MARKS = ("kafka", "rabbitmq", "sqs", "redis", "nats")

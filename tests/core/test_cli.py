@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -162,9 +163,17 @@ def test_produce_error_says_how_many_lines_were_sent() -> None:
 
 
 def test_ctrl_c_while_produce_waits_on_stdin_exits_at_once() -> None:
+    # The child says on stderr when a batch was sent: the test interrupts only then (a
+    # fixed pause could land the Ctrl-C in "topics create" on a slow machine).
     script = (
-        "import sys\nfrom anymq.cli import main\n"
-        "main(['topics', 'create', 't', '--url', 'memory://cli'])\n"
+        "import os, sys\nimport anymq.client as client\nfrom anymq.cli import main\n"
+        "orig = client.Producer.send_batch\n"
+        "async def send_batch(self, *args, **kwargs):\n"
+        "    out = await orig(self, *args, **kwargs)\n"
+        "    os.write(2, b'test: batch sent\\n')\n"
+        "    return out\n"
+        "client.Producer.send_batch = send_batch\n"
+        "assert main(['topics', 'create', 't', '--url', 'memory://cli']) == 0\n"
         "sys.exit(main(['produce', 't', '--url', 'memory://cli']))"
     )
     proc = subprocess.Popen(
@@ -179,7 +188,14 @@ def test_ctrl_c_while_produce_waits_on_stdin_exits_at_once() -> None:
     try:
         proc.stdin.write(b"first\n")
         proc.stdin.flush()  # stdin stays open: the command waits for the next line
-        time.sleep(1.5)
+        assert proc.stderr is not None
+        ready = b""
+        deadline = time.monotonic() + 60
+        while b"test: batch sent" not in ready and time.monotonic() < deadline:
+            if select.select([proc.stderr], [], [], 0.2)[0]:
+                ready += os.read(proc.stderr.fileno(), 4096)
+        assert b"test: batch sent" in ready, ready.decode(errors="replace")
+        time.sleep(0.2)  # back to waiting on stdin
         proc.send_signal(signal.SIGINT)
         started = time.monotonic()
         try:
@@ -188,7 +204,7 @@ def test_ctrl_c_while_produce_waits_on_stdin_exits_at_once() -> None:
             raise AssertionError("Ctrl-C was ignored while waiting on stdin") from None
         assert time.monotonic() - started < 5
         assert code == 130
-        stderr = proc.stderr.read() if proc.stderr else b""
+        stderr = ready + proc.stderr.read()
         assert b"Traceback" not in stderr, stderr.decode(errors="replace")
         # the line was sent while stdin stayed open, and the summary says so
         assert b"interrupted: sent 1 message to t" in stderr, stderr.decode(errors="replace")
