@@ -306,8 +306,9 @@ def horizontal_bars(
 ) -> str:
     """Horizontal grouped bars (one group per category), with an optional reference line.
 
-    Wide: category names left of their bars; narrow: above them. A value label that
-    would cross the reference line is moved past it, so the line never runs through text.
+    Wide: category names left of their bars; narrow: above them, with the reference line
+    broken at their row. A value (or n/a) label that would cross the reference line is
+    moved past it, so the line never runs through text.
     """
     narrow = width <= NARROW
     left = 12 if narrow else 150
@@ -337,10 +338,17 @@ def horizontal_bars(
         out.append(_text(width / 2, top + plot_h + 36 + 15 * line_no, line, size=12, colour=MUTED))
     ref_x = x_of(reference) if reference is not None else None
     if ref_x is not None:
-        out.append(
-            f'<line class="reference" x1="{ref_x:.1f}" x2="{ref_x:.1f}" y1="{top - 4}" '
-            f'y2="{top + plot_h}" stroke="{INK}" stroke-width="1.5" stroke-dasharray="5 4"/>'
-        )
+        # Narrow: the line stops at each category name (on its own row above the bars), which
+        # it would otherwise run through when the values are large and 1.00x sits far left.
+        spans = [(top - 4, top + plot_h)]
+        if narrow:
+            starts = [top + ci * row + 8 for ci in range(max(1, len(categories)))]
+            spans = [(top - 4, starts[0] - 2)] + [(y + 14, y + row - 2) for y in starts]
+        for y1, y2 in spans:
+            out.append(
+                f'<line class="reference" x1="{ref_x:.1f}" x2="{ref_x:.1f}" y1="{y1}" '
+                f'y2="{y2}" stroke="{INK}" stroke-width="1.5" stroke-dasharray="5 4"/>'
+            )
         if reference_label:
             out.append(_text(ref_x, top - 8, reference_label, size=11, halo=True))
     for ci, category in enumerate(categories):
@@ -354,9 +362,11 @@ def horizontal_bars(
             value = s.values[ci] if ci < len(s.values) else None
             y = y0 + label_row + si_ * 18
             if value is None:
-                out.append(
-                    _text(left + 6, y + 12, f"{s.name}: n/a", size=11, anchor="start", colour=MUTED)
-                )
+                label = f"{s.name}: n/a"
+                x = left + 6
+                if ref_x is not None and x - 3 <= ref_x <= x + text_width(label, 11) + 3:
+                    x = ref_x + 5  # past the dashed line, not through it
+                out.append(_text(x, y + 12, label, size=11, anchor="start", colour=MUTED))
                 continue
             w = max(plot_w * value / span, 1.0)
             out.append(
