@@ -3,7 +3,8 @@
 # Debian packages and Kafka's jars, starts the brokers natively, then runs lint, types, the
 # docs build, twine check of the sdist and wheel, and pytest, plus the Kafka tests at the
 # lowest supported aiokafka (scripts/aiokafka-low.sh).
-# Extra arguments go to pytest (e.g. scripts/test.sh -m memory).
+# pytest runs as parallel lanes, one process per broker (scripts/lanes.py); with arguments
+# it is one pytest process that gets them (e.g. scripts/test.sh -m memory).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -46,5 +47,9 @@ if [ -n "$low_pid" ]; then
   trap - EXIT
   grep -E "aiokafka-low:|passed|failed" .cache/aiokafka-low.log | tail -n 2
 fi
-echo "test: pytest"
-exec python -m pytest "$@"
+if [ "$#" -gt 0 ]; then
+  echo "test: pytest $*"
+  exec python -m pytest "$@"
+fi
+echo "test: pytest, one lane per broker in parallel (scripts/lanes.py)"
+exec python scripts/lanes.py
