@@ -119,7 +119,10 @@ def main(args: list[str]) -> int:
                     if code is not None:
                         lane.code, lane.ended = code, time.monotonic()
                         took = lane.ended - lane.started
-                        print(f"lanes: {lane.name} done in {took / 60:.1f} min: {lane.summary()}")
+                        print(
+                            f"lanes: {lane.name} done in {took / 60:.1f} min: {lane.summary()}",
+                            flush=True,
+                        )
             if time.monotonic() >= next_report:
                 next_report += _EVERY
                 minutes = (time.monotonic() - began) / 60
