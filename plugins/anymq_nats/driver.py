@@ -29,7 +29,7 @@ from anymq.backend import (
 from anymq.errors import ClosedError, TopicNotFound
 from anymq.features import Capabilities, Feature, HeaderRule
 from anymq.model import GroupInfo, PartitionLag, Position, Retention, TopicInfo
-from anymq.url import URL
+from anymq.url import URL, address
 from anymq_nats import codec
 from anymq_nats.errors import (
     BACKEND,
@@ -109,7 +109,7 @@ class NatsBroker(BrokerDriver):
         super().__init__(url, options)
         self.settings = NatsOptions.parse(self.options)
         hosts = url.hosts or (("127.0.0.1", 4222),)
-        self.servers = [f"nats://{host}:{port or 4222}" for host, port in hosts]
+        self.servers = [f"nats://{address(host, port or 4222)}" for host, port in hosts]
         self.address = ",".join(s.removeprefix("nats://") for s in self.servers)
         self.nc: Client | None = None
         self._js: JetStreamContext | None = None

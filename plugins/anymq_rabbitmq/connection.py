@@ -21,7 +21,7 @@ from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from aio_pika.connection import make_url
 
 from anymq.errors import AnyMQError, BrokerUnavailable, ClosedError, ConfigError
-from anymq.url import URL
+from anymq.url import URL, address
 from anymq_rabbitmq.channels import ChannelNumbers, unbounded_writes
 from anymq_rabbitmq.errors import (
     AUTH_ERRORS,
@@ -79,7 +79,7 @@ def amqp_url(url: URL, settings: RabbitOptions) -> str:
     if settings.name:
         query["name"] = settings.name
     query.update(settings.ssl)
-    return f"{url.scheme}://{user}:{password}@{host}:{port}/{vhost}?{urlencode(query)}"
+    return f"{url.scheme}://{user}:{password}@{address(host, port)}/{vhost}?{urlencode(query)}"
 
 
 class _Connection(aio_pika.RobustConnection):

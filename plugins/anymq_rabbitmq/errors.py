@@ -31,7 +31,7 @@ from anymq.errors import (
     DeliveryUncertain,
     PublishError,
 )
-from anymq.url import URL
+from anymq.url import URL, address
 
 BACKEND = "rabbitmq"
 
@@ -67,7 +67,7 @@ PROTOCOL_ERRORS: tuple[type[BaseException], ...] = (
 def where(url: URL) -> str:
     host = url.host or "localhost"
     port = url.port or (5671 if url.scheme == "amqps" else 5672)
-    return f"{host}:{port}"
+    return address(host, port)
 
 
 def safe(exc: BaseException, url: URL) -> str:

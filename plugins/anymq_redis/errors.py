@@ -24,12 +24,13 @@ from anymq.errors import (
     DeliveryUncertain,
     PublishError,
 )
+from anymq.url import address
 
 
 def mapped(exc: rx.RedisError, where: tuple[str, int], *, sending: bool = False) -> AnyMQError:
     """The anymq error for ``exc`` raised while talking to the server at ``where``."""
     host, port = where
-    server = f"Redis at {host}:{port}"
+    server = f"Redis at {address(host, port)}"
     if isinstance(exc, (rx.AuthenticationError, rx.AuthorizationError, rx.NoPermissionError)):
         return AuthenticationError(
             f"{server} refused the credentials or command ({exc}); fix user:password in the URL"

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from anymq.errors import ConfigError
 from anymq.options import Bool, Choice, Int, Option, Options, Scope, Seconds, Text
-from anymq.url import URL, mask_url_password
+from anymq.url import URL, address, mask_url_password
 
 SNS_LIMIT = 262_144
 """SNS payload limit (body + attributes); moto 5.2 enforces it on the body."""
@@ -134,13 +134,19 @@ class Settings:
         if self.endpoint_url:
             parts = urlsplit(self.endpoint_url)
             port = parts.port or (443 if parts.scheme == "https" else 80)
-            return f"{parts.hostname}:{port}"
+            return address(parts.hostname or "", port)
         return f"sqs.{self.region}.amazonaws.com:443"
 
 
 def _check_endpoint(endpoint: str) -> None:
     """http(s)://host[:port] with a numeric port, checked before anything reads its parts."""
-    parts = urlsplit(endpoint)
+    try:
+        parts = urlsplit(endpoint)
+    except ValueError:  # urllib: "Invalid IPv6 URL" (an unclosed '[')
+        raise ConfigError(
+            f"endpoint_url {mask_url_password(endpoint)!r} is not a URL: an IPv6 address goes in "
+            "brackets, http://[address]:port"
+        ) from None
     try:
         parts.port  # noqa: B018 - urllib raises ValueError for a port that is not a number
     except ValueError:
@@ -186,14 +192,15 @@ def parse(url: URL, options: Mapping[str, Any]) -> Settings:
         if len(url.hosts) > 1:
             raise ConfigError("sqs:// takes one endpoint host, got several")
         host, port = url.hosts[0]
-        shorthand = f"http://{host}" + (f":{port}" if port else "")
+        shorthand = f"http://{address(host, port)}"
         if endpoint is None:
             endpoint = shorthand
         else:
             given = urlsplit(endpoint)
             if (given.hostname, given.port) != (host, port):
                 raise ConfigError(
-                    f"sqs:// host {host}:{port} and endpoint_url {endpoint} disagree; give one"
+                    f"sqs:// host {address(host, port)} and endpoint_url {endpoint} disagree; "
+                    "give one"
                 )
     if endpoint is not None:
         endpoint = endpoint.rstrip("/")

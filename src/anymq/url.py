@@ -149,8 +149,13 @@ def _check_unambiguous(rest: str, where: str) -> None:
 
 def _parse_host(part: str, where: str, *, userinfo: bool) -> tuple[str, int | None]:
     if part.startswith("["):  # IPv6 literal
-        host, _, port_text = part[1:].partition("]")
-        port_text = port_text.lstrip(":")
+        host, closed, after = part[1:].partition("]")
+        if not closed or (after and not after.startswith(":")) or ":" not in host:
+            raise ConfigError(
+                f"invalid host in broker URL {where}: an IPv6 address goes in brackets, "
+                "[address] or [address]:port (e.g. [::1]:5672)"
+            )
+        port_text = after[1:]
     else:
         host, _, port_text = part.partition(":")
     if not port_text:
@@ -171,6 +176,11 @@ def _parse_host(part: str, where: str, *, userinfo: bool) -> tuple[str, int | No
 
 def _host_text(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+def address(host: str, port: int | None = None) -> str:
+    """``host:port`` as URLs and messages write it: an IPv6 address in brackets."""
+    return _host_text(host) if port is None else f"{_host_text(host)}:{port}"
 
 
 def _option_text(value: Any) -> str:

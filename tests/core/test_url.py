@@ -10,6 +10,7 @@ import pytest
 import anymq
 from anymq import URL, plugins
 from anymq.hookspecs import BackendSpec, hookimpl
+from anymq.url import address
 
 
 def test_parse_full_url() -> None:
@@ -28,6 +29,9 @@ def test_multiple_hosts_and_ipv6() -> None:
     url = URL.parse("kafka://a:9092,b:9093,[::1]:9094")
     assert url.hosts == (("a", 9092), ("b", 9093), ("::1", 9094))
     assert str(url) == "kafka://a:9092,b:9093,[::1]:9094"
+    assert URL.parse("nats://[::1]").hosts == (("::1", None),)
+    assert [address(h, p) for h, p in url.hosts] == ["a:9092", "b:9093", "[::1]:9094"]
+    assert address("::1") == "[::1]"
 
 
 def test_memory_urls() -> None:
@@ -62,6 +66,10 @@ def test_url_is_immutable_and_with_query_copies() -> None:
         ("kafka://host:notaport", "invalid port"),
         ("kafka://host:70000", "invalid port"),
         ("b@d://x", "invalid URL scheme"),
+        ("amqp://u:p@[::1", "IPv6 address goes in brackets"),  # was yarl's ValueError
+        ("kafka://[::1]x", "IPv6 address goes in brackets"),
+        ("kafka://[::1]:9092,[::2", "IPv6 address goes in brackets"),
+        ("redis://[abc]:6379", "IPv6 address goes in brackets"),
     ],
 )
 def test_bad_urls_name_what_is_wrong(text: str, fragment: str) -> None:
