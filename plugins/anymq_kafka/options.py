@@ -208,10 +208,17 @@ def _security(url: URL, values: KafkaOptions) -> dict[str, Any]:
     username = values.sasl_username or url.username
     password = values.sasl_password or url.password
     mechanism = values.sasl_mechanism
-    sasl = mechanism is not None or username is not None
+    # Any credential means SASL: a password alone used to be dropped without a word, and
+    # the client connected unauthenticated.
+    sasl = mechanism is not None or username is not None or password is not None
     protocol = values.security_protocol
     if protocol is None:
         protocol = ("SASL_" if sasl else "") + ("SSL" if tls else "PLAINTEXT")
+    elif sasl and not protocol.startswith("SASL"):
+        raise ConfigError(
+            f"security_protocol={protocol} does not authenticate, but SASL credentials or "
+            "sasl_mechanism were given: use SASL_PLAINTEXT or SASL_SSL, or drop them"
+        )
     out: dict[str, Any] = {"security_protocol": protocol}
     if protocol.startswith("SASL"):
         if username is None or password is None:

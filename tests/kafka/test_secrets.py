@@ -54,10 +54,20 @@ async def test_marker_never_shows_in_any_position(kafka_url: str) -> None:
         assert not leaks, f"{label}: the secret showed in {leaks[:2]}"
 
 
-async def test_marker_in_an_unused_sasl_password_never_shows(kafka_url: str) -> None:
-    """A successful connect: sasl_password without a user (no SASL) shows nowhere."""
+async def test_a_sasl_password_without_a_user_is_refused_without_showing_it(
+    kafka_url: str,
+) -> None:
+    """sasl_password without a user was ignored (the client connected unauthenticated); now
+    it is a ConfigError before anything connects, and the password shows nowhere."""
     host = kafka_url.split("://", 1)[1].split("?")[0].rstrip("/")
-    outcome, leaks, logged = await sweep(f"kafka://{host}?sasl_password={MARKER}")
-    assert outcome == "connected"
-    assert logged > 20, "aiokafka logged nothing at DEBUG: the sweep saw nothing"
-    assert not leaks, leaks[:2]
+    for url, options in (
+        (f"kafka://{host}?sasl_password={MARKER}", {}),
+        (f"kafka://{host}", {"sasl_password": MARKER}),
+        (
+            f"kafka://{host}?security_protocol=PLAINTEXT&sasl_username=app",
+            {"sasl_password": MARKER},
+        ),
+    ):
+        outcome, leaks, _ = await sweep(url, **options)
+        assert outcome == "ConfigError", url
+        assert not leaks, leaks[:2]
