@@ -409,6 +409,26 @@ SEMANTICS: tuple[Semantic, ...] = (
         "A key and headers of exactly the declared metadata limit come back unchanged.",
     ),
     Semantic(
+        "test_generated_messages_round_trip_or_are_refused",
+        "generated messages arrive intact or are refused",
+        "Basics",
+        "30 batches of generated keys, headers and values (hypothesis): each one arrives "
+        "unchanged or is refused by anymq before anything is sent.",
+    ),
+    Semantic(
+        "test_generated_topic_names_work_or_are_refused",
+        "generated topic names work or are refused",
+        "Basics",
+        "Generated topic names are created, used and deleted, or refused with an anymq error.",
+    ),
+    Semantic(
+        "test_generated_timeouts_return_or_are_refused",
+        "generated timeouts return or are refused",
+        "Basics",
+        "receive() with generated timeouts (NaN, inf, negative, huge) returns or raises "
+        "ConfigError; no message is lost or duplicated.",
+    ),
+    Semantic(
         "test_reserved_header_names_are_refused",
         "reserved header names are refused",
         "Basics",

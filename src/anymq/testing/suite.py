@@ -24,6 +24,7 @@ from anymq.testing.suite_compression import CompressionContract
 from anymq.testing.suite_declare import DeclareContract
 from anymq.testing.suite_delivery import DeliveryContract
 from anymq.testing.suite_errors import ErrorContract
+from anymq.testing.suite_generated import GeneratedInputContract
 from anymq.testing.suite_groups import GroupContract
 from anymq.testing.suite_headers import HeaderContract
 from anymq.testing.suite_lifecycle import LifecycleContract
@@ -52,6 +53,7 @@ class ContractSuite(
     PartitionContract,
     LogContract,
     HeaderContract,
+    GeneratedInputContract,
     NamingContract,
     SecretsContract,
     OptionsContract,
