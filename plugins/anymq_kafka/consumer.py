@@ -68,6 +68,29 @@ _POLL_SLICE = 0.1
 _METADATA_MAX_AGE_MS = 5_000
 
 
+#: Seconds after a rebalance's seeks when the fetcher is woken once more (see _wake_later).
+_WAKE_AGAIN = 0.03
+
+
+def _wake_later(client: Any) -> None:
+    """Wake aiokafka's fetcher once more, a moment after the seeks of a rebalance.
+
+    A seek wakes the fetcher only if it is already waiting; one that has just finished a
+    round and not yet begun waiting misses it and sleeps out its 0.2 s timeout (aiokafka
+    0.9 more often than later versions: 1 first message in 30 came 0.2 s late there). No
+    second seek here: by then the position may have moved on.
+    """
+    fetcher = getattr(client, "_fetcher", None)
+    notify = getattr(fetcher, "_notify", None)
+    if notify is None:
+        return
+
+    def wake() -> None:
+        notify(getattr(fetcher, "_wait_consume_future", None))
+
+    asyncio.get_running_loop().call_later(_WAKE_AGAIN, wake)
+
+
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     """Forwards aiokafka's rebalance callbacks to the driver."""
 
@@ -286,10 +309,18 @@ class KafkaConsumer(ConsumerDriver):
                 counts.setdefault(offset, 1)
 
     async def _on_assigned(self, assigned: set[Any]) -> None:
-        """Resolve every assigned partition's position; a new group commits its start."""
+        """Resolve every assigned partition's position; a new group commits its start.
+
+        aiokafka may call this while the consumer closes (its client already handed to
+        ``stop()``, e.g. after the topic was deleted): then there is nothing to assign.
+        """
+        client = self.client
+        if client is None or self.closed:
+            self._joined.set()
+            return
         self._drain()
         tps = sorted(assigned)
-        self.client.pause(*tps)  # until every position is set (see _release)
+        client.pause(*tps)  # until every position is set (see _release)
         try:
             kept = {tp.partition for tp in tps}
             for partition in [p for p in self.counts if p not in kept]:
@@ -297,6 +328,9 @@ class KafkaConsumer(ConsumerDriver):
             committed = await self._committed(tps)
             fresh = [tp for tp in tps if tp not in committed or committed[tp].offset < 0]
             starts = await self._positions(fresh, self.options.start) if fresh else {}
+            if self.client is not client:  # closed while the positions were read
+                self._joined.set()
+                return
             for tp in tps:
                 old = self.tracks.pop(tp.partition, None)
                 if old is not None:
@@ -312,9 +346,9 @@ class KafkaConsumer(ConsumerDriver):
                         for offset, count in seen.items():
                             counts[offset] = max(count, counts.get(offset, 0))
                 self.tracks[tp.partition] = track
-                self.client.seek(tp, track.next)
+                client.seek(tp, track.next)
             if starts:
-                await self.client.commit({tp: (offset, "") for tp, offset in starts.items()})
+                await client.commit({tp: (offset, "") for tp, offset in starts.items()})
         except Exception as exc:
             log.exception("assignment of %s/%s failed", self.topic, self.group)
             if not self._joined.is_set():
@@ -348,6 +382,7 @@ class KafkaConsumer(ConsumerDriver):
             track = self.tracks.get(tp.partition)
             if track is not None and track.tp == tp:
                 client.seek(tp, track.next)
+        _wake_later(client)
 
     async def _positions(self, tps: list[Any], position: Position) -> dict[Any, int]:
         """Concrete offsets for ``position`` on each partition (clamped to the log)."""
