@@ -109,6 +109,10 @@ class PartitionedConsumer(ConsumerDriver):
         me, count = members.index(self.roster.me), len(self.queues)
         return {p for p in range(count) if owner(p, count, len(members)) == me}
 
+    def partitions_held(self) -> tuple[int, ...]:
+        """The partitions this member reads now (subscribed, not being given up)."""
+        return tuple(sorted(p for p, slot in self.slots.items() if not slot.leaving))
+
     def _pause(self) -> float:
         """Seconds until the next look at the roster when nothing pokes earlier."""
         return self.roster.interval

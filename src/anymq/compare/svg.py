@@ -343,7 +343,9 @@ def horizontal_bars(
         spans = [(top - 4, top + plot_h)]
         if narrow:
             starts = [top + ci * row + 8 for ci in range(max(1, len(categories)))]
-            spans = [(top - 4, starts[0] - 2)] + [(y + 14, y + row - 2) for y in starts]
+            bottom = top + plot_h  # not into the tick labels below the plot
+            spans = [(top - 4, starts[0] - 2)]
+            spans += [(y + 14, min(y + row - 2, bottom)) for y in starts]
         for y1, y2 in spans:
             out.append(
                 f'<line class="reference" x1="{ref_x:.1f}" x2="{ref_x:.1f}" y1="{y1}" '
