@@ -1,11 +1,10 @@
 """A NATS server SIGKILLed and started again while a producer sends and a group consumes.
 
 Runs against a private server on its own port (``compose/nats.sh`` with
-``ANYMQ_NATS_PORT``), never the shared one. JetStream file storage writes a message to its
-block file before the publish is acknowledged, so a killed process (not a power loss)
-loses no confirmed message: each one must be consumed after the restart. Sends that fail
-during the outage are retried by the test, so duplicates are possible and reported, never
-lost messages.
+``ANYMQ_NATS_PORT``), never the shared one. A killed process (not a power loss: JetStream
+fsyncs its file store periodically) must lose no confirmed message: each one must be
+consumed after the restart. Sends that fail during the outage are retried by the test, so
+duplicates are possible and reported, never lost messages.
 """
 
 from __future__ import annotations
