@@ -1,8 +1,8 @@
 """A NATS server SIGKILLed and started again while a producer sends and a group consumes.
 
 Runs against a private server on its own port (``compose/nats.sh`` with
-``ANYMQ_NATS_PORT``), never the shared one. A killed process (not a power loss: JetStream
-fsyncs its file store periodically) must lose no confirmed message: each one must be
+``ANYMQ_NATS_PORT``), never the shared one. A killed process (not a power loss, which depends on
+when JetStream syncs its file store) must lose no confirmed message: each one must be
 consumed after the restart. Sends that fail during the outage are retried by the test, so
 duplicates are possible and reported, never lost messages.
 """
