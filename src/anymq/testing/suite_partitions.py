@@ -198,7 +198,13 @@ class PartitionContract:
                         async def holding() -> bool:
                             return victim.held >= 5
 
-                        await ctx.eventually(holding, "the member to kill holds 5 unacked messages")
+                        # A precondition, not what is asserted: the child process may take
+                        # long to start and fetch on a loaded machine (CI: over 20 s once).
+                        await ctx.eventually(
+                            holding,
+                            "the member to kill holds 5 unacked messages",
+                            timeout=3 * ctx.timeout,
+                        )
                         await victim.kill()
                         log.gone.add("killed")
                         log.settled_elsewhere = victim.acked
