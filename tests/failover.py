@@ -15,8 +15,10 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from types import TracebackType
 
+import anymq
 from anymq.testing.ledger import Ledger
 
 
@@ -132,3 +134,100 @@ async def wait_received(
             f"messages {within:g} s after the kill ({ledger.summary()})"
         )
         await asyncio.sleep(0.05)
+
+
+# -- a partitioned group losing a member to SIGKILL (Redis, NATS) -----------------------------
+
+#: The member that gets killed: acks messages whose number (after the ':') is even, holds the
+#: odd ones, reports both on stdout.
+PARTITIONED_CHILD = r"""
+import asyncio, sys
+import anymq
+
+async def main(url, topic, group):
+    async with anymq.connect(url) as broker:
+        async with broker.consumer(topic, group, prefetch=10) as consumer:
+            print("ready", flush=True)
+            async for msg in consumer:
+                await asyncio.sleep(0.02)
+                if int(msg.value.split(b":")[1]) % 2 == 0:
+                    await msg.ack()
+                    print("ack", msg.value.decode(), flush=True)
+                else:
+                    print("held", msg.value.decode(), flush=True)
+
+asyncio.run(main(*sys.argv[1:4]))
+"""
+
+
+@dataclass
+class Handover:
+    """What a SIGKILLed member left, and what the survivor made of it."""
+
+    acked: list[bytes]
+    """What the killed member acked (and reported) before the kill."""
+    held: set[bytes]
+    """What it held unacked when it was killed."""
+    seen: dict[bytes, float]
+    """Each message the survivor got, with the ``time.monotonic()`` of its first copy."""
+    seconds: float
+    """From the kill to the survivor's first copy of the last held message."""
+    ledger: Ledger
+
+    def assert_handed_over(self, within: float) -> None:
+        """Every held message reached the survivor within ``within`` seconds of the kill;
+        nothing the killed member acked came back; nothing was lost."""
+        assert self.held <= set(self.seen), "a message the dead member held never came back"
+        assert not set(self.acked) & set(self.seen), "a message the child acked came back"
+        assert self.seconds <= within, f"handover took {self.seconds:.1f}s"
+        self.ledger.assert_complete()
+
+
+async def kill_a_partitioned_member(url: str, topic: str, *, partitions: int = 4) -> Handover:
+    """A group of two on a ``partitions``-partition topic: one member in this process, the
+    other a child (PARTITIONED_CHILD) SIGKILLed once it holds 6 messages unacked; 10
+    messages on each of 16 keys are sent after both started. Waits until the survivor got
+    every message the child did not ack, then deletes the topic."""
+    group = "workers"
+    keys = [b"k%d" % k for k in range(16)]
+    ledger = Ledger()
+    seen: dict[bytes, float] = {}
+    async with anymq.connect(url) as broker:
+        await broker.create_topic(topic, partitions=partitions)
+        try:
+            survivor = broker.consumer(topic, group, prefetch=10)
+            await survivor.start()
+            async with KilledMember(PARTITIONED_CHILD, url, topic, group) as child:
+                await child.ready()
+                async with broker.producer() as producer:
+                    await producer.send_batch(
+                        topic,
+                        [
+                            anymq.Message(ledger.expect(b"%s:%d" % (key, seq), key), key=key)
+                            for seq in range(10)
+                            for key in keys
+                        ],
+                    )
+                stop = asyncio.Event()
+
+                async def drain() -> None:
+                    while not stop.is_set():
+                        for msg in await survivor.receive(10, timeout=0.2):
+                            seen.setdefault(msg.value, time.monotonic())
+                            ledger.record(msg.value)
+                            await msg.ack()
+
+                draining = asyncio.create_task(drain())
+                assert await child.reported("held", 6, timeout=60), "the child never got to work"
+                killed_at = await child.kill()
+                held = set(child.held)
+                for value in child.acked:
+                    ledger.record(value)
+                await wait_received(ledger, ledger.sent, killed_at=killed_at, within=30)
+                seconds = max(seen[v] for v in held) - killed_at
+                stop.set()
+                await draining
+                await survivor.close()
+        finally:
+            await broker.delete_topic(topic)
+    return Handover(list(child.acked), held, seen, seconds, ledger)
