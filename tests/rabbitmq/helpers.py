@@ -33,8 +33,15 @@ async def server(url: str, action: str, env: dict[str, str] | None = None) -> fl
     than 5672 gets its own state folder); a server the project did not start cannot be
     restarted from here. ``env`` adds variables (e.g. ``ANYMQ_RABBITMQ_DIR``).
     """
+    port = anymq.URL.parse(url).port or 5672
+    shared = anymq.URL.parse(os.environ.get("ANYMQ_RABBITMQ_URL", "amqp://127.0.0.1/")).port
+    if action.split()[0] in ("stop", "restart") and port == (shared or 5672):
+        raise AssertionError(
+            f"a test would {action} the shared RabbitMQ node (port {port}), which other lanes "
+            "use at the same time: use the own_node fixture and own_server() instead"
+        )
     environ = {**os.environ, **(env or {})}
-    environ.setdefault("ANYMQ_RABBITMQ_PORT", str(anymq.URL.parse(url).port or 5672))
+    environ.setdefault("ANYMQ_RABBITMQ_PORT", str(port))
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
         "bash",
@@ -50,9 +57,20 @@ async def server(url: str, action: str, env: dict[str, str] | None = None) -> fl
     return time.monotonic() - started
 
 
-async def restart_server(url: str) -> float:
-    """Restart the node behind ``url``; returns the seconds it took."""
-    return await server(url, "restart")
+#: A private node for the tests that stop, start or restart a server. Never the shared
+#: one: other lanes (the compare tests, tests marked for several brokers) use that at the
+#: same time, and a restart under them fails them as "unreachable".
+OWN_PORT = int(os.environ.get("ANYMQ_RABBITMQ_OWN_PORT", "5771"))
+OWN_ENV = {
+    "ANYMQ_RABBITMQ_PORT": str(OWN_PORT),
+    "ANYMQ_RABBITMQ_DIR": os.environ.get("ANYMQ_RABBITMQ_OWN_DIR", f"/tmp/rmq-{OWN_PORT}"),
+}
+OWN_URL = f"amqp://guest:guest@127.0.0.1:{OWN_PORT}/"
+
+
+async def own_server(action: str) -> float:
+    """``compose/rabbitmq.sh ACTION`` (start, stop, restart) on the private node."""
+    return await server(OWN_URL, action, OWN_ENV)
 
 
 @contextlib.asynccontextmanager

@@ -1,4 +1,5 @@
-"""A partitioned group across a server restart (its own throwaway node, see test_restart.py):
+"""A partitioned group across a server restart (on the private node of
+conftest.py):
 the members' partition channels and roster queues die with the connection; once it is
 back they subscribe again, nothing confirmed is lost and each key stays in order."""
 
@@ -13,12 +14,9 @@ import pytest
 
 import anymq
 from anymq.message import Received
-from tests.rabbitmq.helpers import with_query
-from tests.rabbitmq.test_restart import _own, own_node
+from tests.rabbitmq.helpers import own_server, with_query
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.anymq, pytest.mark.slow]
-
-__all__ = ["own_node"]
 
 
 @pytest.mark.parametrize("mode", ["classic", "stream"])
@@ -62,7 +60,7 @@ async def test_partitioned_group_across_a_restart(own_node: str, mode: str) -> N
             producing = asyncio.create_task(produce())
             tasks = [asyncio.create_task(drain(m)) for m in members]
             await asyncio.sleep(0.5)
-            await _own("restart")
+            await own_server("restart")
             await producing
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(complete.wait(), 60)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import os
 import time
 import traceback
 import uuid
@@ -21,7 +20,7 @@ import pytest
 
 import anymq
 from anymq.testing.ledger import Ledger
-from tests.rabbitmq.helpers import restart_server, server, with_query
+from tests.rabbitmq.helpers import OWN_PORT, own_server, with_query
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.anymq, pytest.mark.slow]
 
@@ -30,9 +29,9 @@ COUNT = 1500
 
 @pytest.mark.parametrize("mode", ["classic", "stream"])
 async def test_restart_loses_no_confirmed_message(
-    rabbitmq_url: str, mode: str, record_property: object
+    own_node: str, mode: str, record_property: object
 ) -> None:
-    url = with_query(rabbitmq_url, mode=mode, publish_timeout="90")
+    url = with_query(own_node, mode=mode, publish_timeout="90")
     topic = f"anymq-rmq-restart-{uuid.uuid4().hex[:8]}"
     group = "survivors"
     ledger = Ledger()
@@ -65,7 +64,7 @@ async def test_restart_loses_no_confirmed_message(
 
                 async def restart() -> None:
                     await restart_at.wait()
-                    restart_seconds.append(await restart_server(rabbitmq_url))
+                    restart_seconds.append(await own_server("restart"))
 
                 async def consume() -> None:
                     while not stop.is_set():
@@ -95,11 +94,11 @@ async def test_restart_loses_no_confirmed_message(
     ledger.assert_complete(exactly_once=False)
 
 
-async def test_stream_sends_across_a_restart_raise_only_anymq_errors(rabbitmq_url: str) -> None:
+async def test_stream_sends_across_a_restart_raise_only_anymq_errors(own_node: str) -> None:
     """Sends through and right after a restart (existing and new producers, single and
     batch) fail only with anymq errors, every confirmed message is in the stream, and once
     the stream is back receipts carry offsets again."""
-    url = with_query(rabbitmq_url, mode="stream", publish_timeout="30")
+    url = with_query(own_node, mode="stream", publish_timeout="30")
     topic = f"anymq-rmq-restart-send-{uuid.uuid4().hex[:8]}"
     raw: list[str] = []
     anymq_errors: list[str] = []
@@ -152,7 +151,7 @@ async def test_stream_sends_across_a_restart_raise_only_anymq_errors(rabbitmq_ur
                 asyncio.create_task(new_producers()),
             ]
             await asyncio.sleep(1.0)
-            await restart_server(rabbitmq_url)
+            await own_server("restart")
             restarted.set()
             settled_at.append(loop.time() + 3.0)  # the robust connection is back by then
             await asyncio.sleep(8.0)
@@ -182,10 +181,10 @@ async def test_stream_sends_across_a_restart_raise_only_anymq_errors(rabbitmq_ur
 
 
 @pytest.mark.parametrize("mode", ["classic", "stream"])
-async def test_sends_while_the_server_is_down_wait_for_it(rabbitmq_url: str, mode: str) -> None:
+async def test_sends_while_the_server_is_down_wait_for_it(own_node: str, mode: str) -> None:
     """A new producer and a send started while the server is down wait for the robust
     connection (within publish_timeout) instead of failing with a raw aio-pika error."""
-    url = with_query(rabbitmq_url, mode=mode, publish_timeout="60")
+    url = with_query(own_node, mode=mode, publish_timeout="60")
     topic = f"anymq-rmq-down-{uuid.uuid4().hex[:8]}"
     async with anymq.connect(url) as broker:
         await broker.create_topic(topic)
@@ -197,7 +196,7 @@ async def test_sends_while_the_server_is_down_wait_for_it(rabbitmq_url: str, mod
                     async with broker.producer() as fresh:
                         return await fresh.send(topic, b"fresh")
 
-                await server(rabbitmq_url, "stop")
+                await own_server("stop")
                 try:
                     pending = [
                         asyncio.ensure_future(producer.send(topic, b"during")),
@@ -205,7 +204,7 @@ async def test_sends_while_the_server_is_down_wait_for_it(rabbitmq_url: str, mod
                     ]
                     await asyncio.sleep(1.0)
                 finally:
-                    await server(rabbitmq_url, "start")
+                    await own_server("start")
                 results = await asyncio.gather(*pending, return_exceptions=True)
                 raw = [r for r in results if isinstance(r, BaseException)]
                 assert not raw, f"sends while the server was down failed: {raw!r}"
@@ -216,30 +215,9 @@ async def test_sends_while_the_server_is_down_wait_for_it(rabbitmq_url: str, mod
             await broker.delete_topic(topic)
 
 
-# -- a throwaway node of our own: restarted many times, so it must not be the shared one ----
-
-OWN_PORT = int(os.environ.get("ANYMQ_RABBITMQ_OWN_PORT", "5771"))
-OWN_ENV = {
-    "ANYMQ_RABBITMQ_PORT": str(OWN_PORT),
-    "ANYMQ_RABBITMQ_DIR": os.environ.get("ANYMQ_RABBITMQ_OWN_DIR", f"/tmp/rmq-{OWN_PORT}"),
-}
 #: Streams of other topics make the node take longer to start its queues after a restart,
 #: which widens the moment in which RabbitMQ refuses a stream with 404 "down or inaccessible".
 BUSY_STREAMS = 30
-
-
-async def _own(action: str) -> None:
-    await server(f"amqp://127.0.0.1:{OWN_PORT}/", action, OWN_ENV)
-
-
-@pytest.fixture(scope="module")
-def own_node() -> Iterator[str]:
-    """The URL of a RabbitMQ node started for these tests alone, stopped afterwards."""
-    asyncio.run(_own("start"))
-    try:
-        yield f"amqp://guest:guest@127.0.0.1:{OWN_PORT}/"
-    finally:
-        asyncio.run(_own("stop"))
 
 
 async def _amqp_answers(port: int) -> bool:
@@ -299,8 +277,8 @@ async def test_stream_operations_right_after_a_restart_wait_for_the_stream(
             async with old.producer() as survivor:
                 await survivor.send(topic, b"warm")  # its offset tracker is attached
                 for round_ in range(2):
-                    await _own("stop")
-                    starting = asyncio.create_task(_own("start"))
+                    await own_server("stop")
+                    starting = asyncio.create_task(own_server("start"))
                     for _ in range(6000):  # within 60 s
                         if await _amqp_answers(OWN_PORT):
                             break
@@ -457,10 +435,10 @@ async def test_stream_consumers_across_a_restart_raise_no_raw_error(own_node: st
                 for round_ in range(3):
                     await asyncio.sleep(1.0)
                     with step(f"stop node {round_}"):
-                        await _own("stop")
+                        await own_server("stop")
                     await asyncio.sleep(0.5)
                     with step(f"start node {round_}"):
-                        await _own("start")
+                        await own_server("start")
                 with step("send after"):
                     async with broker.producer() as producer:
                         await producer.send(topic, b"after")
