@@ -5,7 +5,10 @@
 URL defaults to memory://. Two figures, each a ratio so machines compare:
 
 - concurrency: a handler that awaits 10 ms, for N in (1, 10, 100): measured msg/s divided
-  by the ideal N x 100 msg/s (issue 15 asks for >= 0.8);
+  by the ideal N x 100 msg/s (issue 15 asks for >= 0.8), and divided by the lower of the
+  ideal and the bare loop's rate: where the broker itself delivers fewer than N x 100 msg/s
+  to one consumer on this machine (RabbitMQ, moto's SQS at N = 100), no handler runtime can
+  reach the ideal, and the second ratio shows what the runtime costs on top of the broker;
 - overhead: a CPU-free handler run by the App (concurrency 1) against the loop a user would
   write without it (``async for msg in consumer: await handle(msg.body); await msg.ack()``):
   runtime time / bare time (issue 15 asks for <= 1.10).
@@ -91,7 +94,8 @@ async def run_bare(url: str, topic: str, count: int) -> float:
     raise AssertionError("the consumer ended early")
 
 
-async def concurrency_ratio(url: str, n: int, rounds: int) -> float:
+async def concurrency_rate(url: str, n: int, rounds: int) -> float:
+    """The best msg/s of ``rounds`` runs of a 10 ms handler with ``concurrency=n``."""
     count = max(300, n * 100 * 3)  # about 3 s at the ideal rate
     best = 0.0
     for _ in range(rounds):
@@ -100,7 +104,19 @@ async def concurrency_ratio(url: str, n: int, rounds: int) -> float:
             seconds = await run_app(url, topic, count, n, 0.010)
         finally:
             await drop(url, topic)
-        best = max(best, count / seconds / (n * 100))
+        best = max(best, count / seconds)
+    return best
+
+
+async def bare_rate(url: str, count: int, rounds: int) -> float:
+    """The best msg/s of the bare loop: what this broker and machine deliver at all."""
+    best = 0.0
+    for _ in range(rounds):
+        topic = await fill(url, count, keys=0)
+        try:
+            best = max(best, count / await run_bare(url, topic, count))
+        finally:
+            await drop(url, topic)
     return best
 
 
@@ -129,9 +145,15 @@ async def main() -> None:
     args = parser.parse_args()
     url: str = args.url
     if args.only != "overhead":
+        ceiling = await bare_rate(url, 10_000 if url.startswith("memory") else 3_000, args.rounds)
+        print(f"bare loop (CPU-free handler, one at a time): {ceiling:,.0f} msg/s")
         for n in (1, 10, 100):
-            ratio = await concurrency_ratio(url, n, args.rounds)
-            print(f"10 ms handler, concurrency {n:>3}: {ratio:.2f} x ideal ({n * 100} msg/s)")
+            rate = await concurrency_rate(url, n, args.rounds)
+            ideal = n * 100
+            print(
+                f"10 ms handler, concurrency {n:>3}: {rate / ideal:.2f} x ideal ({ideal} msg/s), "
+                f"{rate / min(ideal, ceiling):.2f} x min(ideal, bare loop) ({rate:,.0f} msg/s)"
+            )
     if args.only != "concurrency":
         count = args.overhead_count or (100_000 if url.startswith("memory") else 20_000)
         ratio, bare, runtime = await overhead_ratio(url, count, args.rounds)

@@ -32,15 +32,15 @@ from anymq.serializers import JsonSerializer, Serializer, StrSerializer
 from anymq.url import URL
 
 if TYPE_CHECKING:
-    from anymq.runtime import App, Backoff, Health
+    from anymq.runtime import UNLIMITED, App, Backoff, Health
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    """``anymq.App`` (and its ``Backoff``, ``Health``) are imported on first use: a plain
-    client never loads the runtime."""
-    if name in ("App", "Backoff", "Health"):
+    """``anymq.App`` (and its ``Backoff``, ``Health``, ``UNLIMITED``) are imported on first
+    use: a plain client never loads the runtime."""
+    if name in ("App", "Backoff", "Health", "UNLIMITED"):
         from anymq import runtime
 
         return getattr(runtime, name)
@@ -82,6 +82,7 @@ __all__ = [
     "StrSerializer",
     "TopicInfo",
     "TopicNotFound",
+    "UNLIMITED",
     "UnknownBackend",
     "UnsupportedFeature",
     "connect",

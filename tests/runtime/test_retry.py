@@ -61,7 +61,8 @@ def test_a_bad_backoff_is_refused(backoff: dict[str, Any], message: str) -> None
     ("options", "message"),
     [
         ({"retry": 0.5}, r"retry must be an anymq.Backoff or None"),
-        ({"max_deliveries": 0}, r"max_deliveries must be an int >= 1, got 0"),
+        ({"max_deliveries": 0}, r"max_deliveries must be an int >= 1 or anymq.UNLIMITED"),
+        ({"max_deliveries": "forever"}, r"or anymq.UNLIMITED \(retry until it succeeds\)"),
         ({"on_error": {ValueError: "ignore"}}, r"'retry', 'dead_letter' or 'drop'"),
         ({"on_error": {"ValueError": "drop"}}, r"on_error keys must be exception classes"),
         ({"on_error": [ValueError]}, r"on_error must be a mapping"),
@@ -212,6 +213,43 @@ async def test_retries_need_dead_letters_or_a_drop_rule(
     with pytest.raises(anymq.UnsupportedFeature, match=r"after max_deliveries"):
         await app.start()
     assert app.runners == []
+
+
+async def test_unlimited_retries_go_on_past_the_default_and_need_no_dead_letters(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``max_deliveries=anymq.UNLIMITED``: a message is retried until it succeeds (here
+    the 8th delivery, past the default 5), and nothing is dead-lettered, so a backend
+    without dead letters (RabbitMQ with queue_type=classic) can run such a handler."""
+    name = await topic(url)
+    from anymq_memory import driver
+
+    caps = driver.CAPABILITIES
+    plain = caps.with_features(caps.features - {anymq.Feature.DEAD_LETTER})
+    monkeypatch.setattr(driver.MemoryBroker, "capabilities", plain)
+    attempts: list[int] = []
+    app = anymq.App(url)
+
+    @app.handler(
+        name,
+        group="g",
+        serializer=None,
+        on_poison="reject",
+        retry=anymq.Backoff(initial=0.01, max=0.01),
+        max_deliveries=anymq.UNLIMITED,
+    )
+    async def handle(body: bytes, msg: Received) -> None:
+        attempts.append(msg.delivery_count)
+        if msg.delivery_count < 8:
+            raise TimeoutError("the service is down")
+
+    async with app:
+        await send(app.broker, name, [(b"k", b"x")])
+        await until(lambda: len(attempts) == 8, "eight attempts")
+        await asyncio.sleep(0.1)
+        info = await app.broker.describe_group(name, "g")
+    assert attempts == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert (info.backlog, info.in_flight) == (0, 0)  # the eighth attempt was acked
 
 
 async def test_without_a_policy_a_failed_message_is_retried_before_its_key_goes_on(

@@ -594,6 +594,14 @@ SEMANTICS: tuple[Semantic, ...] = (
         "succeeds is acked; without dead letters a retry policy is refused at start.",
     ),
     Semantic(
+        "test_app_retries_without_limit",
+        "app: unlimited retries until success",
+        "Delivery",
+        "With max_deliveries=UNLIMITED a keyed message that fails 6 times (past the default "
+        "limit of 5) is retried until its 7th attempt succeeds and is acked; nothing is "
+        "dead-lettered, so no dead-letter topic is needed.",
+    ),
+    Semantic(
         "test_app_keeps_key_order_while_retrying",
         "app: a retry keeps its key's order",
         "Order and partitions",

@@ -6,10 +6,11 @@ is :class:`SettlePolicy`.
 
 from anymq.runtime.app import App
 from anymq.runtime.health import HandlerHealth, Health
-from anymq.runtime.retry import Backoff, ErrorAction
+from anymq.runtime.retry import UNLIMITED, Backoff, ErrorAction
 from anymq.runtime.settle import Outcome, SettlePolicy
 
 __all__ = [
+    "UNLIMITED",
     "App",
     "Backoff",
     "ErrorAction",

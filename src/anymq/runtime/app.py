@@ -26,7 +26,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 from anymq.client import Broker, Producer, connect
 from anymq.errors import ClosedError, ConfigError
@@ -95,7 +95,7 @@ class App:
         publish_to: str | None = None,
         on_poison: str = "dead_letter",
         retry: Backoff | None = None,
-        max_deliveries: int | None = None,
+        max_deliveries: int | Literal["unlimited"] | None = None,
         on_error: Mapping[type[BaseException], ErrorAction] | None = None,
         **consumer_options: Any,
     ) -> Callable[[F], F]:
@@ -112,9 +112,10 @@ class App:
 
         A handler exception retries the message after ``retry``'s backoff (default: at
         once), its key's later messages waiting; the delivery number ``max_deliveries``
-        (default 5 with ``retry``, else no limit) that fails goes to the dead-letter topic
-        with the exception. ``on_error`` maps exception classes to ``"retry"``,
-        ``"dead_letter"`` (at once) or ``"drop"`` (ack); the most specific class wins.
+        (default 5 with ``retry``, else no limit; ``anymq.UNLIMITED``: never) that fails
+        goes to the dead-letter topic with the exception. ``on_error`` maps exception
+        classes to ``"retry"``, ``"dead_letter"`` (at once) or ``"drop"`` (ack); the most
+        specific class wins.
         Other keywords (``start``, ``dead_letter_topic``, backend options) go to
         :meth:`Broker.consumer`.
         """

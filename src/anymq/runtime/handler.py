@@ -12,12 +12,12 @@ import inspect
 import typing
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from anymq.errors import ConfigError
 from anymq.message import Received
 from anymq.runtime.payloads import Decoder, Encoder, decoder, encoder
-from anymq.runtime.retry import DEFAULT_MAX_DELIVERIES, IMMEDIATE, Backoff, rules
+from anymq.runtime.retry import DEFAULT_MAX_DELIVERIES, IMMEDIATE, UNLIMITED, Backoff, rules
 from anymq.runtime.settle import SettlePolicy
 from anymq.serializers import Serializer, resolve
 
@@ -46,10 +46,13 @@ class Handler:
     consumer_options: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _positive(name: str, value: object, where: str) -> int:
+def _positive(name: str, value: object, where: str, hint: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{where}: {name} must be an int >= 1, got {value!r}")
+        raise ConfigError(f"{where}: {name} must be an int >= 1{hint}, got {value!r}")
     return value
+
+
+UNLIMITED_HINT = " or anymq.UNLIMITED (retry until it succeeds)"
 
 
 def _name_of(what: str, value: object, where: str, *, optional: bool) -> None:
@@ -101,7 +104,7 @@ def make_handler(
     publish_to: str | None,
     on_poison: str,
     retry: Backoff | None = None,
-    max_deliveries: int | None = None,
+    max_deliveries: int | Literal["unlimited"] | None = None,
     on_error: object = None,
     consumer_options: Mapping[str, Any],
 ) -> Handler:
@@ -123,17 +126,20 @@ def make_handler(
             f"{where}: retry must be an anymq.Backoff or None, got {retry!r} "
             "(e.g. retry=anymq.Backoff(initial=0.5, max=30))"
         )
-    if max_deliveries is not None:
-        max_deliveries = _positive("max_deliveries", max_deliveries, where)
-    elif retry is not None:
-        max_deliveries = DEFAULT_MAX_DELIVERIES
+    limit: int | None
+    if max_deliveries == UNLIMITED:
+        limit = None
+    elif max_deliveries is not None:
+        limit = _positive("max_deliveries", max_deliveries, where, UNLIMITED_HINT)
+    else:
+        limit = DEFAULT_MAX_DELIVERIES if retry is not None else None
     table = rules(on_error, where)
     try:
         codec = resolve(serializer)
         settle = SettlePolicy(
             on_poison,  # type: ignore[arg-type]  # checked in __post_init__
             backoff=retry or IMMEDIATE,
-            max_deliveries=max_deliveries,
+            max_deliveries=limit,
             rules=table,
         )
     except ConfigError as exc:

@@ -25,6 +25,10 @@ ACTIONS: tuple[str, ...] = get_args(ErrorAction)
 MAX_DELAY = 43_200.0
 #: ``max_deliveries`` when a handler has a retry policy and does not say.
 DEFAULT_MAX_DELIVERIES = 5
+#: ``max_deliveries=UNLIMITED``: retry until the handler succeeds, never dead-letter for
+#: the count (Spring's ``UNLIMITED_ATTEMPTS``). For failures that pass (a service that is
+#: down); the key waits meanwhile, so a message that can never succeed blocks its key.
+UNLIMITED: Literal["unlimited"] = "unlimited"
 
 
 def _seconds(name: str, value: object) -> float:

@@ -20,7 +20,7 @@ from anymq.deadletter import PREFIX
 from anymq.errors import UnsupportedFeature
 from anymq.features import Feature
 from anymq.message import Received
-from anymq.runtime import App, Backoff
+from anymq.runtime import UNLIMITED, App, Backoff
 from anymq.testing.context import TestContext
 from anymq.testing.decorators import requires
 
@@ -96,6 +96,37 @@ class RetryContract:
             ctx.observe(f"retry.{body.decode()}_gaps_s", [round(g, 3) for g in gaps])
             for gap, nominal in zip(gaps, (0.3, 0.5), strict=True):
                 assert gap >= nominal - EARLY, f"{body!r} retried after {gap:.3f}s < {nominal}s"
+        assert await _next_run(ctx, topic, group, 0) == [], "the successful attempt was not acked"
+
+    @requires(Feature.CONSUMER_GROUPS, Feature.DURABLE_GROUPS)
+    async def test_app_retries_without_limit(self, ctx: TestContext) -> None:
+        """``max_deliveries=UNLIMITED``: a keyed message fails 6 times (past the default
+        limit of 5) and its 7th attempt is acked, with nothing dead-lettered, so even a
+        backend without dead letters runs such a handler."""
+        async with ctx.broker() as broker:
+            topic = await ctx.topic(broker)
+        group = ctx.group()
+        attempts: list[int] = []
+        app = App(ctx.url)
+
+        @app.handler(
+            topic,
+            group=group,
+            serializer=None,
+            retry=Backoff(initial=0.05, max=0.05),
+            max_deliveries=UNLIMITED,
+            on_poison="reject",
+        )
+        async def flaky(body: bytes, msg: Received) -> None:
+            attempts.append(msg.delivery_count)
+            if len(attempts) < 7:
+                raise TimeoutError("the service is down")
+
+        async with app:
+            async with app.broker.producer() as producer:
+                await producer.send(topic, b"v", key=b"k")
+            await _until(ctx, lambda: len(attempts) >= 7, "seven attempts")
+        assert attempts == [1, 2, 3, 4, 5, 6, 7], attempts
         assert await _next_run(ctx, topic, group, 0) == [], "the successful attempt was not acked"
 
     @requires(Feature.CONSUMER_GROUPS, Feature.KEY_ORDERING)
