@@ -39,3 +39,17 @@ def test_keyless_messages_start_without_waiting_for_each_other() -> None:
         lanes.add(m)
     assert [lanes.take() for _ in ms] == ms
     assert lanes.busy_keys() == 0
+
+
+def test_a_batch_is_added_as_its_messages_one_by_one() -> None:
+    batch = [msg(b"a", 1), msg(None, 2), msg(b"a", 3), msg(b"b", 4), msg(None, 5)]
+    one, many = Lanes(), Lanes()
+    for m in batch:
+        one.add(m)
+    many.extend(batch)
+    assert many.waiting == one.waiting == 5
+    assert list(many.ready) == list(one.ready) == [batch[0], batch[1], batch[3], batch[4]]
+    assert [many.take() for _ in range(4)] == [batch[0], batch[1], batch[3], batch[4]]
+    assert many.take() is None  # a's second message waits behind its first
+    many.done(batch[0])
+    assert many.take() is batch[2]

@@ -10,6 +10,7 @@ concurrency of keyless traffic). No I/O and no asyncio: the runner owns the wait
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 
 from anymq.message import Received
 
@@ -29,17 +30,25 @@ class Lanes:
 
     def add(self, message: Received) -> None:
         """A fetched message: ready at once unless its key has one in progress."""
-        self.waiting += 1
-        key = message.key
-        if key is None:
-            self.ready.append(message)
-            return
-        lane = self._lanes.get(key)
-        if lane is None:
-            self._lanes[key] = deque()
-            self.ready.append(message)
-        else:
-            lane.append(message)
+        self.extend((message,))
+
+    def extend(self, messages: Sequence[Received]) -> None:
+        """A fetched batch, as :meth:`add` of each in order (one call per batch: this is on
+        the runtime's per-message path)."""
+        self.waiting += len(messages)
+        ready = self.ready
+        lanes = self._lanes
+        for message in messages:
+            key = message.key
+            if key is None:
+                ready.append(message)
+                continue
+            lane = lanes.get(key)
+            if lane is None:
+                lanes[key] = deque()
+                ready.append(message)
+            else:
+                lane.append(message)
 
     def take(self) -> Received | None:
         """The next message to start, or None when none may start now."""

@@ -133,9 +133,7 @@ class Runner:
                 self._space = loop.create_future()
                 await self._space
                 continue
-            batch = await receive(space, None)
-            for message in batch:
-                lanes.add(message)
+            lanes.extend(await receive(space, None))
             ready = len(lanes.ready)
             while ready and idle:
                 waiter = idle.popleft()
