@@ -52,6 +52,13 @@ class Publisher:
         places = [self.place(topic, count, m) for m in messages]
         js = self.broker.js
         try:
+            if len(messages) == 1:  # one request: no future, gather or timer of a batch
+                [message], [index] = messages, places
+                headers = codec.encode_headers(message.key, message.headers)
+                ack = await js.publish(
+                    f"{topic}.{index}", message.value, timeout=self.timeout, headers=headers
+                )
+                return [Receipt(topic, index, ack.seq, None)]
             futures: list[asyncio.Future[Any]] = []
             for message, index in zip(messages, places, strict=True):
                 headers = codec.encode_headers(message.key, message.headers)
