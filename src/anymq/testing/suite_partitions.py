@@ -195,16 +195,22 @@ class PartitionContract:
                         for _ in range(20):
                             await _round(producer, topic, log)
 
-                        async def holding() -> bool:
-                            return victim.held >= 5
-
                         # A precondition, not what is asserted: the child process may take
-                        # long to start and fetch on a loaded machine (CI: over 20 s once).
-                        await ctx.eventually(
-                            holding,
-                            "the member to kill holds 5 unacked messages",
-                            timeout=3 * ctx.timeout,
-                        )
+                        # long to start and fetch on a loaded machine (CI: over 20 s once),
+                        # and by then the survivor may have drained everything sent: keep
+                        # sending a round every half second until the member holds 5.
+                        loop = asyncio.get_running_loop()
+                        limit = 3 * ctx.timeout
+                        deadline = loop.time() + limit
+                        while victim.held < 5:
+                            if loop.time() > deadline:
+                                raise AssertionError(
+                                    f"timed out after {limit:g}s waiting until the member to "
+                                    f"kill holds 5 unacked messages (it holds {victim.held})"
+                                )
+                            await asyncio.sleep(0.5)
+                            if victim.held < 5:
+                                await _round(producer, topic, log)
                         await victim.kill()
                         log.gone.add("killed")
                         log.settled_elsewhere = victim.acked
