@@ -5,7 +5,8 @@
 An ``orders`` topic with 3 partitions, keyed by order id, carries each order's events
 (created, paid, shipped). Its groups are declared with the topic, so consumers that start
 after the events were sent still get all of them. Two ``billing`` members bill the events
-concurrently; one stops half-way and hands its share to the other. ``notifications`` gets
+concurrently (the second joins once the first has billed); the first stops after 6 events
+and hands its share to the other. ``notifications`` gets
 every event. One poison event fails every time: after 3 deliveries it lands in the
 dead-letter topic with its headers, where an ``audit`` group reads it.
 
@@ -42,6 +43,8 @@ class Billing:
         self.duplicates = 0
         self.per_member: dict[str, int] = defaultdict(int)
         self.done = asyncio.Event()
+        self.started = asyncio.Event()
+        """Set at the first bill: the second member joins then (see main)."""
 
     def bill(self, member: str, order: str, step: int) -> None:
         if step in self.steps[order]:
@@ -50,6 +53,7 @@ class Billing:
         self.steps[order].append(step)
         self.billed += 1
         self.per_member[member] += 1
+        self.started.set()
         if self.billed == self.expected:
             self.done.set()
 
@@ -83,8 +87,15 @@ async def place_orders(broker: anymq.Broker) -> int:
 
 
 async def billing_member(
-    broker: anymq.Broker, name: str, billing: Billing, stop: asyncio.Event, stop_after: int | None
+    broker: anymq.Broker,
+    name: str,
+    billing: Billing,
+    stop: asyncio.Event,
+    stop_after: int | None,
+    join_after: asyncio.Event | None = None,
 ) -> None:
+    if join_after is not None:
+        await join_after.wait()
     async with broker.consumer(
         ORDERS, "billing", max_deliveries=3, dead_letter_topic=DEAD, prefetch=5
     ) as consumer:
@@ -137,7 +148,12 @@ async def main() -> dict[str, object]:
             # a task group: if any part fails, the others stop and the error shows at once
             async with asyncio.timeout(120), asyncio.TaskGroup() as parts:
                 parts.create_task(billing_member(broker, "billing-1", billing, stop, STOP_AFTER))
-                parts.create_task(billing_member(broker, "billing-2", billing, stop, None))
+                # the second member joins once the first has billed: had it joined first,
+                # it could (on a loaded machine) bill everything before a group rebalance
+                # gave the first member a partition
+                parts.create_task(
+                    billing_member(broker, "billing-2", billing, stop, None, billing.started)
+                )
                 notified = parts.create_task(notifications(broker, events))
                 dead = parts.create_task(audit(broker))
                 await billing.done.wait()
