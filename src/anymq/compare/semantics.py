@@ -589,9 +589,10 @@ SEMANTICS: tuple[Semantic, ...] = (
         "test_app_retries_with_the_backoff",
         "app: retries wait the backoff",
         "Delivery",
-        "A keyed and a keyless message that fail twice are retried with delivery_count 2 and "
-        "3, each retry at least the Backoff's delay after the failure, and the attempt that "
-        "succeeds is acked; without dead letters a retry policy is refused at start.",
+        "A keyed and a keyless message that fail twice are retried with a growing "
+        "delivery_count (1 first), each retry at least the Backoff's delay after the failure, "
+        "and the attempt that succeeds is acked; without dead letters a retry policy is "
+        "refused at start.",
     ),
     Semantic(
         "test_app_retries_without_limit",
