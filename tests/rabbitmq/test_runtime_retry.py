@@ -12,6 +12,7 @@ import pytest
 import anymq
 from anymq.message import Received
 from tests.rabbitmq.helpers import with_query
+from tests.runtime.helpers import until
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.anymq]
 
@@ -53,10 +54,7 @@ async def test_unlimited_retries_run_on_classic_queues_and_limited_ones_are_refu
         async with app:
             async with app.broker.producer() as producer:
                 await producer.send(topic, b"v", key=b"k")
-            for _ in range(500):
-                if len(attempts) >= 7:
-                    break
-                await asyncio.sleep(0.02)
+            await until(lambda: len(attempts) >= 7, "seven attempts")
             await asyncio.sleep(0.2)
         assert attempts == [1, 2, 3, 4, 5, 6, 7]
     finally:
